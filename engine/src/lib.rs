@@ -1,1 +1,302 @@
-//! placeholder
+//! fjq's engine: one DataFusion session over a Data First family court – Cafcass dataset.
+//!
+//! [`Engine::open`] reads `dataset.json`, validates every table of the data contract
+//! (design/DATA.md) against its Parquet files, registers the tables with their column
+//! descriptions and declared sort orders, defines the researchers' views (`linked_people`),
+//! exposes the coverage windows as `fjq.*` session settings, registers the domain functions,
+//! and applies the memory limit and spill directory. Every front end (shell, batch mode, Flight
+//! SQL) goes through this one API; the engine knows nothing about terminals or networks.
+
+pub mod error;
+mod validate;
+
+pub use error::{EngineError, Result};
+pub use fjq_sample_data::DatasetInfo;
+pub use fjq_sample_data::contract::{self, ColumnSpec, ColumnType, TableSpec};
+
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::col;
+use datafusion::sql::parser::{DFParser, Statement};
+use fjq_udfs::FjqOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How to build the session.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Memory limit for query execution in bytes; operators that can spill do so beyond it.
+    pub memory_limit: Option<usize>,
+    /// Where spill files go (a temporary directory under it, removed when the engine closes).
+    pub spill_dir: Option<PathBuf>,
+    /// Parallelism; defaults to the machine's cores.
+    pub target_partitions: Option<usize>,
+    /// Also register the generator's ground truth (`_truth/`) as schema `truth`, for tests.
+    pub register_truth: bool,
+}
+
+/// The open dataset and its session.
+pub struct Engine {
+    ctx: SessionContext,
+    data_dir: PathBuf,
+    dataset: DatasetInfo,
+}
+
+/// The views every session defines: joins researchers would otherwise write again and again.
+pub const VIEWS: &[(&str, &str, &str)] = &[(
+    "linked_people",
+    "Family court people linked to Cafcass people through the linkage spine (one row per linked pair of records); filter on the match status columns to choose the linkage quality.",
+    "SELECT p.case_id, p.role_id, p.person_id, p.role AS court_role, p.relationship_to_child, \
+            lf.link_id, lf.match_status AS court_match_status, \
+            cp.cafcass_case_id, cp.cafcass_person_id, cp.role AS cafcass_role, \
+            lc.match_status AS cafcass_match_status \
+     FROM people p \
+     JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id \
+     JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id \
+     JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
+)];
+
+impl Engine {
+    /// Opens a data directory: validates it against the contract and builds the session.
+    pub async fn open(data_dir: impl AsRef<Path>, config: EngineConfig) -> Result<Engine> {
+        let given = data_dir.as_ref();
+        if !given.exists() {
+            return Err(EngineError::DataDirMissing(given.to_path_buf()));
+        }
+        if !given.is_dir() {
+            return Err(EngineError::NotADirectory(given.to_path_buf()));
+        }
+        let data_dir = given.canonicalize().map_err(|_| EngineError::DataDirMissing(given.to_path_buf()))?;
+        let dataset = read_dataset_json(&data_dir)?;
+
+        let mut tables = Vec::new();
+        for spec in contract::TABLES {
+            let files = validate::table_files(&data_dir, spec)?;
+            validate::check_files(spec, &files)?;
+            tables.push(*spec);
+        }
+
+        let ctx = build_context(&dataset, &config)?;
+        fjq_udfs::register_all(&ctx);
+        for spec in &tables {
+            register_table(&ctx, &data_dir, spec, None)?;
+        }
+        for (name, _, query) in VIEWS {
+            ctx.sql(&format!("CREATE VIEW {name} AS {query}")).await?;
+        }
+        if config.register_truth {
+            register_truth(&ctx, &data_dir)?;
+        }
+        Ok(Engine { ctx, data_dir, dataset })
+    }
+
+    /// The DataFusion session (for front ends that need more than `sql`).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The dataset's `dataset.json`.
+    pub fn dataset(&self) -> &DatasetInfo {
+        &self.dataset
+    }
+
+    /// The contract tables (with descriptions) this engine serves.
+    pub fn tables(&self) -> &'static [&'static TableSpec] {
+        contract::TABLES
+    }
+
+    /// Splits SQL text into statements (several may be separated by `;`).
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        use datafusion::sql::sqlparser::dialect::{GenericDialect, dialect_from_str};
+        let name = self.ctx.state().config().options().sql_parser.dialect.to_string();
+        let dialect = dialect_from_str(&name).unwrap_or_else(|| Box::new(GenericDialect {}));
+        let statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
+        Ok(statements.into_iter().collect())
+    }
+
+    /// Plans one parsed statement; executing the frame streams its result.
+    pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statement).await?;
+        Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// Plans one SQL statement.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        Ok(self.ctx.sql(sql).await?)
+    }
+}
+
+fn read_dataset_json(data_dir: &Path) -> Result<DatasetInfo> {
+    let path = data_dir.join(DatasetInfo::FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(EngineError::DatasetJsonMissing { path }),
+        Err(e) => return Err(EngineError::DatasetJsonInvalid { path, message: e.to_string() }),
+    };
+    let info: DatasetInfo = serde_json::from_str(&text)
+        .map_err(|e| EngineError::DatasetJsonInvalid { path: path.clone(), message: e.to_string() })?;
+    for (name, date) in [
+        ("coverage.family_court.from", &info.coverage.family_court.from),
+        ("coverage.family_court.to", &info.coverage.family_court.to),
+        ("coverage.cafcass.from", &info.coverage.cafcass.from),
+        ("coverage.cafcass.to", &info.coverage.cafcass.to),
+    ] {
+        if !is_iso_date(date) {
+            return Err(EngineError::DatasetJsonInvalid {
+                path,
+                message: format!("{name} is {date:?}, expected a date written YYYY-MM-DD"),
+            });
+        }
+    }
+    Ok(info)
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
+}
+
+fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<SessionContext> {
+    let mut options = FjqOptions::default();
+    options.court_coverage_start = dataset.coverage.family_court.from.clone();
+    options.court_coverage_end = dataset.coverage.family_court.to.clone();
+    options.cafcass_coverage_start = dataset.coverage.cafcass.from.clone();
+    options.cafcass_coverage_end = dataset.coverage.cafcass.to.clone();
+    let partitions = config
+        .target_partitions
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let mut session = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(partitions)
+        .with_option_extension(options);
+    // Page-index pruning and statistics make the sorted layout pay off.
+    session.options_mut().execution.parquet.enable_page_index = true;
+    session.options_mut().execution.parquet.pushdown_filters = false;
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = config.memory_limit {
+        if limit == 0 {
+            return Err(EngineError::Config("the memory limit must be above zero".to_string()));
+        }
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    if let Some(dir) = &config.spill_dir {
+        if !dir.is_dir() {
+            return Err(EngineError::Config(format!("spill directory {} does not exist", dir.display())));
+        }
+        runtime = runtime.with_temp_file_path(dir);
+    }
+    Ok(SessionContext::new_with_config_rt(session, runtime.build_arc()?))
+}
+
+fn sql_type(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Utf8 => "VARCHAR",
+        ColumnType::Date32 => "DATE",
+        ColumnType::Int32 => "INT",
+        ColumnType::Int64 => "BIGINT",
+        ColumnType::Float64 => "DOUBLE",
+        ColumnType::Boolean => "BOOLEAN",
+    }
+}
+
+/// The table's definition as DDL with each column's description as a comment: what
+/// `SHOW CREATE TABLE` and `information_schema.views` show.
+pub fn definition(spec: &TableSpec, location: &Path) -> String {
+    let mut s = format!("-- {}\nCREATE EXTERNAL TABLE {} (\n", spec.description, spec.name);
+    for (i, c) in spec.columns.iter().enumerate() {
+        let comma = if i + 1 < spec.columns.len() { "," } else { "" };
+        let null = if c.nullable { "" } else { " NOT NULL" };
+        s.push_str(&format!("  {} {}{}{} -- {}\n", c.name, sql_type(c.data_type), null, comma, c.description));
+    }
+    s.push_str(&format!(
+        ")\nSTORED AS PARQUET\nWITH ORDER ({})\nLOCATION '{}/'",
+        spec.sort_order.join(", "),
+        location.display()
+    ));
+    s
+}
+
+fn register_table(ctx: &SessionContext, data_dir: &Path, spec: &TableSpec, as_name: Option<&str>) -> Result<()> {
+    let dir = data_dir.join(spec.name);
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let order = vec![spec.sort_order.iter().map(|c| col(*c).sort(true, false)).collect()];
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_file_sort_order(order);
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(spec.schema());
+    let table = ListingTable::try_new(config)?.with_definition(Some(definition(spec, &dir)));
+    ctx.register_table(as_name.unwrap_or(spec.name), Arc::new(table))?;
+    Ok(())
+}
+
+/// Registers `_truth/` tables in a schema `truth` (e.g. `truth.entries`).
+fn register_truth(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
+    use datafusion::catalog::MemorySchemaProvider;
+    let truth_dir = data_dir.join("_truth");
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| EngineError::Config("the default catalog is missing".to_string()))?;
+    catalog.register_schema("truth", Arc::new(MemorySchemaProvider::new()))?;
+    for spec in contract::truth::TABLES {
+        let files = validate::table_files(&truth_dir, spec)?;
+        validate::check_files(spec, &files)?;
+        register_table(ctx, &truth_dir, spec, Some(&format!("truth.{}", spec.name)))?;
+    }
+    Ok(())
+}
+
+/// Parses a memory size such as `512M`, `1G`, `1.5GB` or a plain byte count.
+pub fn parse_memory_size(text: &str) -> Result<usize> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t.strip_suffix('B').unwrap_or(&t);
+    let (number, unit) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok((n * unit as f64) as usize),
+        _ => Err(EngineError::Config(format!(
+            "memory size {text:?} is not understood: write a number with an optional unit, like 512M or 2G"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_memory_size("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_memory_size("1.5GB").unwrap(), 3 << 29);
+        assert_eq!(parse_memory_size("1000").unwrap(), 1000);
+        for bad in ["", "G", "-1G", "lots", "0"] {
+            assert!(parse_memory_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert!(is_iso_date("2021-01-31"));
+        for bad in ["2021-1-31", "2021-13-01", "20210131", "2021-01-3x", ""] {
+            assert!(!is_iso_date(bad), "{bad}");
+        }
+    }
+}

@@ -167,15 +167,15 @@ fn fractional_year(day: i32) -> f64 {
 /// overall, 1 in 3 for the youngest (research/metrics.md 1.2, 7.7).
 fn public_law_return_probability(mother_age: i32) -> f64 {
     match mother_age {
-        ..=19 => 0.33,
-        20..=24 => 0.27,
-        25..=29 => 0.22,
-        _ => 0.17,
+        ..=19 => 0.34,
+        20..=24 => 0.28,
+        25..=29 => 0.23,
+        _ => 0.175,
     }
 }
 
 /// Chance that a private law family comes back with a later application.
-const PRIVATE_LAW_RETURN: f64 = 0.26;
+const PRIVATE_LAW_RETURN: f64 = 0.31;
 /// Mean years from the end of a private law case to the return (63% within two years).
 const PRIVATE_LAW_RETURN_MEAN_YEARS: f64 = 2.0;
 

@@ -1,53 +1,115 @@
 //! The `fjq` binary: the interactive shell, batch mode and the generator, over fjq's engine.
+//!
+//! This crate holds front ends only; every query goes through `fjq_engine::Engine`. The binary
+//! owns error reporting and exit codes: 0 success, 1 usage or start-up failure, 3 a failed
+//! statement (as psql does).
 
+mod default_data;
+mod describe;
+mod exec;
 mod generate;
+mod print;
+mod repl;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use exec::{Footer, run_sql};
+use fjq_engine::{Engine, EngineConfig};
+use print::{Format, Printer};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+const EXIT_STARTUP: u8 = 1;
+const EXIT_STATEMENT: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "fjq",
     version,
-    about = "SQL for the Data First family court - Cafcass linked dataset"
+    about = "SQL for the Data First family court - Cafcass linked dataset",
+    long_about = "SQL for the Data First family court - Cafcass linked dataset.\n\n\
+        With no arguments, opens an interactive shell on the default synthetic sample.\n\
+        With -c or -f (or SQL on standard input), runs the statements and exits.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+
+    /// Data directory (one folder per table and a dataset.json); default: the built-in sample.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+
+    /// SQL to run (repeatable); runs before any -f file.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    commands: Vec<String>,
+
+    /// SQL file to run (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// Write results to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Print results only: no row counts.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
+    /// Memory limit for queries, e.g. 512M or 2G; beyond it operators spill to disk.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+
+    /// Rows shown in table format (all rows are still counted).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    maxrows: usize,
+
+    /// Also register the generator's ground truth (`_truth/`) as schema `truth` (synthetic data only).
+    #[arg(long)]
+    truth: bool,
+
+    /// Keep going after a failed statement (the exit code is still 3 if any failed).
+    #[arg(long)]
+    continue_on_error: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Write a synthetic dataset (Parquet tables, dataset.json, _truth/).
     Generate {
-        /// 1.0 is the full England and Wales volume (about 2.5 million cases).
+        /// 1.0 is the full England and Wales volume (about 2.6 million cases).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         #[arg(long, default_value_t = fjq_sample_data::DEFAULT_SEED)]
         seed: u64,
-        #[arg(long)]
+        /// Output directory (created; a previous dataset there is replaced).
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// No progress bar and no summary.
         #[arg(long)]
         quiet: bool,
     },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(EXIT_STARTUP),
+            };
+        }
+    };
     match cli.command {
-        Some(Command::Generate {
-            scale,
-            seed,
-            out,
-            quiet,
-        }) => {
-            match generate::run(&generate::GenerateArgs {
-                scale,
-                seed,
-                out,
-                quiet,
-            }) {
+        Some(Command::Generate { scale, seed, ref out, quiet }) => {
+            match generate::run(&generate::GenerateArgs { scale, seed, out: out.clone(), quiet }) {
                 Ok(summary) => {
                     if !quiet {
                         print!("{}", generate::render_summary(&summary));
@@ -56,10 +118,102 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("fjq: {e:#}");
-                    ExitCode::from(1)
+                    ExitCode::from(EXIT_STARTUP)
                 }
             }
         }
-        None => ExitCode::SUCCESS,
+        None => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("fjq: cannot start: {e}");
+                    return ExitCode::from(EXIT_STARTUP);
+                }
+            };
+            runtime.block_on(run(cli))
+        }
     }
+}
+
+async fn open_engine(cli: &Cli) -> anyhow::Result<Engine> {
+    let data = match &cli.data {
+        Some(dir) => dir.clone(),
+        None => default_data::ensure()?,
+    };
+    let memory_limit = cli.memory_limit.as_deref().map(fjq_engine::parse_memory_size).transpose()?;
+    let config = EngineConfig { memory_limit, register_truth: cli.truth, ..EngineConfig::default() };
+    Engine::open(&data, config).await.with_context(|| format!("cannot open the dataset at {}", data.display()))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let engine = match open_engine(&cli).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("fjq: {e:#}");
+            return ExitCode::from(EXIT_STARTUP);
+        }
+    };
+    let mut sources: Vec<(String, String)> = Vec::new();
+    for (i, sql) in cli.commands.iter().enumerate() {
+        sources.push((format!("-c #{}", i + 1), sql.clone()));
+    }
+    for file in &cli.files {
+        match std::fs::read_to_string(file) {
+            Ok(sql) => sources.push((file.display().to_string(), sql)),
+            Err(e) => {
+                eprintln!("fjq: cannot read {}: {e}", file.display());
+                return ExitCode::from(EXIT_STARTUP);
+            }
+        }
+    }
+    if sources.is_empty() {
+        if std::io::stdin().is_terminal() {
+            let repl = repl::Repl::new(engine, cli.format, cli.maxrows);
+            return match repl.run().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fjq: {e:#}");
+                    ExitCode::from(EXIT_STARTUP)
+                }
+            };
+        }
+        let mut sql = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut sql) {
+            eprintln!("fjq: cannot read standard input: {e}");
+            return ExitCode::from(EXIT_STARTUP);
+        }
+        sources.push(("standard input".to_string(), sql));
+    }
+    batch(&engine, &cli, &sources).await
+}
+
+async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> ExitCode {
+    let mut out: Box<dyn Write> = match &cli.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("fjq: cannot write {}: {e}", path.display());
+                return ExitCode::from(EXIT_STARTUP);
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let printer = Printer { format: cli.format, max_rows: if cli.format == Format::Table { cli.maxrows } else { usize::MAX } };
+    let show = Footer { rows: cli.format == Format::Table && !cli.quiet, timing: false };
+    let mut failed = false;
+    for (name, sql) in sources {
+        if let Err(e) = run_sql(engine, &printer, sql, out.as_mut(), show).await {
+            let _ = out.flush();
+            eprintln!("fjq: statement {} of {name} failed: {}", e.index, e.message);
+            failed = true;
+            if !cli.continue_on_error {
+                break;
+            }
+        }
+    }
+    if let Err(e) = out.flush() {
+        eprintln!("fjq: cannot write the output: {e}");
+        return ExitCode::from(EXIT_STARTUP);
+    }
+    if failed { ExitCode::from(EXIT_STATEMENT) } else { ExitCode::SUCCESS }
 }

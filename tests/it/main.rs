@@ -1,1 +1,9 @@
+//! fjq's end-to-end tests on real generated Parquet: the generator's determinism, layout,
+//! contract and calibration, and the engine's validation of a data directory.
+//!
+//! One test binary for the crate (each binary links DataFusion again); modules by subject.
 
+mod calibration;
+mod common;
+mod engine_validation;
+mod generator;

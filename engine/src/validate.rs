@@ -1,0 +1,72 @@
+//! Checks a data directory against the data contract before anything is registered, so that a
+//! wrong extract fails at open with a message naming the table, column, types and file, rather
+//! than later in the middle of a query.
+
+use crate::error::{EngineError, Result};
+use fjq_sample_data::contract::TableSpec;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The Parquet files of one table, in name order.
+pub fn table_files(data_dir: &Path, spec: &TableSpec) -> Result<Vec<PathBuf>> {
+    let dir = data_dir.join(spec.name);
+    if !dir.is_dir() {
+        return Err(EngineError::TableMissing { table: spec.name.to_string(), path: dir });
+    }
+    let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::CorruptParquet {
+        table: spec.name.to_string(),
+        file: dir.clone(),
+        message: e.to_string(),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(EngineError::NoParquetFiles { table: spec.name.to_string(), path: dir });
+    }
+    Ok(files)
+}
+
+/// Reads each file's footer and checks every contract column is present with an accepted type.
+/// Extra columns are allowed (a real extract may carry more); they are not registered.
+pub fn check_files(spec: &TableSpec, files: &[PathBuf]) -> Result<()> {
+    for file in files {
+        let corrupt = |message: String| EngineError::CorruptParquet {
+            table: spec.name.to_string(),
+            file: file.clone(),
+            message,
+        };
+        let f = File::open(file).map_err(|e| corrupt(e.to_string()))?;
+        // Skip the embedded Arrow schema: a file written by another tool may carry one that
+        // disagrees with its Parquet schema, and the Parquet schema is what gets read.
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(false);
+        let meta = ArrowReaderMetadata::load(&f, options).map_err(|e| corrupt(e.to_string()))?;
+        let schema = meta.schema();
+        for column in spec.columns {
+            match schema.field_with_name(column.name) {
+                Err(_) => {
+                    return Err(EngineError::ColumnMissing {
+                        table: spec.name.to_string(),
+                        column: column.name.to_string(),
+                        file: file.clone(),
+                        expected: column.data_type.arrow().to_string(),
+                    });
+                }
+                Ok(field) if !column.data_type.accepts(field.data_type()) => {
+                    return Err(EngineError::WrongType {
+                        table: spec.name.to_string(),
+                        column: column.name.to_string(),
+                        file: file.clone(),
+                        expected: column.data_type.arrow().to_string(),
+                        found: field.data_type().to_string(),
+                    });
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    Ok(())
+}

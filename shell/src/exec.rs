@@ -1,0 +1,85 @@
+//! Running SQL text: split into statements, plan each through the engine, stream its result to
+//! the printer. Shared by batch mode and the interactive shell.
+
+use crate::print::{Printed, Printer, footer};
+use fjq_engine::Engine;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// A statement that failed, with where it came from.
+#[derive(Debug)]
+pub struct StatementError {
+    /// 1-based index of the statement in its source.
+    pub index: usize,
+    pub message: String,
+}
+
+/// What to print after a result.
+#[derive(Debug, Clone, Copy)]
+pub struct Footer {
+    pub rows: bool,
+    pub timing: bool,
+}
+
+/// Runs every statement of `sql` in order; stops at the first failure.
+pub async fn run_sql(
+    engine: &Engine,
+    printer: &Printer,
+    sql: &str,
+    out: &mut dyn Write,
+    show: Footer,
+) -> Result<usize, StatementError> {
+    let statements = engine.parse(sql).map_err(|e| StatementError { index: 1, message: describe(&e.to_string()) })?;
+    let n = statements.len();
+    for (i, statement) in statements.into_iter().enumerate() {
+        let started = Instant::now();
+        let result = run_one(engine, printer, statement, out).await;
+        match result {
+            Ok(printed) => {
+                if !printed.empty_schema && (show.rows || show.timing) {
+                    let mut line = String::new();
+                    if show.rows {
+                        line.push_str(&footer(&printed));
+                    }
+                    if show.timing {
+                        if !line.is_empty() {
+                            line.push_str(", ");
+                        }
+                        line.push_str(&elapsed(started.elapsed()));
+                    }
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            Err(message) => return Err(StatementError { index: i + 1, message }),
+        }
+        let _ = out.flush();
+    }
+    Ok(n)
+}
+
+async fn run_one(
+    engine: &Engine,
+    printer: &Printer,
+    statement: datafusion::sql::parser::Statement,
+    out: &mut dyn Write,
+) -> Result<Printed, String> {
+    let frame = engine.plan(statement).await.map_err(|e| describe(&e.to_string()))?;
+    let stream = frame.execute_stream().await.map_err(|e| describe(&e.to_string()))?;
+    printer.print(stream, out).await.map_err(|e| describe(&e.to_string()))
+}
+
+pub fn elapsed(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 { format!("{:.0} ms", s * 1000.0) } else { format!("{s:.2} s") }
+}
+
+/// DataFusion's error text with its internal prefixes trimmed to what a user needs.
+pub fn describe(message: &str) -> String {
+    let mut m = message.trim();
+    for prefix in ["Error during planning: ", "SQL error: ", "Execution error: ", "Schema error: ", "External error: "] {
+        if let Some(rest) = m.strip_prefix(prefix) {
+            m = rest;
+        }
+    }
+    m.to_string()
+}

@@ -1,0 +1,157 @@
+//! The engine refuses a data directory that does not match the contract, with a message that
+//! names the table, the column, the expected and found types, and the file.
+
+use crate::common::{self, copy_dataset};
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use fjq_engine::{Engine, EngineConfig};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn damaged_copy(name: &str) -> PathBuf {
+    let dir = common::scratch(&format!("damaged-{name}"));
+    copy_dataset(common::small_dataset(), &dir);
+    dir
+}
+
+async fn open_error(dir: &Path) -> String {
+    match Engine::open(dir, EngineConfig::default()).await {
+        Ok(_) => panic!("{} should have been refused", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Rewrites a Parquet file with `change` applied to its (one) batch's columns.
+fn rewrite(file: &Path, change: impl Fn(Vec<(Field, ArrayRef)>) -> Vec<(Field, ArrayRef)>) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(file).expect("open")).expect("parquet").build().expect("reader");
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
+    let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat");
+    let columns: Vec<(Field, ArrayRef)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| (f.as_ref().clone(), c.clone()))
+        .collect();
+    let columns = change(columns);
+    let schema = Arc::new(Schema::new(columns.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>()));
+    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, c)| c).collect()).expect("batch");
+    let mut writer = ArrowWriter::try_new(File::create(file).expect("create"), schema, None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+}
+
+#[tokio::test]
+async fn a_valid_dataset_opens() {
+    let engine = Engine::open(common::small_dataset(), EngineConfig::default()).await.expect("opens");
+    assert_eq!(engine.tables().len(), 9);
+    let n = common::value(&engine, "SELECT count(*) FROM linked_people").await;
+    assert!(n > 0.0, "the linked_people view finds linked pairs");
+}
+
+#[tokio::test]
+async fn a_missing_table_is_named() {
+    let dir = damaged_copy("missing-table");
+    std::fs::remove_dir_all(dir.join("events")).expect("remove");
+    let message = open_error(&dir).await;
+    assert!(message.contains("table `events` is missing"), "{message}");
+    assert!(message.contains(&dir.join("events").display().to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_column_is_named_with_its_file() {
+    let dir = damaged_copy("missing-column");
+    let file = dir.join("people/part-00000.parquet");
+    rewrite(&file, |cols| cols.into_iter().filter(|(f, _)| f.name() != "birth_year").collect());
+    let message = open_error(&dir).await;
+    assert!(message.contains("table `people`"), "{message}");
+    assert!(message.contains("column `birth_year` is missing"), "{message}");
+    assert!(message.contains("people/part-00000.parquet"), "{message}");
+    assert!(message.contains("Int32"), "{message}");
+}
+
+#[tokio::test]
+async fn a_wrong_type_is_named_with_expected_and_found() {
+    let dir = damaged_copy("wrong-type");
+    let file = dir.join("people/part-00000.parquet");
+    rewrite(&file, |cols| {
+        cols.into_iter()
+            .map(|(f, c)| {
+                if f.name() == "birth_year" {
+                    (Field::new("birth_year", DataType::Utf8, true), cast(&c, &DataType::Utf8).expect("cast"))
+                } else {
+                    (f, c)
+                }
+            })
+            .collect()
+    });
+    let message = open_error(&dir).await;
+    assert!(message.contains("column `birth_year`"), "{message}");
+    assert!(message.contains("has type Utf8, the contract expects Int32"), "{message}");
+    assert!(message.contains("people/part-00000.parquet"), "{message}");
+}
+
+#[tokio::test]
+async fn a_string_column_in_another_arrow_encoding_is_accepted() {
+    // A real extract written by another tool may use large or view strings.
+    let dir = damaged_copy("large-strings");
+    let file = dir.join("cases/part-00000.parquet");
+    rewrite(&file, |cols| {
+        cols.into_iter()
+            .map(|(f, c)| {
+                if f.name() == "region" {
+                    (Field::new("region", DataType::LargeUtf8, false), cast(&c, &DataType::LargeUtf8).expect("cast"))
+                } else {
+                    (f, c)
+                }
+            })
+            .collect()
+    });
+    let engine = Engine::open(&dir, EngineConfig::default()).await.expect("large strings are accepted");
+    let wales = common::value(&engine, "SELECT count(*) FROM cases WHERE region = 'Wales'").await;
+    assert!(wales > 0.0);
+}
+
+#[tokio::test]
+async fn a_corrupt_parquet_file_is_named() {
+    let dir = damaged_copy("corrupt");
+    let file = dir.join("cases/part-00000.parquet");
+    let bytes = std::fs::read(&file).expect("read");
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).expect("truncate");
+    let message = open_error(&dir).await;
+    assert!(message.contains("table `cases`"), "{message}");
+    assert!(message.contains("cases/part-00000.parquet is not a readable Parquet file"), "{message}");
+}
+
+#[tokio::test]
+async fn a_table_folder_without_parquet_files_is_named() {
+    let dir = damaged_copy("empty-table");
+    for f in std::fs::read_dir(dir.join("persons")).expect("dir") {
+        std::fs::remove_file(f.expect("entry").path()).expect("remove");
+    }
+    let message = open_error(&dir).await;
+    assert!(message.contains("table `persons` has no Parquet files"), "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_or_invalid_dataset_json_is_named() {
+    let dir = damaged_copy("no-json");
+    std::fs::remove_file(dir.join("dataset.json")).expect("remove");
+    let message = open_error(&dir).await;
+    assert!(message.contains("dataset.json is missing"), "{message}");
+
+    std::fs::write(dir.join("dataset.json"), "{\"dataset\": \"x\", \"coverage\": {\"family_court\": {\"from\": \"2011-01-01\", \"to\": \"31/01/2021\"}, \"cafcass\": {\"from\": \"2007-04-01\", \"to\": \"2021-12-01\"}}}")
+        .expect("write");
+    let message = open_error(&dir).await;
+    assert!(message.contains("coverage.family_court.to is \"31/01/2021\""), "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_data_directory_is_named() {
+    let message = open_error(Path::new("/nonexistent/fjq-data")).await;
+    assert_eq!(message, "data directory /nonexistent/fjq-data does not exist");
+}
