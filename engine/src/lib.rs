@@ -160,21 +160,16 @@ fn read_dataset_json(data_dir: &Path) -> Result<DatasetInfo> {
 }
 
 fn is_iso_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0))
+    fjq_udfs::settings::parse_iso_date(s).is_some()
 }
 
 fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<SessionContext> {
-    let mut options = FjqOptions::default();
-    options.court_coverage_start = dataset.coverage.family_court.from.clone();
-    options.court_coverage_end = dataset.coverage.family_court.to.clone();
-    options.cafcass_coverage_start = dataset.coverage.cafcass.from.clone();
-    options.cafcass_coverage_end = dataset.coverage.cafcass.to.clone();
+    let options = FjqOptions {
+        court_coverage_start: dataset.coverage.family_court.from.clone(),
+        court_coverage_end: dataset.coverage.family_court.to.clone(),
+        cafcass_coverage_start: dataset.coverage.cafcass.from.clone(),
+        cafcass_coverage_end: dataset.coverage.cafcass.to.clone(),
+    };
     let partitions = config
         .target_partitions
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
