@@ -16,7 +16,9 @@ pub use fjq_sample_data::contract::{self, ColumnSpec, ColumnType, TableSpec};
 
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::col;
@@ -69,7 +71,9 @@ impl Engine {
         if !given.is_dir() {
             return Err(EngineError::NotADirectory(given.to_path_buf()));
         }
-        let data_dir = given.canonicalize().map_err(|_| EngineError::DataDirMissing(given.to_path_buf()))?;
+        let data_dir = given
+            .canonicalize()
+            .map_err(|_| EngineError::DataDirMissing(given.to_path_buf()))?;
         let dataset = read_dataset_json(&data_dir)?;
 
         let mut tables = Vec::new();
@@ -90,7 +94,11 @@ impl Engine {
         if config.register_truth {
             register_truth(&ctx, &data_dir)?;
         }
-        Ok(Engine { ctx, data_dir, dataset })
+        Ok(Engine {
+            ctx,
+            data_dir,
+            dataset,
+        })
     }
 
     /// The DataFusion session (for front ends that need more than `sql`).
@@ -115,7 +123,14 @@ impl Engine {
     /// Splits SQL text into statements (several may be separated by `;`).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         use datafusion::sql::sqlparser::dialect::{GenericDialect, dialect_from_str};
-        let name = self.ctx.state().config().options().sql_parser.dialect.to_string();
+        let name = self
+            .ctx
+            .state()
+            .config()
+            .options()
+            .sql_parser
+            .dialect
+            .to_string();
         let dialect = dialect_from_str(&name).unwrap_or_else(|| Box::new(GenericDialect {}));
         let statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
         Ok(statements.into_iter().collect())
@@ -138,13 +153,26 @@ fn read_dataset_json(data_dir: &Path) -> Result<DatasetInfo> {
     let path = data_dir.join(DatasetInfo::FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(EngineError::DatasetJsonMissing { path }),
-        Err(e) => return Err(EngineError::DatasetJsonInvalid { path, message: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(EngineError::DatasetJsonMissing { path });
+        }
+        Err(e) => {
+            return Err(EngineError::DatasetJsonInvalid {
+                path,
+                message: e.to_string(),
+            });
+        }
     };
-    let info: DatasetInfo = serde_json::from_str(&text)
-        .map_err(|e| EngineError::DatasetJsonInvalid { path: path.clone(), message: e.to_string() })?;
+    let info: DatasetInfo =
+        serde_json::from_str(&text).map_err(|e| EngineError::DatasetJsonInvalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     for (name, date) in [
-        ("coverage.family_court.from", &info.coverage.family_court.from),
+        (
+            "coverage.family_court.from",
+            &info.coverage.family_court.from,
+        ),
         ("coverage.family_court.to", &info.coverage.family_court.to),
         ("coverage.cafcass.from", &info.coverage.cafcass.from),
         ("coverage.cafcass.to", &info.coverage.cafcass.to),
@@ -170,9 +198,11 @@ fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<Session
         cafcass_coverage_start: dataset.coverage.cafcass.from.clone(),
         cafcass_coverage_end: dataset.coverage.cafcass.to.clone(),
     };
-    let partitions = config
-        .target_partitions
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let partitions = config.target_partitions.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     let mut session = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(partitions)
@@ -183,17 +213,25 @@ fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<Session
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = config.memory_limit {
         if limit == 0 {
-            return Err(EngineError::Config("the memory limit must be above zero".to_string()));
+            return Err(EngineError::Config(
+                "the memory limit must be above zero".to_string(),
+            ));
         }
         runtime = runtime.with_memory_limit(limit, 1.0);
     }
     if let Some(dir) = &config.spill_dir {
         if !dir.is_dir() {
-            return Err(EngineError::Config(format!("spill directory {} does not exist", dir.display())));
+            return Err(EngineError::Config(format!(
+                "spill directory {} does not exist",
+                dir.display()
+            )));
         }
         runtime = runtime.with_temp_file_path(dir);
     }
-    Ok(SessionContext::new_with_config_rt(session, runtime.build_arc()?))
+    Ok(SessionContext::new_with_config_rt(
+        session,
+        runtime.build_arc()?,
+    ))
 }
 
 fn sql_type(t: ColumnType) -> &'static str {
@@ -210,11 +248,21 @@ fn sql_type(t: ColumnType) -> &'static str {
 /// The table's definition as DDL with each column's description as a comment: what
 /// `SHOW CREATE TABLE` and `information_schema.views` show.
 pub fn definition(spec: &TableSpec, location: &Path) -> String {
-    let mut s = format!("-- {}\nCREATE EXTERNAL TABLE {} (\n", spec.description, spec.name);
+    let mut s = format!(
+        "-- {}\nCREATE EXTERNAL TABLE {} (\n",
+        spec.description, spec.name
+    );
     for (i, c) in spec.columns.iter().enumerate() {
         let comma = if i + 1 < spec.columns.len() { "," } else { "" };
         let null = if c.nullable { "" } else { " NOT NULL" };
-        s.push_str(&format!("  {} {}{}{} -- {}\n", c.name, sql_type(c.data_type), null, comma, c.description));
+        s.push_str(&format!(
+            "  {} {}{}{} -- {}\n",
+            c.name,
+            sql_type(c.data_type),
+            null,
+            comma,
+            c.description
+        ));
     }
     s.push_str(&format!(
         ")\nSTORED AS PARQUET\nWITH ORDER ({})\nLOCATION '{}/'",
@@ -224,14 +272,26 @@ pub fn definition(spec: &TableSpec, location: &Path) -> String {
     s
 }
 
-fn register_table(ctx: &SessionContext, data_dir: &Path, spec: &TableSpec, as_name: Option<&str>) -> Result<()> {
+fn register_table(
+    ctx: &SessionContext,
+    data_dir: &Path,
+    spec: &TableSpec,
+    as_name: Option<&str>,
+) -> Result<()> {
     let dir = data_dir.join(spec.name);
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
-    let order = vec![spec.sort_order.iter().map(|c| col(*c).sort(true, false)).collect()];
+    let order = vec![
+        spec.sort_order
+            .iter()
+            .map(|c| col(*c).sort(true, false))
+            .collect(),
+    ];
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_file_sort_order(order);
-    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(spec.schema());
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(spec.schema());
     let table = ListingTable::try_new(config)?.with_definition(Some(definition(spec, &dir)));
     ctx.register_table(as_name.unwrap_or(spec.name), Arc::new(table))?;
     Ok(())

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 pub fn table_files(data_dir: &Path, spec: &TableSpec) -> Result<Vec<PathBuf>> {
     let dir = data_dir.join(spec.name);
     if !dir.is_dir() {
-        return Err(EngineError::TableMissing { table: spec.name.to_string(), path: dir });
+        return Err(EngineError::TableMissing {
+            table: spec.name.to_string(),
+            path: dir,
+        });
     }
     let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::CorruptParquet {
         table: spec.name.to_string(),
@@ -25,7 +28,10 @@ pub fn table_files(data_dir: &Path, spec: &TableSpec) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(EngineError::NoParquetFiles { table: spec.name.to_string(), path: dir });
+        return Err(EngineError::NoParquetFiles {
+            table: spec.name.to_string(),
+            path: dir,
+        });
     }
     Ok(files)
 }

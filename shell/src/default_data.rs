@@ -5,7 +5,9 @@
 //! run or two shells starting at once never leave a half-written dataset behind.
 
 use anyhow::Context;
-use fjq_sample_data::{DEFAULT_SAMPLE_SCALE, DEFAULT_SEED, DatasetInfo, GENERATOR_VERSION, Options};
+use fjq_sample_data::{
+    DEFAULT_SAMPLE_SCALE, DEFAULT_SEED, DatasetInfo, GENERATOR_VERSION, Options,
+};
 use std::path::PathBuf;
 
 /// Where fjq keeps its cache: `$FJQ_CACHE_DIR`, else `$XDG_CACHE_HOME/fjq`, else `~/.cache/fjq`.
@@ -25,15 +27,29 @@ pub fn cache_dir() -> PathBuf {
 /// The default sample's directory, written first if it is not there yet.
 pub fn ensure() -> anyhow::Result<PathBuf> {
     let base = cache_dir();
-    let dir = base.join(format!("sample-v{GENERATOR_VERSION}-scale{DEFAULT_SAMPLE_SCALE}-seed{DEFAULT_SEED}"));
+    let dir = base.join(format!(
+        "sample-v{GENERATOR_VERSION}-scale{DEFAULT_SAMPLE_SCALE}-seed{DEFAULT_SEED}"
+    ));
     if dir.join(DatasetInfo::FILE_NAME).is_file() {
         return Ok(dir);
     }
-    std::fs::create_dir_all(&base).with_context(|| format!("creating the cache directory {}", base.display()))?;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    std::fs::create_dir_all(&base)
+        .with_context(|| format!("creating the cache directory {}", base.display()))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let tmp = base.join(format!(".writing-{}-{nanos}", std::process::id()));
-    eprintln!("fjq: writing the default sample dataset to {} (once)", dir.display());
-    let options = Options { scale: DEFAULT_SAMPLE_SCALE, seed: DEFAULT_SEED, out: tmp.clone(), threads: None };
+    eprintln!(
+        "fjq: writing the default sample dataset to {} (once)",
+        dir.display()
+    );
+    let options = Options {
+        scale: DEFAULT_SAMPLE_SCALE,
+        seed: DEFAULT_SEED,
+        out: tmp.clone(),
+        threads: None,
+    };
     let written = fjq_sample_data::generate(&options, &|_| {});
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);

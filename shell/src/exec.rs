@@ -29,7 +29,10 @@ pub async fn run_sql(
     out: &mut dyn Write,
     show: Footer,
 ) -> Result<usize, StatementError> {
-    let statements = engine.parse(sql).map_err(|e| StatementError { index: 1, message: describe(&e.to_string()) })?;
+    let statements = engine.parse(sql).map_err(|e| StatementError {
+        index: 1,
+        message: describe(&e.to_string()),
+    })?;
     let n = statements.len();
     for (i, statement) in statements.into_iter().enumerate() {
         let started = Instant::now();
@@ -50,7 +53,12 @@ pub async fn run_sql(
                     let _ = writeln!(out, "{line}");
                 }
             }
-            Err(message) => return Err(StatementError { index: i + 1, message }),
+            Err(message) => {
+                return Err(StatementError {
+                    index: i + 1,
+                    message,
+                });
+            }
         }
         let _ = out.flush();
     }
@@ -63,20 +71,39 @@ async fn run_one(
     statement: datafusion::sql::parser::Statement,
     out: &mut dyn Write,
 ) -> Result<Printed, String> {
-    let frame = engine.plan(statement).await.map_err(|e| describe(&e.to_string()))?;
-    let stream = frame.execute_stream().await.map_err(|e| describe(&e.to_string()))?;
-    printer.print(stream, out).await.map_err(|e| describe(&e.to_string()))
+    let frame = engine
+        .plan(statement)
+        .await
+        .map_err(|e| describe(&e.to_string()))?;
+    let stream = frame
+        .execute_stream()
+        .await
+        .map_err(|e| describe(&e.to_string()))?;
+    printer
+        .print(stream, out)
+        .await
+        .map_err(|e| describe(&e.to_string()))
 }
 
 pub fn elapsed(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s < 1.0 { format!("{:.0} ms", s * 1000.0) } else { format!("{s:.2} s") }
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.2} s")
+    }
 }
 
 /// DataFusion's error text with its internal prefixes trimmed to what a user needs.
 pub fn describe(message: &str) -> String {
     let mut m = message.trim();
-    for prefix in ["Error during planning: ", "SQL error: ", "Execution error: ", "Schema error: ", "External error: "] {
+    for prefix in [
+        "Error during planning: ",
+        "SQL error: ",
+        "Execution error: ",
+        "Schema error: ",
+        "External error: ",
+    ] {
         if let Some(rest) = m.strip_prefix(prefix) {
             m = rest;
         }

@@ -102,14 +102,26 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(EXIT_STARTUP),
             };
         }
     };
     match cli.command {
-        Some(Command::Generate { scale, seed, ref out, quiet }) => {
-            match generate::run(&generate::GenerateArgs { scale, seed, out: out.clone(), quiet }) {
+        Some(Command::Generate {
+            scale,
+            seed,
+            ref out,
+            quiet,
+        }) => {
+            match generate::run(&generate::GenerateArgs {
+                scale,
+                seed,
+                out: out.clone(),
+                quiet,
+            }) {
                 Ok(summary) => {
                     if !quiet {
                         print!("{}", generate::render_summary(&summary));
@@ -123,7 +135,10 @@ fn main() -> ExitCode {
             }
         }
         None => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("fjq: cannot start: {e}");
@@ -140,9 +155,19 @@ async fn open_engine(cli: &Cli) -> anyhow::Result<Engine> {
         Some(dir) => dir.clone(),
         None => default_data::ensure()?,
     };
-    let memory_limit = cli.memory_limit.as_deref().map(fjq_engine::parse_memory_size).transpose()?;
-    let config = EngineConfig { memory_limit, register_truth: cli.truth, ..EngineConfig::default() };
-    Engine::open(&data, config).await.with_context(|| format!("cannot open the dataset at {}", data.display()))
+    let memory_limit = cli
+        .memory_limit
+        .as_deref()
+        .map(fjq_engine::parse_memory_size)
+        .transpose()?;
+    let config = EngineConfig {
+        memory_limit,
+        register_truth: cli.truth,
+        ..EngineConfig::default()
+    };
+    Engine::open(&data, config)
+        .await
+        .with_context(|| format!("cannot open the dataset at {}", data.display()))
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -198,8 +223,18 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
         },
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let printer = Printer { format: cli.format, max_rows: if cli.format == Format::Table { cli.maxrows } else { usize::MAX } };
-    let show = Footer { rows: cli.format == Format::Table && !cli.quiet, timing: false };
+    let printer = Printer {
+        format: cli.format,
+        max_rows: if cli.format == Format::Table {
+            cli.maxrows
+        } else {
+            usize::MAX
+        },
+    };
+    let show = Footer {
+        rows: cli.format == Format::Table && !cli.quiet,
+        timing: false,
+    };
     let mut failed = false;
     for (name, sql) in sources {
         if let Err(e) = run_sql(engine, &printer, sql, out.as_mut(), show).await {
@@ -215,5 +250,9 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
         eprintln!("fjq: cannot write the output: {e}");
         return ExitCode::from(EXIT_STARTUP);
     }
-    if failed { ExitCode::from(EXIT_STATEMENT) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(EXIT_STATEMENT)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

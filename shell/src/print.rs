@@ -26,7 +26,9 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
             "ndjson" => Ok(Format::Ndjson),
-            other => Err(format!("unknown format {other:?}: choose table, csv, json or ndjson")),
+            other => Err(format!(
+                "unknown format {other:?}: choose table, csv, json or ndjson"
+            )),
         }
     }
 }
@@ -60,18 +62,28 @@ fn is_numeric(t: &DataType) -> bool {
 }
 
 impl Printer {
-    pub async fn print(&self, mut stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed, PrintError> {
+    pub async fn print(
+        &self,
+        mut stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<Printed, PrintError> {
         let schema = stream.schema();
         if schema.fields().is_empty() {
             while let Some(batch) = stream.next().await {
                 batch?;
             }
-            return Ok(Printed { rows: 0, shown: 0, empty_schema: true });
+            return Ok(Printed {
+                rows: 0,
+                shown: 0,
+                empty_schema: true,
+            });
         }
         match self.format {
             Format::Table => self.print_table(schema, stream, out).await,
             Format::Csv => {
-                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut *out);
                 let mut rows = 0;
                 let mut wrote = false;
                 while let Some(batch) = stream.next().await {
@@ -83,7 +95,11 @@ impl Printer {
                 if !wrote {
                     writer.write(&RecordBatch::new_empty(schema))?;
                 }
-                Ok(Printed { rows, shown: rows, empty_schema: false })
+                Ok(Printed {
+                    rows,
+                    shown: rows,
+                    empty_schema: false,
+                })
             }
             Format::Json => {
                 let mut writer = arrow::json::ArrayWriter::new(&mut *out);
@@ -95,12 +111,12 @@ impl Printer {
                 }
                 writer.finish()?;
                 drop(writer);
-                if rows == 0 {
-                    // arrow writes nothing for no rows; an empty array is still valid JSON.
-                    out.write_all(b"[]")?;
-                }
                 out.write_all(b"\n")?;
-                Ok(Printed { rows, shown: rows, empty_schema: false })
+                Ok(Printed {
+                    rows,
+                    shown: rows,
+                    empty_schema: false,
+                })
             }
             Format::Ndjson => {
                 let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
@@ -111,7 +127,11 @@ impl Printer {
                     writer.write(&batch)?;
                 }
                 writer.finish()?;
-                Ok(Printed { rows, shown: rows, empty_schema: false })
+                Ok(Printed {
+                    rows,
+                    shown: rows,
+                    empty_schema: false,
+                })
             }
         }
     }
@@ -139,21 +159,29 @@ impl Printer {
                     .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
                     .collect::<Result<Vec<_>, _>>()?;
                 for row in 0..take {
-                    table.add_row(formatters.iter().map(|f| Cell::new(f.value(row).to_string())));
+                    table.add_row(
+                        formatters
+                            .iter()
+                            .map(|f| Cell::new(f.value(row).to_string())),
+                    );
                 }
                 shown += take;
             }
             rows += batch.num_rows();
         }
         for (i, field) in schema.fields().iter().enumerate() {
-            if is_numeric(field.data_type()) {
-                if let Some(column) = table.column_mut(i) {
-                    column.set_cell_alignment(CellAlignment::Right);
-                }
+            if is_numeric(field.data_type())
+                && let Some(column) = table.column_mut(i)
+            {
+                column.set_cell_alignment(CellAlignment::Right);
             }
         }
         writeln!(out, "{table}")?;
-        Ok(Printed { rows, shown, empty_schema: false })
+        Ok(Printed {
+            rows,
+            shown,
+            empty_schema: false,
+        })
     }
 }
 
@@ -161,7 +189,11 @@ impl Printer {
 pub fn footer(printed: &Printed) -> String {
     let noun = if printed.rows == 1 { "row" } else { "rows" };
     if printed.shown < printed.rows {
-        format!("{} {noun} ({} shown)", crate::generate::thousands(printed.rows as u64), printed.shown)
+        format!(
+            "{} {noun} ({} shown)",
+            crate::generate::thousands(printed.rows as u64),
+            printed.shown
+        )
     } else {
         format!("{} {noun}", crate::generate::thousands(printed.rows as u64))
     }

@@ -29,7 +29,9 @@ pub fn history_path() -> Option<PathBuf> {
     let state = std::env::var_os("XDG_STATE_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
     Some(state.join("fjq").join("history"))
 }
 
@@ -40,7 +42,11 @@ pub fn banner(engine: &Engine) -> String {
         .as_ref()
         .map(|g| format!(" (synthetic: scale {}, seed {})", g.scale, g.seed))
         .unwrap_or_default();
-    let cases = info.tables.get("cases").map(|t| crate::generate::thousands(t.rows)).unwrap_or_else(|| "?".into());
+    let cases = info
+        .tables
+        .get("cases")
+        .map(|t| crate::generate::thousands(t.rows))
+        .unwrap_or_else(|| "?".into());
     format!(
         "fjq {} on {}{}\n{} tables, {} cases. Family court {} to {}; Cafcass {} to {}.\nType \\? for help, \\d for the tables, \\q to quit.",
         env!("CARGO_PKG_VERSION"),
@@ -111,7 +117,11 @@ pub struct Repl {
 
 impl Repl {
     pub fn new(engine: Engine, format: Format, max_rows: usize) -> Repl {
-        Repl { engine, printer: Printer { format, max_rows }, timing: true }
+        Repl {
+            engine,
+            printer: Printer { format, max_rows },
+            timing: true,
+        }
     }
 
     pub async fn run(mut self) -> anyhow::Result<()> {
@@ -162,7 +172,10 @@ impl Repl {
 
     async fn execute(&self, sql: &str) {
         let mut stdout = std::io::stdout();
-        let show = Footer { rows: self.printer.format == Format::Table, timing: self.timing };
+        let show = Footer {
+            rows: self.printer.format == Format::Table,
+            timing: self.timing,
+        };
         tokio::select! {
             result = run_sql(&self.engine, &self.printer, sql, &mut stdout, show) => {
                 if let Err(e) = result {

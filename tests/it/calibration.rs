@@ -20,14 +20,23 @@ async fn yearly_volumes_match_the_family_court_statistics() {
     for (year, n) in &all {
         let national = n / CALIBRATION_SCALE;
         // Target: about 255-270 thousand new cases a year; 5% sampling margin.
-        assert!((242_000.0..=283_000.0).contains(&national), "{year}: {national} cases");
+        assert!(
+            (242_000.0..=283_000.0).contains(&national),
+            "{year}: {national} cases"
+        );
     }
     let public = pairs(&engine, &per_year("AND case_type = 'public_law'")).await;
     let public_2011 = public[0].1 / CALIBRATION_SCALE;
-    assert!((9_500.0..=12_500.0).contains(&public_2011), "public law 2011: {public_2011}");
+    assert!(
+        (9_500.0..=12_500.0).contains(&public_2011),
+        "public law 2011: {public_2011}"
+    );
     for (year, n) in public.iter().filter(|(y, _)| (2016..=2018).contains(y)) {
         let national = n / CALIBRATION_SCALE;
-        assert!((16_500.0..=21_500.0).contains(&national), "public law {year}: {national}");
+        assert!(
+            (16_500.0..=21_500.0).contains(&national),
+            "public law {year}: {national}"
+        );
     }
     let private = value(
         &engine,
@@ -35,29 +44,53 @@ async fn yearly_volumes_match_the_family_court_statistics() {
     )
     .await
         / CALIBRATION_SCALE;
-    assert!((45_000.0..=60_000.0).contains(&private), "private law a year: {private}");
-    for (case_type, target) in [("matrimonial", 105_000.0), ("financial_remedy", 40_000.0), ("domestic_violence", 30_000.0)] {
+    assert!(
+        (45_000.0..=60_000.0).contains(&private),
+        "private law a year: {private}"
+    );
+    for (case_type, target) in [
+        ("matrimonial", 105_000.0),
+        ("financial_remedy", 40_000.0),
+        ("domestic_violence", 30_000.0),
+    ] {
         let yearly = value(
             &engine,
             &format!("SELECT count(*) / 10.0 FROM cases WHERE case_type = '{case_type}' AND start_date < DATE '2021-01-01'"),
         )
         .await
             / CALIBRATION_SCALE;
-        assert!((yearly / target - 1.0).abs() < 0.12, "{case_type}: {yearly} a year, target about {target}");
+        assert!(
+            (yearly / target - 1.0).abs() < 0.12,
+            "{case_type}: {yearly} a year, target about {target}"
+        );
     }
     let adoption = value(&engine, "SELECT count(*) / 10.0 FROM cases WHERE case_type = 'adoption' AND start_date < DATE '2021-01-01'")
         .await
         / CALIBRATION_SCALE;
-    assert!((4_500.0..=6_500.0).contains(&adoption), "adoption: {adoption} a year");
-    let wales = value(&engine, "SELECT avg(CASE WHEN region = 'Wales' THEN 1.0 ELSE 0.0 END) FROM cases").await;
+    assert!(
+        (4_500.0..=6_500.0).contains(&adoption),
+        "adoption: {adoption} a year"
+    );
+    let wales = value(
+        &engine,
+        "SELECT avg(CASE WHEN region = 'Wales' THEN 1.0 ELSE 0.0 END) FROM cases",
+    )
+    .await;
     assert!((0.045..=0.065).contains(&wales), "Wales share {wales}");
 }
 
 #[tokio::test]
 async fn public_law_cases_have_about_1_6_children_and_2_adults() {
     let engine = open_with_truth(common::calibration_dataset()).await;
-    let children = value(&engine, "SELECT avg(n_children) FROM cases WHERE case_type = 'public_law'").await;
-    assert!((1.5..=1.75).contains(&children), "children per case {children}");
+    let children = value(
+        &engine,
+        "SELECT avg(n_children) FROM cases WHERE case_type = 'public_law'",
+    )
+    .await;
+    assert!(
+        (1.5..=1.75).contains(&children),
+        "children per case {children}"
+    );
     // n_children agrees with the child rows in people.
     let rows = value(
         &engine,
@@ -65,7 +98,10 @@ async fn public_law_cases_have_about_1_6_children_and_2_adults() {
          FROM cases c JOIN people p USING (case_id) WHERE c.case_type = 'public_law' GROUP BY 1)",
     )
     .await;
-    assert!((rows - children).abs() < 1e-9, "{rows} child rows per case against n_children {children}");
+    assert!(
+        (rows - children).abs() < 1e-9,
+        "{rows} child rows per case against n_children {children}"
+    );
     let adults = value(
         &engine,
         "SELECT avg(k) FROM (SELECT c.case_id, sum(CASE WHEN p.role <> 'child' AND p.party_type = 'person' THEN 1 ELSE 0 END) k \
@@ -88,12 +124,31 @@ async fn care_proceedings_durations_follow_the_published_series() {
          AND first_disposal_date IS NOT NULL GROUP BY 1 ORDER BY 1",
     )
     .await;
-    let weeks = |year: i64| by_year.iter().find(|(y, _)| *y == year).map(|(_, w)| *w).expect("year present");
-    for (year, target) in [(2014, 30.0), (2015, 28.3), (2016, 26.9), (2017, 28.0), (2019, 33.0), (2020, 39.0)] {
+    let weeks = |year: i64| {
+        by_year
+            .iter()
+            .find(|(y, _)| *y == year)
+            .map(|(_, w)| *w)
+            .expect("year present")
+    };
+    for (year, target) in [
+        (2014, 30.0),
+        (2015, 28.3),
+        (2016, 26.9),
+        (2017, 28.0),
+        (2019, 33.0),
+        (2020, 39.0),
+    ] {
         let got = weeks(year);
-        assert!((got - target).abs() <= 3.0, "{year}: {got:.1} weeks, published {target}");
+        assert!(
+            (got - target).abs() <= 3.0,
+            "{year}: {got:.1} weeks, published {target}"
+        );
     }
-    assert!(weeks(2020) > weeks(2016) + 6.0, "the 2020 slowdown is there");
+    assert!(
+        weeks(2020) > weeks(2016) + 6.0,
+        "the 2020 slowdown is there"
+    );
 }
 
 /// Kaplan-Meier estimate of P(second case within 7 years), written as plain SQL over
@@ -135,7 +190,10 @@ async fn about_one_mother_in_four_returns_to_care_proceedings_within_seven_years
         ),
     )
     .await;
-    assert!((0.20..=0.28).contains(&observed), "KM from the tables {observed}");
+    assert!(
+        (0.20..=0.28).contains(&observed),
+        "KM from the tables {observed}"
+    );
 }
 
 #[tokio::test]
@@ -167,5 +225,8 @@ async fn about_three_in_ten_private_law_cases_concern_a_child_seen_before() {
          SELECT avg(CASE WHEN f.first_start < e.start_date THEN 1.0 ELSE 0.0 END) FROM eldest e JOIN firsts f USING (person_id)",
     )
     .await;
-    assert!((0.24..=0.34).contains(&observed), "from the tables {observed}");
+    assert!(
+        (0.24..=0.34).contains(&observed),
+        "from the tables {observed}"
+    );
 }

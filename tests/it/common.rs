@@ -21,7 +21,12 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 pub fn generate(scale: f64, seed: u64, out: &Path, threads: Option<usize>) {
-    let options = Options { scale, seed, out: out.to_path_buf(), threads };
+    let options = Options {
+        scale,
+        seed,
+        out: out.to_path_buf(),
+        threads,
+    };
     fjq_sample_data::generate(&options, &|_| {}).expect("generation succeeds");
 }
 
@@ -47,9 +52,15 @@ pub fn small_dataset() -> &'static Path {
 }
 
 pub async fn open_with_truth(dir: &Path) -> Engine {
-    Engine::open(dir, EngineConfig { register_truth: true, ..EngineConfig::default() })
-        .await
-        .expect("the generated dataset opens")
+    Engine::open(
+        dir,
+        EngineConfig {
+            register_truth: true,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .expect("the generated dataset opens")
 }
 
 pub async fn query(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
@@ -65,7 +76,10 @@ pub async fn query(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
 /// The single value a query returns, as f64.
 pub async fn value(engine: &Engine, sql: &str) -> f64 {
     let batches = query(engine, sql).await;
-    let batch = batches.iter().find(|b| b.num_rows() > 0).unwrap_or_else(|| panic!("no rows from {sql}"));
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .unwrap_or_else(|| panic!("no rows from {sql}"));
     let column = cast(batch.column(0), &DataType::Float64).expect("numeric result");
     let column = column.as_primitive::<Float64Type>();
     assert!(!column.is_null(0), "NULL from {sql}");
@@ -78,7 +92,10 @@ pub async fn pairs(engine: &Engine, sql: &str) -> Vec<(i64, f64)> {
     for batch in query(engine, sql).await {
         let k = cast(batch.column(0), &DataType::Int64).expect("integer key");
         let v = cast(batch.column(1), &DataType::Float64).expect("numeric value");
-        let (k, v) = (k.as_primitive::<Int64Type>(), v.as_primitive::<Float64Type>());
+        let (k, v) = (
+            k.as_primitive::<Int64Type>(),
+            v.as_primitive::<Float64Type>(),
+        );
         for i in 0..batch.num_rows() {
             out.push((k.value(i), v.value(i)));
         }

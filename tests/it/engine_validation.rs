@@ -27,9 +27,13 @@ async fn open_error(dir: &Path) -> String {
 
 /// Rewrites a Parquet file with `change` applied to its (one) batch's columns.
 fn rewrite(file: &Path, change: impl Fn(Vec<(Field, ArrayRef)>) -> Vec<(Field, ArrayRef)>) {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(file).expect("open")).expect("parquet").build().expect("reader");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(file).expect("open"))
+        .expect("parquet")
+        .build()
+        .expect("reader");
     let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
-    let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat");
+    let batch =
+        datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat");
     let columns: Vec<(Field, ArrayRef)> = batch
         .schema()
         .fields()
@@ -38,16 +42,25 @@ fn rewrite(file: &Path, change: impl Fn(Vec<(Field, ArrayRef)>) -> Vec<(Field, A
         .map(|(f, c)| (f.as_ref().clone(), c.clone()))
         .collect();
     let columns = change(columns);
-    let schema = Arc::new(Schema::new(columns.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>()));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, c)| c).collect()).expect("batch");
-    let mut writer = ArrowWriter::try_new(File::create(file).expect("create"), schema, None).expect("writer");
+    let schema = Arc::new(Schema::new(
+        columns.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, c)| c).collect(),
+    )
+    .expect("batch");
+    let mut writer =
+        ArrowWriter::try_new(File::create(file).expect("create"), schema, None).expect("writer");
     writer.write(&batch).expect("write");
     writer.close().expect("close");
 }
 
 #[tokio::test]
 async fn a_valid_dataset_opens() {
-    let engine = Engine::open(common::small_dataset(), EngineConfig::default()).await.expect("opens");
+    let engine = Engine::open(common::small_dataset(), EngineConfig::default())
+        .await
+        .expect("opens");
     assert_eq!(engine.tables().len(), 9);
     let n = common::value(&engine, "SELECT count(*) FROM linked_people").await;
     assert!(n > 0.0, "the linked_people view finds linked pairs");
@@ -59,17 +72,27 @@ async fn a_missing_table_is_named() {
     std::fs::remove_dir_all(dir.join("events")).expect("remove");
     let message = open_error(&dir).await;
     assert!(message.contains("table `events` is missing"), "{message}");
-    assert!(message.contains(&dir.join("events").display().to_string()), "{message}");
+    assert!(
+        message.contains(&dir.join("events").display().to_string()),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_column_is_named_with_its_file() {
     let dir = damaged_copy("missing-column");
     let file = dir.join("people/part-00000.parquet");
-    rewrite(&file, |cols| cols.into_iter().filter(|(f, _)| f.name() != "birth_year").collect());
+    rewrite(&file, |cols| {
+        cols.into_iter()
+            .filter(|(f, _)| f.name() != "birth_year")
+            .collect()
+    });
     let message = open_error(&dir).await;
     assert!(message.contains("table `people`"), "{message}");
-    assert!(message.contains("column `birth_year` is missing"), "{message}");
+    assert!(
+        message.contains("column `birth_year` is missing"),
+        "{message}"
+    );
     assert!(message.contains("people/part-00000.parquet"), "{message}");
     assert!(message.contains("Int32"), "{message}");
 }
@@ -82,7 +105,10 @@ async fn a_wrong_type_is_named_with_expected_and_found() {
         cols.into_iter()
             .map(|(f, c)| {
                 if f.name() == "birth_year" {
-                    (Field::new("birth_year", DataType::Utf8, true), cast(&c, &DataType::Utf8).expect("cast"))
+                    (
+                        Field::new("birth_year", DataType::Utf8, true),
+                        cast(&c, &DataType::Utf8).expect("cast"),
+                    )
                 } else {
                     (f, c)
                 }
@@ -91,7 +117,10 @@ async fn a_wrong_type_is_named_with_expected_and_found() {
     });
     let message = open_error(&dir).await;
     assert!(message.contains("column `birth_year`"), "{message}");
-    assert!(message.contains("has type Utf8, the contract expects Int32"), "{message}");
+    assert!(
+        message.contains("has type Utf8, the contract expects Int32"),
+        "{message}"
+    );
     assert!(message.contains("people/part-00000.parquet"), "{message}");
 }
 
@@ -104,14 +133,19 @@ async fn a_string_column_in_another_arrow_encoding_is_accepted() {
         cols.into_iter()
             .map(|(f, c)| {
                 if f.name() == "region" {
-                    (Field::new("region", DataType::LargeUtf8, false), cast(&c, &DataType::LargeUtf8).expect("cast"))
+                    (
+                        Field::new("region", DataType::LargeUtf8, false),
+                        cast(&c, &DataType::LargeUtf8).expect("cast"),
+                    )
                 } else {
                     (f, c)
                 }
             })
             .collect()
     });
-    let engine = Engine::open(&dir, EngineConfig::default()).await.expect("large strings are accepted");
+    let engine = Engine::open(&dir, EngineConfig::default())
+        .await
+        .expect("large strings are accepted");
     let wales = common::value(&engine, "SELECT count(*) FROM cases WHERE region = 'Wales'").await;
     assert!(wales > 0.0);
 }
@@ -124,7 +158,10 @@ async fn a_corrupt_parquet_file_is_named() {
     std::fs::write(&file, &bytes[..bytes.len() / 2]).expect("truncate");
     let message = open_error(&dir).await;
     assert!(message.contains("table `cases`"), "{message}");
-    assert!(message.contains("cases/part-00000.parquet is not a readable Parquet file"), "{message}");
+    assert!(
+        message.contains("cases/part-00000.parquet is not a readable Parquet file"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -134,7 +171,10 @@ async fn a_table_folder_without_parquet_files_is_named() {
         std::fs::remove_file(f.expect("entry").path()).expect("remove");
     }
     let message = open_error(&dir).await;
-    assert!(message.contains("table `persons` has no Parquet files"), "{message}");
+    assert!(
+        message.contains("table `persons` has no Parquet files"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -147,11 +187,17 @@ async fn a_missing_or_invalid_dataset_json_is_named() {
     std::fs::write(dir.join("dataset.json"), "{\"dataset\": \"x\", \"coverage\": {\"family_court\": {\"from\": \"2011-01-01\", \"to\": \"31/01/2021\"}, \"cafcass\": {\"from\": \"2007-04-01\", \"to\": \"2021-12-01\"}}}")
         .expect("write");
     let message = open_error(&dir).await;
-    assert!(message.contains("coverage.family_court.to is \"31/01/2021\""), "{message}");
+    assert!(
+        message.contains("coverage.family_court.to is \"31/01/2021\""),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_data_directory_is_named() {
     let message = open_error(Path::new("/nonexistent/fjq-data")).await;
-    assert_eq!(message, "data directory /nonexistent/fjq-data does not exist");
+    assert_eq!(
+        message,
+        "data directory /nonexistent/fjq-data does not exist"
+    );
 }

@@ -16,47 +16,140 @@ use std::path::{Path, PathBuf};
 const DATA_MD: &[(&str, &[(&str, DataType)])] = {
     use DataType::{Boolean as B, Date32 as D, Float64 as F, Int32 as I, Int64 as L, Utf8 as S};
     &[
-        ("cases", &[
-            ("case_id", S), ("case_type", S), ("court", S), ("dfj_area", S), ("region", S),
-            ("start_date", D), ("first_hearing_date", D), ("first_disposal_date", D),
-            ("final_order_date", D), ("closed_date", D), ("reopened", B), ("high_court", B),
-            ("n_children", I), ("legal_representation", S), ("application_type", S), ("marriage_year", I),
-        ]),
-        ("case_links", &[("case_id", S), ("related_case_id", S), ("link_type", S), ("link_date", D)]),
-        ("events", &[
-            ("event_id", S), ("case_id", S), ("event_code", S), ("event_category", S), ("event_date", D),
-            ("court", S), ("order_type", S), ("is_final", B), ("disposal_type", S), ("hearing_type", S),
-            ("vacated", B), ("error", B),
-        ]),
-        ("people", &[
-            ("role_id", S), ("case_id", S), ("person_id", S), ("role", S), ("role_code", S),
-            ("party_type", S), ("sex", S), ("birth_year", I), ("age_at_start", I), ("age_band", S),
-            ("relationship_to_child", S), ("represented", B), ("residence_la", S),
-            ("residence_region", S), ("imd_quintile", I),
-        ]),
-        ("persons", &[
-            ("person_id", S), ("sex", S), ("birth_year", I), ("first_seen", D), ("n_cases", I),
-            ("xjs_id", S), ("match_probability", F),
-        ]),
-        ("cafcass_cases", &[
-            ("cafcass_case_id", S), ("nation", S), ("source_system", S), ("law_type", S),
-            ("application_type", S), ("court_form", S), ("local_authority", S), ("dfj_area", S),
-            ("received_date", D), ("closed_date", D), ("final_legal_outcome", S), ("harm_alleged", B),
-            ("n_applications", I),
-        ]),
-        ("cafcass_people", &[
-            ("cafcass_person_id", S), ("cafcass_case_id", S), ("role", S), ("adult_or_child", S),
-            ("gender", S), ("week_of_birth", D), ("age_at_application", I), ("ethnicity", S),
-            ("disability", B), ("imd_quintile", I),
-        ]),
-        ("cafcass_work", &[
-            ("work_id", S), ("cafcass_case_id", S), ("cafcass_person_id", S), ("work_type", S),
-            ("legal_output", S), ("start_date", D), ("end_date", D),
-        ]),
-        ("linkage", &[
-            ("dataset", S), ("source_person_id", S), ("link_id", L), ("match_status", I),
-            ("match_probability", F),
-        ]),
+        (
+            "cases",
+            &[
+                ("case_id", S),
+                ("case_type", S),
+                ("court", S),
+                ("dfj_area", S),
+                ("region", S),
+                ("start_date", D),
+                ("first_hearing_date", D),
+                ("first_disposal_date", D),
+                ("final_order_date", D),
+                ("closed_date", D),
+                ("reopened", B),
+                ("high_court", B),
+                ("n_children", I),
+                ("legal_representation", S),
+                ("application_type", S),
+                ("marriage_year", I),
+            ],
+        ),
+        (
+            "case_links",
+            &[
+                ("case_id", S),
+                ("related_case_id", S),
+                ("link_type", S),
+                ("link_date", D),
+            ],
+        ),
+        (
+            "events",
+            &[
+                ("event_id", S),
+                ("case_id", S),
+                ("event_code", S),
+                ("event_category", S),
+                ("event_date", D),
+                ("court", S),
+                ("order_type", S),
+                ("is_final", B),
+                ("disposal_type", S),
+                ("hearing_type", S),
+                ("vacated", B),
+                ("error", B),
+            ],
+        ),
+        (
+            "people",
+            &[
+                ("role_id", S),
+                ("case_id", S),
+                ("person_id", S),
+                ("role", S),
+                ("role_code", S),
+                ("party_type", S),
+                ("sex", S),
+                ("birth_year", I),
+                ("age_at_start", I),
+                ("age_band", S),
+                ("relationship_to_child", S),
+                ("represented", B),
+                ("residence_la", S),
+                ("residence_region", S),
+                ("imd_quintile", I),
+            ],
+        ),
+        (
+            "persons",
+            &[
+                ("person_id", S),
+                ("sex", S),
+                ("birth_year", I),
+                ("first_seen", D),
+                ("n_cases", I),
+                ("xjs_id", S),
+                ("match_probability", F),
+            ],
+        ),
+        (
+            "cafcass_cases",
+            &[
+                ("cafcass_case_id", S),
+                ("nation", S),
+                ("source_system", S),
+                ("law_type", S),
+                ("application_type", S),
+                ("court_form", S),
+                ("local_authority", S),
+                ("dfj_area", S),
+                ("received_date", D),
+                ("closed_date", D),
+                ("final_legal_outcome", S),
+                ("harm_alleged", B),
+                ("n_applications", I),
+            ],
+        ),
+        (
+            "cafcass_people",
+            &[
+                ("cafcass_person_id", S),
+                ("cafcass_case_id", S),
+                ("role", S),
+                ("adult_or_child", S),
+                ("gender", S),
+                ("week_of_birth", D),
+                ("age_at_application", I),
+                ("ethnicity", S),
+                ("disability", B),
+                ("imd_quintile", I),
+            ],
+        ),
+        (
+            "cafcass_work",
+            &[
+                ("work_id", S),
+                ("cafcass_case_id", S),
+                ("cafcass_person_id", S),
+                ("work_type", S),
+                ("legal_output", S),
+                ("start_date", D),
+                ("end_date", D),
+            ],
+        ),
+        (
+            "linkage",
+            &[
+                ("dataset", S),
+                ("source_person_id", S),
+                ("link_id", L),
+                ("match_status", I),
+                ("match_probability", F),
+            ],
+        ),
     ]
 };
 
@@ -79,7 +172,10 @@ fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.insert(path.strip_prefix(dir).expect("inside").to_path_buf(), std::fs::read(&path).expect("read"));
+                out.insert(
+                    path.strip_prefix(dir).expect("inside").to_path_buf(),
+                    std::fs::read(&path).expect("read"),
+                );
             }
         }
     }
@@ -88,7 +184,11 @@ fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn the_same_seed_and_scale_give_byte_identical_files_whatever_the_thread_count() {
-    let (a, b, c) = (common::scratch("det-a"), common::scratch("det-b"), common::scratch("det-c"));
+    let (a, b, c) = (
+        common::scratch("det-a"),
+        common::scratch("det-b"),
+        common::scratch("det-c"),
+    );
     for d in [&a, &b, &c] {
         let _ = std::fs::remove_dir_all(d);
     }
@@ -96,13 +196,24 @@ fn the_same_seed_and_scale_give_byte_identical_files_whatever_the_thread_count()
     common::generate(0.003, 7, &b, Some(2));
     common::generate(0.003, 8, &c, Some(2));
     let (fa, fb, fc) = (all_files(&a), all_files(&b), all_files(&c));
-    assert!(fa.len() >= 14, "expected every table and truth table, got {:?}", fa.keys());
+    assert!(
+        fa.len() >= 14,
+        "expected every table and truth table, got {:?}",
+        fa.keys()
+    );
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (path, bytes) in &fa {
-        assert!(bytes == &fb[path], "{} differs between two runs with seed 7", path.display());
+        assert!(
+            bytes == &fb[path],
+            "{} differs between two runs with seed 7",
+            path.display()
+        );
     }
     let cases = PathBuf::from("cases/part-00000.parquet");
-    assert_ne!(fa[&cases], fc[&cases], "seed 8 should give other cases than seed 7");
+    assert_ne!(
+        fa[&cases], fc[&cases],
+        "seed 8 should give other cases than seed 7"
+    );
 }
 
 #[test]
@@ -112,15 +223,26 @@ fn every_contract_column_is_written_with_its_type() {
         let files = parquet_files(&dir.join(table));
         assert!(!files.is_empty(), "no files for {table}");
         for file in files {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&file).expect("open")).expect("parquet");
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(&file).expect("open"))
+                    .expect("parquet");
             let schema = builder.schema();
             for (name, data_type) in *columns {
                 let field = schema
                     .field_with_name(name)
                     .unwrap_or_else(|_| panic!("{table}.{name} missing from {}", file.display()));
-                assert_eq!(field.data_type(), data_type, "{table}.{name} in {}", file.display());
+                assert_eq!(
+                    field.data_type(),
+                    data_type,
+                    "{table}.{name} in {}",
+                    file.display()
+                );
             }
-            assert_eq!(schema.fields().len(), columns.len(), "{table} has columns DATA.md does not list");
+            assert_eq!(
+                schema.fields().len(),
+                columns.len(),
+                "{table} has columns DATA.md does not list"
+            );
         }
     }
 }
@@ -139,9 +261,16 @@ async fn the_engine_exposes_every_contract_column_and_its_description() {
     // Descriptions travel with the table definition (SHOW CREATE TABLE, information_schema.views).
     let batches = common::query(&engine, "SHOW CREATE TABLE people").await;
     let text = batches[0].column(3).as_string::<i32>().value(0).to_string();
-    assert!(text.contains("person_id VARCHAR, -- De-duplicated person identifier"), "{text}");
+    assert!(
+        text.contains("person_id VARCHAR, -- De-duplicated person identifier"),
+        "{text}"
+    );
     // The coverage windows are session settings.
-    let end = common::query(&engine, "SELECT value FROM information_schema.df_settings WHERE name = 'fjq.court_coverage_end'").await;
+    let end = common::query(
+        &engine,
+        "SELECT value FROM information_schema.df_settings WHERE name = 'fjq.court_coverage_end'",
+    )
+    .await;
     let end = end[0].column(0).as_string::<i32>().value(0).to_string();
     assert_eq!(end, "2021-01-31");
 }
@@ -149,8 +278,10 @@ async fn the_engine_exposes_every_contract_column_and_its_description() {
 #[tokio::test]
 async fn dataset_json_gives_coverage_seed_scale_and_true_row_counts() {
     let dir = common::small_dataset();
-    let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("dataset.json")).expect("dataset.json")).expect("json");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("dataset.json")).expect("dataset.json"),
+    )
+    .expect("json");
     assert_eq!(info["coverage"]["family_court"]["from"], "2011-01-01");
     assert_eq!(info["coverage"]["family_court"]["to"], "2021-01-31");
     assert_eq!(info["coverage"]["cafcass"]["from"], "2007-04-01");
@@ -161,7 +292,11 @@ async fn dataset_json_gives_coverage_seed_scale_and_true_row_counts() {
     for (table, _) in DATA_MD {
         let rows = value(&engine, &format!("SELECT count(*) FROM {table}")).await;
         assert!(rows > 0.0, "{table} is empty");
-        assert_eq!(info["tables"][table]["rows"].as_f64(), Some(rows), "{table}");
+        assert_eq!(
+            info["tables"][table]["rows"].as_f64(),
+            Some(rows),
+            "{table}"
+        );
     }
 }
 
@@ -171,12 +306,18 @@ fn files_are_sorted_compressed_and_indexed_for_queries() {
     let file = dir.join("events/part-00000.parquet");
     let reader = SerializedFileReader::new(File::open(&file).expect("open")).expect("parquet");
     let meta = reader.metadata();
-    assert!(meta.num_row_groups() >= 2, "events should have several row groups for pruning");
+    assert!(
+        meta.num_row_groups() >= 2,
+        "events should have several row groups for pruning"
+    );
     let row_group = meta.row_group(0);
     let schema = reader.metadata().file_metadata().schema_descr();
     for (i, column) in row_group.columns().iter().enumerate() {
         let name = schema.column(i).name().to_string();
-        assert!(matches!(column.compression(), Compression::ZSTD(_)), "{name} is not zstd");
+        assert!(
+            matches!(column.compression(), Compression::ZSTD(_)),
+            "{name} is not zstd"
+        );
         assert!(column.statistics().is_some(), "{name} has no statistics");
         let dictionary = column.encodings().any(|e| e == Encoding::RLE_DICTIONARY);
         if ["event_code", "event_category", "hearing_type", "court"].contains(&name.as_str()) {
@@ -186,14 +327,24 @@ fn files_are_sorted_compressed_and_indexed_for_queries() {
             assert!(!dictionary, "{name} is unique or nearly: no dictionary");
         }
     }
-    assert!(meta.offset_index().is_some() || {
-        // The page index is read lazily; reopen asking for it.
-        let options = parquet::file::serialized_reader::ReadOptionsBuilder::new().with_page_index().build();
-        let r = SerializedFileReader::new_with_options(File::open(&file).expect("open"), options).expect("parquet");
-        r.metadata().offset_index().is_some()
-    }, "no page index");
+    assert!(
+        meta.offset_index().is_some() || {
+            // The page index is read lazily; reopen asking for it.
+            let options = parquet::file::serialized_reader::ReadOptionsBuilder::new()
+                .with_page_index()
+                .build();
+            let r =
+                SerializedFileReader::new_with_options(File::open(&file).expect("open"), options)
+                    .expect("parquet");
+            r.metadata().offset_index().is_some()
+        },
+        "no page index"
+    );
     let sorting = row_group.sorting_columns().expect("sort order recorded");
-    assert_eq!(sorting.iter().map(|s| s.column_idx).collect::<Vec<_>>(), vec![1, 4, 0]);
+    assert_eq!(
+        sorting.iter().map(|s| s.column_idx).collect::<Vec<_>>(),
+        vec![1, 4, 0]
+    );
 
     // And the rows really are in (case_id, event_date) order.
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&file).expect("open"))
@@ -220,7 +371,11 @@ fn files_are_sorted_compressed_and_indexed_for_queries() {
 async fn ground_truth_covers_every_person_row() {
     let engine = open_with_truth(common::calibration_dataset()).await;
     let people = value(&engine, "SELECT count(*) FROM people").await;
-    let matched = value(&engine, "SELECT count(*) FROM people JOIN truth.people_truth USING (role_id)").await;
+    let matched = value(
+        &engine,
+        "SELECT count(*) FROM people JOIN truth.people_truth USING (role_id)",
+    )
+    .await;
     assert_eq!(people, matched);
     let orgs = value(&engine, "SELECT count(*) FROM people JOIN truth.people_truth USING (role_id) WHERE person_id IS NULL AND true_person_id IS NOT NULL").await;
     assert_eq!(orgs, 0.0, "organisations have no true person");
@@ -232,8 +387,16 @@ async fn ground_truth_covers_every_person_row() {
     .await;
     assert_eq!(cafcass, cafcass_matched);
     // Every observed case's people appear among the truth's observed entries.
-    let observed = value(&engine, "SELECT count(DISTINCT case_id) FROM truth.entries WHERE observed").await;
-    let with_people = value(&engine, "SELECT count(DISTINCT case_id) FROM people WHERE person_id IS NOT NULL").await;
+    let observed = value(
+        &engine,
+        "SELECT count(DISTINCT case_id) FROM truth.entries WHERE observed",
+    )
+    .await;
+    let with_people = value(
+        &engine,
+        "SELECT count(DISTINCT case_id) FROM people WHERE person_id IS NOT NULL",
+    )
+    .await;
     assert_eq!(observed, with_people);
 }
 
@@ -241,10 +404,18 @@ async fn ground_truth_covers_every_person_row() {
 async fn the_imperfections_of_the_real_data_are_planted() {
     let engine = open_with_truth(common::calibration_dataset()).await;
     // FamilyMan keying errors: about 1% of events.
-    let errors = value(&engine, "SELECT avg(CASE WHEN error THEN 1.0 ELSE 0.0 END) FROM events").await;
+    let errors = value(
+        &engine,
+        "SELECT avg(CASE WHEN error THEN 1.0 ELSE 0.0 END) FROM events",
+    )
+    .await;
     assert!((0.005..=0.015).contains(&errors), "error share {errors}");
     // Open cases at the extract date.
-    let open = value(&engine, "SELECT count(*) FROM cases WHERE final_order_date IS NULL").await;
+    let open = value(
+        &engine,
+        "SELECT count(*) FROM cases WHERE final_order_date IS NULL",
+    )
+    .await;
     assert!(open > 100.0, "only {open} open cases");
     // False merges: clusters holding two true people, about 1%.
     let merged = value(
@@ -253,7 +424,10 @@ async fn the_imperfections_of_the_real_data_are_planted() {
          FROM people p JOIN truth.people_truth t USING (role_id) WHERE p.person_id IS NOT NULL GROUP BY 1)",
     )
     .await;
-    assert!((0.003..=0.02).contains(&merged), "false merge share {merged}");
+    assert!(
+        (0.003..=0.02).contains(&merged),
+        "false merge share {merged}"
+    );
     // Splits: true people filed under two ids.
     let split = value(
         &engine,
@@ -271,7 +445,10 @@ async fn the_imperfections_of_the_real_data_are_planted() {
     )
     .await;
     let (england, wales) = (rates[0].1, rates[1].1);
-    assert!((0.90..=0.96).contains(&england), "England match rate {england}");
+    assert!(
+        (0.90..=0.96).contains(&england),
+        "England match rate {england}"
+    );
     assert!((0.74..=0.86).contains(&wales), "Wales match rate {wales}");
     // Left truncation: mothers whose first case in the court data is not their first.
     let truncated = value(

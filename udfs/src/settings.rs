@@ -30,10 +30,22 @@ impl Default for FjqOptions {
 }
 
 const FIELDS: &[(&str, &str)] = &[
-    ("court_coverage_start", "First issue date covered by the family court tables."),
-    ("court_coverage_end", "Last date covered by the family court tables (the extract date)."),
-    ("cafcass_coverage_start", "First date covered by the Cafcass tables."),
-    ("cafcass_coverage_end", "Last date covered by the Cafcass tables."),
+    (
+        "court_coverage_start",
+        "First issue date covered by the family court tables.",
+    ),
+    (
+        "court_coverage_end",
+        "Last date covered by the family court tables (the extract date).",
+    ),
+    (
+        "cafcass_coverage_start",
+        "First date covered by the Cafcass tables.",
+    ),
+    (
+        "cafcass_coverage_end",
+        "Last date covered by the Cafcass tables.",
+    ),
 ];
 
 /// Days since 1970-01-01 of an ISO date, or None if it is not one.
@@ -111,7 +123,10 @@ impl ExtensionOptions for FjqOptions {
             }
             None => {
                 let known: Vec<String> = FIELDS.iter().map(|(k, _)| format!("fjq.{k}")).collect();
-                config_err!("unknown setting fjq.{key}; the fjq settings are {}", known.join(", "))
+                config_err!(
+                    "unknown setting fjq.{key}; the fjq settings are {}",
+                    known.join(", ")
+                )
             }
         }
     }
@@ -151,8 +166,18 @@ mod tests {
         let mut o = FjqOptions::default();
         o.set("court_coverage_end", "2020-12-31").unwrap();
         assert_eq!(o.court_coverage_end, "2020-12-31");
-        assert!(o.set("court_coverage_end", "yesterday").unwrap_err().to_string().contains("YYYY-MM-DD"));
-        assert!(o.set("nonsense", "2020-01-01").unwrap_err().to_string().contains("unknown setting fjq.nonsense"));
+        assert!(
+            o.set("court_coverage_end", "yesterday")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY-MM-DD")
+        );
+        assert!(
+            o.set("nonsense", "2020-01-01")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown setting fjq.nonsense")
+        );
         assert_eq!(o.entries()[1].key, "fjq.court_coverage_end");
     }
 }

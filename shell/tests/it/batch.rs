@@ -1,0 +1,162 @@
+//! Batch mode: formats, standard input, --output, and psql's exit codes (1 usage or start-up,
+//! 3 a failed statement), stopping at the first error unless told otherwise.
+
+use crate::{fjq, run, stderr, stdout};
+use std::io::Write;
+use std::process::Stdio;
+
+const BY_TYPE: &str =
+    "SELECT case_type, count(*) AS n FROM cases GROUP BY case_type ORDER BY n DESC";
+
+#[test]
+fn table_format_prints_a_footer_with_the_row_count() {
+    let o = run(&["-c", BY_TYPE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("matrimonial"), "{out}");
+    assert!(out.trim_end().ends_with("7 rows"), "{out}");
+    let quiet = stdout(&run(&["-q", "-c", BY_TYPE]));
+    assert!(!quiet.contains("7 rows"), "{quiet}");
+}
+
+#[test]
+fn csv_json_and_ndjson_are_machine_readable() {
+    let csv = stdout(&run(&["--format", "csv", "-c", BY_TYPE]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "case_type,n");
+    assert_eq!(lines.len(), 8);
+    assert!(lines[1].starts_with("matrimonial,"), "{csv}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["--format", "json", "-c", BY_TYPE]))).expect("json");
+    assert_eq!(json.as_array().expect("array").len(), 7);
+    assert_eq!(json[0]["case_type"], "matrimonial");
+
+    let ndjson = stdout(&run(&["--format", "ndjson", "-c", BY_TYPE]));
+    let rows: Vec<serde_json::Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(rows.len(), 7);
+
+    let empty = stdout(&run(&[
+        "--format",
+        "json",
+        "-c",
+        "SELECT * FROM cases WHERE false",
+    ]));
+    assert_eq!(empty.trim(), "[]");
+}
+
+#[test]
+fn sql_on_standard_input_runs_when_it_is_not_a_terminal() {
+    let mut child = fjq()
+        .args(["--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"SELECT 40 + 2 AS answer;\nSELECT 'two' AS second;")
+        .expect("write");
+    let o = child.wait_with_output().expect("wait");
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), "answer\n42\nsecond\ntwo\n");
+}
+
+#[test]
+fn output_goes_to_a_file_when_asked() {
+    let path = crate::scratch("batch-output.csv");
+    let o = run(&[
+        "--format",
+        "csv",
+        "--output",
+        path.to_str().expect("path"),
+        "-c",
+        BY_TYPE,
+    ]);
+    assert!(o.status.success());
+    assert!(stdout(&o).is_empty());
+    let text = std::fs::read_to_string(&path).expect("written");
+    assert!(text.starts_with("case_type,n\nmatrimonial,"), "{text}");
+}
+
+#[test]
+fn a_failed_statement_exits_3_and_stops_unless_told_to_continue() {
+    let args = [
+        "--format",
+        "csv",
+        "-c",
+        "SELECT 1 AS first",
+        "-c",
+        "SELECT * FROM no_such_table",
+        "-c",
+        "SELECT 3 AS third",
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stdout(&o).contains("first"));
+    assert!(!stdout(&o).contains("third"), "stopped at the first error");
+    let err = stderr(&o);
+    assert!(err.contains("statement 1 of -c #2 failed"), "{err}");
+    assert!(err.contains("no_such_table"), "{err}");
+
+    let mut more = vec!["--continue-on-error"];
+    more.extend(args);
+    let o = run(&more);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stdout(&o).contains("third"));
+}
+
+#[test]
+fn a_syntax_error_names_the_statement() {
+    let o = run(&["-c", "SELECT 1; SELEC 2"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("statement 1 of -c #1 failed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn usage_and_start_up_errors_exit_1_with_a_message() {
+    let o = run(&["--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--no-such-flag"));
+
+    let o = run(&["--data", "/nonexistent/fjq", "-c", "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("data directory /nonexistent/fjq does not exist"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&["--memory-limit", "lots", "-c", "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("memory size \"lots\" is not understood"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&["-f", "/nonexistent/analysis.sql"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/analysis.sql"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    let o = run(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("fjq "));
+}
