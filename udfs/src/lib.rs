@@ -1,16 +1,62 @@
-//! fjq's domain SQL functions for DataFusion: case pathways, repeat entries and the rest of
-//! design/FUNCTIONS.md, with the session settings they read (`settings`).
+//! fjq's domain SQL functions for DataFusion: case pathways, repeat entries and durations
+//! (design/FUNCTIONS.md), with the session settings they read (`settings`).
 //!
-//! This crate depends on DataFusion alone: it knows nothing of files, shells or servers. Its one
-//! entry point is [`register_all`], which the engine calls on every session it builds.
+//! This crate depends on DataFusion alone: it knows nothing of files, shells or servers. Every
+//! function works on whole Arrow arrays, takes its argument types through `args` (so a wrong
+//! type is a planning error naming the function and the argument), and documents itself for
+//! `SHOW FUNCTIONS` and the shell's help. [`register_all`] is the one entry point.
 
+pub mod args;
+pub mod dates;
+pub mod entries;
+pub mod pathway;
 pub mod settings;
 
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub use settings::FjqOptions;
 
+/// The scalar functions.
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::new_from_impl(pathway::pathway_stage::PathwayStage::default()),
+        ScalarUDF::new_from_impl(dates::weeks_between::WeeksBetween::default()),
+        ScalarUDF::new_from_impl(dates::within_weeks::WithinWeeks::default()),
+    ]
+}
+
+/// The aggregate functions.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        AggregateUDF::new_from_impl(pathway::case_pathway::CasePathway::default()),
+        AggregateUDF::new_from_impl(pathway::case_pathway_detail::CasePathwayDetail::default()),
+        AggregateUDF::new_from_impl(pathway::person_pathway::PersonPathway::default()),
+        AggregateUDF::new_from_impl(entries::repeat_entries::RepeatEntries::default()),
+        AggregateUDF::new_from_impl(entries::return_probability::ReturnProbability::default()),
+    ]
+}
+
+/// The window functions.
+pub fn window_functions() -> Vec<WindowUDF> {
+    vec![
+        WindowUDF::new_from_impl(entries::entry_number::EntryNumber::default()),
+        WindowUDF::new_from_impl(entries::prior_entries::PriorEntries::default()),
+        WindowUDF::new_from_impl(entries::days_since_last_entry::DaysSinceLastEntry::default()),
+        WindowUDF::new_from_impl(entries::returns_within::ReturnsWithin::default()),
+        WindowUDF::new_from_impl(entries::left_truncated::LeftTruncated::default()),
+    ]
+}
+
 /// Registers every fjq function on a session.
-pub fn register_all(_ctx: &SessionContext) {
-    // The domain functions of design/FUNCTIONS.md are registered here as they land.
+pub fn register_all(ctx: &SessionContext) {
+    for f in scalar_functions() {
+        ctx.register_udf(f);
+    }
+    for f in aggregate_functions() {
+        ctx.register_udaf(f);
+    }
+    for f in window_functions() {
+        ctx.register_udwf(f);
+    }
 }

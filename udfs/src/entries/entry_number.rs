@@ -1,0 +1,74 @@
+//! `entry_number(start_date)`.
+
+use super::{EntryEvaluator, EntryKind};
+use crate::args::{Kind, Params};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::Result;
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::{
+    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
+};
+use datafusion_macros::user_doc;
+
+const PARAMS: Params = Params {
+    function: "entry_number",
+    params: &[("start_date", Kind::Date)],
+    required: 1,
+};
+
+#[user_doc(
+    doc_section(label = "fjq repeat entries"),
+    description = "Window function (PARTITION BY person ORDER BY start_date): the number of this entry, 1, 2, 3, ...; entries on the same start date share a number. NULL start dates give NULL.",
+    syntax_example = "entry_number(start_date)",
+    sql_example = r#"```sql
+> SELECT person_id, start_date, entry_number(start_date) OVER (PARTITION BY person_id ORDER BY start_date) AS entry FROM (SELECT DISTINCT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = 'mother') LIMIT 5;
+```"#,
+    argument(
+        name = "start_date",
+        description = "The entry's start date (cases.start_date)."
+    )
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EntryNumber {
+    signature: Signature,
+}
+
+impl Default for EntryNumber {
+    fn default() -> Self {
+        EntryNumber {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl WindowUDFImpl for EntryNumber {
+    fn name(&self) -> &str {
+        "entry_number"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        PARAMS.coerce(arg_types)
+    }
+
+    fn partition_evaluator(
+        &self,
+        _args: PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
+        Ok(Box::new(EntryEvaluator {
+            kind: EntryKind::Number,
+            function: "entry_number",
+        }))
+    }
+
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(EntryKind::Number.field(field_args.name()))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

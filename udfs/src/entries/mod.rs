@@ -1,0 +1,174 @@
+//! Repeat entries: a person's cases as a sequence of entries (design/FUNCTIONS.md). Entries of
+//! one person on the same start date are one entry; gaps are measured start to start.
+//!
+//! The window functions share one kernel over a partition's start dates: it finds the distinct
+//! entry dates (sorting them itself, so a partition ordered by something else still gets the
+//! right answer) and answers each row by binary search. `repeat_entries` and
+//! `return_probability` aggregate over the same notion of an entry.
+
+pub mod days_since_last_entry;
+pub mod entry_number;
+pub mod left_truncated;
+pub mod prior_entries;
+pub mod repeat_entries;
+pub mod return_probability;
+pub mod returns_within;
+
+use crate::args::{Coverage, Params, coverage_from};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::function::WindowFunctionSimplification;
+use datafusion::logical_expr::{Expr, PartitionEvaluator, lit};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    Number,
+    Prior,
+    DaysSinceLast,
+    ReturnsWithin,
+    LeftTruncated,
+}
+
+impl EntryKind {
+    pub fn return_type(self) -> DataType {
+        match self {
+            EntryKind::Number | EntryKind::Prior | EntryKind::DaysSinceLast => DataType::Int64,
+            EntryKind::ReturnsWithin | EntryKind::LeftTruncated => DataType::Boolean,
+        }
+    }
+
+    pub fn field(self, name: &str) -> FieldRef {
+        Arc::new(Field::new(name, self.return_type(), true))
+    }
+}
+
+#[derive(Debug)]
+pub struct EntryEvaluator {
+    pub kind: EntryKind,
+    pub function: &'static str,
+}
+
+impl PartitionEvaluator for EntryEvaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        evaluate(self.kind, self.function, values, num_rows)
+    }
+}
+
+fn int_at(values: &[ArrayRef], arg: usize, row: usize) -> Option<i64> {
+    let a = values.get(arg)?;
+    let a = a.as_primitive::<Int64Type>();
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+fn date_at(values: &[ArrayRef], arg: usize, row: usize) -> Option<i32> {
+    let a = values.get(arg)?;
+    let a = a.as_primitive::<Date32Type>();
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+/// Answers every row of one partition.
+pub fn evaluate(
+    kind: EntryKind,
+    function: &str,
+    values: &[ArrayRef],
+    n: usize,
+) -> Result<ArrayRef> {
+    let dates = values[0].as_primitive::<Date32Type>();
+    let mut distinct: Vec<i32> = dates.iter().flatten().collect();
+    if !distinct.is_sorted() {
+        distinct.sort_unstable();
+    }
+    distinct.dedup();
+    let position = |row: usize| -> Option<(i32, usize)> {
+        if dates.is_null(row) {
+            return None;
+        }
+        let d = dates.value(row);
+        Some((
+            d,
+            distinct
+                .binary_search(&d)
+                .expect("every date is among the distinct dates"),
+        ))
+    };
+    match kind {
+        EntryKind::Number | EntryKind::Prior | EntryKind::DaysSinceLast => {
+            let mut out = Int64Builder::with_capacity(n);
+            for row in 0..n {
+                let value = position(row).and_then(|(d, p)| match kind {
+                    EntryKind::Number => Some(p as i64 + 1),
+                    EntryKind::Prior => match values.get(1) {
+                        None => Some(p as i64),
+                        Some(_) => int_at(values, 1, row).map(|lookback| {
+                            let from = i64::from(d) - lookback;
+                            let first = distinct.partition_point(|&x| i64::from(x) < from);
+                            p.saturating_sub(first) as i64
+                        }),
+                    },
+                    _ => (p > 0).then(|| i64::from(d - distinct[p - 1])),
+                });
+                out.append_option(value);
+            }
+            Ok(Arc::new(out.finish()))
+        }
+        EntryKind::ReturnsWithin => {
+            let mut out = BooleanBuilder::with_capacity(n);
+            for row in 0..n {
+                let (Some((d, p)), Some(days)) = (position(row), int_at(values, 1, row)) else {
+                    out.append_null();
+                    continue;
+                };
+                if days < 0 {
+                    return exec_err!("{function}: days must not be negative, got {days}");
+                }
+                let returned = distinct
+                    .get(p + 1)
+                    .is_some_and(|&next| i64::from(next - d) <= days);
+                let value = if returned {
+                    Some(true)
+                } else {
+                    // No return seen: a real absence only if the whole window was observed.
+                    date_at(values, 2, row)
+                        .and_then(|end| (i64::from(d) + days <= i64::from(end)).then_some(false))
+                };
+                out.append_option(value);
+            }
+            Ok(Arc::new(out.finish()))
+        }
+        EntryKind::LeftTruncated => {
+            let mut out = BooleanBuilder::with_capacity(n);
+            for row in 0..n {
+                let value = match (
+                    position(row),
+                    int_at(values, 1, row),
+                    date_at(values, 2, row),
+                ) {
+                    (Some((d, _)), Some(lookback), Some(start)) => {
+                        Some(i64::from(d) - lookback < i64::from(start))
+                    }
+                    _ => None,
+                };
+                out.append_option(value);
+            }
+            Ok(Arc::new(out.finish()))
+        }
+    }
+}
+
+/// Fills in an omitted coverage date from the session's `fjq.*` settings at planning time, so
+/// that the evaluator always receives it as an argument.
+pub fn coverage_default(
+    params: &'static Params,
+    which: Coverage,
+) -> Option<WindowFunctionSimplification> {
+    Some(Box::new(move |mut wf: WindowFunction, ctx| {
+        if wf.params.args.len() == params.params.len() - 1 {
+            let day = coverage_from(ctx.config_options(), which)?;
+            wf.params.args.push(lit(ScalarValue::Date32(Some(day))));
+        }
+        Ok(Expr::from(wf))
+    }))
+}

@@ -1,0 +1,91 @@
+//! `returns_within(start_date, days [, coverage_end])`: did a new entry follow within `days`?
+
+use super::{EntryEvaluator, EntryKind, coverage_default};
+use crate::args::{Coverage, Kind, Params};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::Result;
+use datafusion::logical_expr::function::{
+    PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
+};
+use datafusion::logical_expr::{
+    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
+};
+use datafusion_macros::user_doc;
+
+static PARAMS: Params = Params {
+    function: "returns_within",
+    params: &[
+        ("start_date", Kind::Date),
+        ("days", Kind::Integer),
+        ("coverage_end", Kind::Date),
+    ],
+    required: 2,
+};
+
+#[user_doc(
+    doc_section(label = "fjq repeat entries"),
+    description = "Window function (PARTITION BY person ORDER BY start_date): TRUE if a later distinct entry starts within days of this one (0 < gap <= days); FALSE if none does and the whole follow-up window lies inside the coverage; NULL when the follow-up is censored (start_date + days after the coverage end and no return seen). coverage_end defaults to the setting fjq.court_coverage_end. Say how censored (NULL) rows were treated when you report a rate.",
+    syntax_example = "returns_within(start_date, days [, coverage_end])",
+    sql_example = r#"```sql
+> SELECT avg(CASE WHEN back THEN 1.0 ELSE 0.0 END) AS share_back_within_2y, count(back) AS followed, count(*) AS entries
+  FROM (SELECT returns_within(start_date, 730) OVER (PARTITION BY person_id ORDER BY start_date) AS back
+        FROM mothers) WHERE back IS NOT NULL;
+```"#,
+    argument(name = "start_date", description = "The entry's start date."),
+    argument(
+        name = "days",
+        description = "Follow-up window in days, e.g. 730 for two years."
+    ),
+    argument(
+        name = "coverage_end",
+        description = "Optional: the last date observed; defaults to fjq.court_coverage_end."
+    )
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ReturnsWithin {
+    signature: Signature,
+}
+
+impl Default for ReturnsWithin {
+    fn default() -> Self {
+        ReturnsWithin {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl WindowUDFImpl for ReturnsWithin {
+    fn name(&self) -> &str {
+        "returns_within"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        PARAMS.coerce(arg_types)
+    }
+
+    fn simplify(&self) -> Option<WindowFunctionSimplification> {
+        coverage_default(&PARAMS, Coverage::CourtEnd)
+    }
+
+    fn partition_evaluator(
+        &self,
+        _args: PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
+        Ok(Box::new(EntryEvaluator {
+            kind: EntryKind::ReturnsWithin,
+            function: "returns_within",
+        }))
+    }
+
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(EntryKind::ReturnsWithin.field(field_args.name()))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

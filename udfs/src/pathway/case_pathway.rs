@@ -1,0 +1,107 @@
+//! `case_pathway(stage, event_date [, mode])`: a case's stages in order, joined by ` > `.
+
+use super::dated_codes::{DatedCodes, Finish, SingleGroup, state_fields};
+use crate::args::{Kind, Params, constant_option};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::Result;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
+};
+use datafusion_macros::user_doc;
+
+const PARAMS: Params = Params {
+    function: "case_pathway",
+    params: &[
+        ("stage", Kind::Text),
+        ("event_date", Kind::Date),
+        ("mode", Kind::Text),
+    ],
+    required: 2,
+};
+const MODES: &[&str] = &["observed", "furthest"];
+
+#[user_doc(
+    doc_section(label = "fjq case pathways"),
+    description = "Aggregate (GROUP BY case): the stages a case went through, ordered by (date, stage rank), NULL stages ignored, joined by ' > '. Mode 'observed' (default) collapses consecutive repeats and keeps regressions (cmh > irh > cmh); 'furthest' keeps the first occurrence of each stage that goes beyond every stage before it (monotone).",
+    syntax_example = "case_pathway(stage, event_date [, mode])",
+    sql_example = r#"```sql
+> SELECT c.case_id,
+         case_pathway(pathway_stage(c.case_type, e.event_code, e.hearing_type, e.disposal_type), e.event_date) AS pathway
+  FROM events e JOIN cases c USING (case_id)
+  WHERE c.case_type = 'public_law' AND NOT e.error AND NOT e.vacated
+  GROUP BY c.case_id LIMIT 3;
+-- issue > interim_order > cmh > irh > final_hearing > final_order > closed
+```"#,
+    argument(
+        name = "stage",
+        description = "The stage of each event, usually pathway_stage(...); NULL rows are ignored."
+    ),
+    argument(name = "event_date", description = "The event's date."),
+    argument(name = "mode", description = "'observed' (default) or 'furthest'.")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CasePathway {
+    signature: Signature,
+}
+
+impl Default for CasePathway {
+    fn default() -> Self {
+        CasePathway {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl CasePathway {
+    fn finish(args: &AccumulatorArgs) -> Result<Finish> {
+        let mode = match args.exprs.get(2) {
+            Some(e) => constant_option("case_pathway", "mode", e, MODES)?,
+            None => "observed".to_string(),
+        };
+        Ok(Finish::Pathway {
+            furthest: mode == "furthest",
+        })
+    }
+}
+
+impl AggregateUDFImpl for CasePathway {
+    fn name(&self) -> &str {
+        "case_pathway"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        PARAMS.coerce(arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(SingleGroup(DatedCodes::new(Self::finish(&args)?))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(state_fields(args.name))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(DatedCodes::new(Self::finish(&args)?)))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

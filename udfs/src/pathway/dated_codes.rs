@@ -1,0 +1,427 @@
+//! One grouped accumulator for the aggregates that collect (date, code) pairs per group and
+//! order them at the end: `case_pathway`, `case_pathway_detail`, `person_pathway` and
+//! `repeat_entries`. Codes (stages, case types) are interned once, so a group holds only
+//! `(i32, u32)` pairs; input order does not matter, since every finish sorts.
+//!
+//! The state between partial and final aggregation is two lists per group (dates and codes as
+//! text), so partial states from different accumulators merge without sharing an interner.
+
+use super::stage_rank;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Builder, Int32Builder, Int64Builder, ListBuilder,
+    StringBuilder, StructBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Fields};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a group's pairs become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Stages joined by ` > `: consecutive repeats collapsed (`observed`), or only stages
+    /// that go further than any before (`furthest`).
+    Pathway { furthest: bool },
+    /// List<Struct{stage, date, day}> in the `observed` order.
+    Detail,
+    /// Case types in start order; one per (day, type).
+    PersonPathway,
+    /// Distinct entries after the first, optionally only those within `within` days of the
+    /// previous one.
+    RepeatEntries { within: Option<i64> },
+}
+
+impl Finish {
+    /// Whether the input carries a code column before the date.
+    fn has_code(self) -> bool {
+        !matches!(self, Finish::RepeatEntries { .. })
+    }
+}
+
+pub fn detail_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("stage", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+        Field::new("day", DataType::Int32, false),
+    ])
+}
+
+pub fn detail_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(detail_fields()),
+        true,
+    )))
+}
+
+pub fn state_fields(name: &str) -> Vec<Arc<Field>> {
+    vec![
+        Arc::new(Field::new(
+            format!("{name}_dates"),
+            DataType::List(Arc::new(Field::new("item", DataType::Date32, true))),
+            true,
+        )),
+        Arc::new(Field::new(
+            format!("{name}_codes"),
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        )),
+    ]
+}
+
+#[derive(Debug)]
+pub struct DatedCodes {
+    finish: Finish,
+    groups: Vec<Vec<(i32, u32)>>,
+    codes: Vec<String>,
+    ranks: Vec<u32>,
+    index: HashMap<String, u32>,
+}
+
+impl DatedCodes {
+    pub fn new(finish: Finish) -> DatedCodes {
+        DatedCodes {
+            finish,
+            groups: Vec::new(),
+            codes: Vec::new(),
+            ranks: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, code: &str) -> u32 {
+        if let Some(&i) = self.index.get(code) {
+            return i;
+        }
+        let i = self.codes.len() as u32;
+        self.codes.push(code.to_string());
+        self.ranks.push(stage_rank(code));
+        self.index.insert(code.to_string(), i);
+        i
+    }
+
+    fn add(
+        &mut self,
+        codes: Option<&dyn Array>,
+        dates: &dyn Array,
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        let dates = dates.as_primitive::<Date32Type>();
+        let codes = codes.map(|c| c.as_string::<i32>());
+        for (row, &g) in group_indices.iter().enumerate() {
+            if let Some(f) = filter {
+                if f.is_null(row) || !f.value(row) {
+                    continue;
+                }
+            }
+            if dates.is_null(row) {
+                continue;
+            }
+            let code = match codes {
+                Some(c) if c.is_null(row) => continue,
+                Some(c) => self.intern(c.value(row)),
+                None => 0,
+            };
+            self.groups[g].push((dates.value(row), code));
+        }
+        Ok(())
+    }
+
+    /// Sorts one group's pairs by (date, rank, code text): the order every finish starts from.
+    fn sort(&self, pairs: &mut [(i32, u32)]) {
+        pairs.sort_unstable_by(|a, b| {
+            (a.0, self.ranks[a.1 as usize])
+                .cmp(&(b.0, self.ranks[b.1 as usize]))
+                .then_with(|| self.codes[a.1 as usize].cmp(&self.codes[b.1 as usize]))
+        });
+    }
+
+    /// The `observed` sequence: consecutive repeats of a stage collapsed to the first.
+    fn observed(pairs: &[(i32, u32)]) -> impl Iterator<Item = &(i32, u32)> {
+        pairs
+            .iter()
+            .enumerate()
+            .filter(move |(i, p)| *i == 0 || pairs[i - 1].1 != p.1)
+            .map(|(_, p)| p)
+    }
+
+    fn finish_groups(&self, mut groups: Vec<Vec<(i32, u32)>>) -> Result<ArrayRef> {
+        let n = groups.len();
+        match self.finish {
+            Finish::Pathway { furthest } => {
+                let mut out = StringBuilder::with_capacity(n, n * 32);
+                let mut text = String::new();
+                for pairs in &mut groups {
+                    if pairs.is_empty() {
+                        out.append_null();
+                        continue;
+                    }
+                    self.sort(pairs);
+                    text.clear();
+                    let mut push = |code: u32| {
+                        if !text.is_empty() {
+                            text.push_str(" > ");
+                        }
+                        text.push_str(&self.codes[code as usize]);
+                    };
+                    if furthest {
+                        let mut reached: Option<u32> = None;
+                        for &(_, code) in pairs.iter() {
+                            let rank = self.ranks[code as usize];
+                            if reached.is_none_or(|r| rank > r) {
+                                reached = Some(rank);
+                                push(code);
+                            }
+                        }
+                    } else {
+                        for &(_, code) in Self::observed(pairs) {
+                            push(code);
+                        }
+                    }
+                    out.append_value(&text);
+                }
+                Ok(Arc::new(out.finish()))
+            }
+            Finish::PersonPathway => {
+                let mut out = StringBuilder::with_capacity(n, n * 24);
+                let mut text = String::new();
+                for pairs in &mut groups {
+                    if pairs.is_empty() {
+                        out.append_null();
+                        continue;
+                    }
+                    pairs.sort_unstable_by(|a, b| {
+                        a.0.cmp(&b.0)
+                            .then_with(|| self.codes[a.1 as usize].cmp(&self.codes[b.1 as usize]))
+                    });
+                    pairs.dedup();
+                    text.clear();
+                    for (i, &(_, code)) in pairs.iter().enumerate() {
+                        if i > 0 {
+                            text.push_str(" > ");
+                        }
+                        text.push_str(&self.codes[code as usize]);
+                    }
+                    out.append_value(&text);
+                }
+                Ok(Arc::new(out.finish()))
+            }
+            Finish::RepeatEntries { within } => {
+                let mut out = Int64Builder::with_capacity(n);
+                let mut dates: Vec<i32> = Vec::new();
+                for pairs in &groups {
+                    if pairs.is_empty() {
+                        out.append_null();
+                        continue;
+                    }
+                    dates.clear();
+                    dates.extend(pairs.iter().map(|p| p.0));
+                    dates.sort_unstable();
+                    dates.dedup();
+                    let count = match within {
+                        None => dates.len() as i64 - 1,
+                        Some(w) => dates
+                            .windows(2)
+                            .filter(|d| i64::from(d[1] - d[0]) <= w)
+                            .count() as i64,
+                    };
+                    out.append_value(count);
+                }
+                Ok(Arc::new(out.finish()))
+            }
+            Finish::Detail => {
+                let struct_builder = StructBuilder::new(
+                    detail_fields(),
+                    vec![
+                        Box::new(StringBuilder::new()),
+                        Box::new(Date32Builder::new()),
+                        Box::new(Int32Builder::new()),
+                    ],
+                );
+                let mut out = ListBuilder::new(struct_builder).with_field(Arc::new(Field::new(
+                    "item",
+                    DataType::Struct(detail_fields()),
+                    true,
+                )));
+                for pairs in &mut groups {
+                    if pairs.is_empty() {
+                        out.append_null();
+                        continue;
+                    }
+                    self.sort(pairs);
+                    let first = pairs[0].0;
+                    for &(date, code) in Self::observed(pairs) {
+                        let s = out.values();
+                        s.field_builder::<StringBuilder>(0)
+                            .expect("stage")
+                            .append_value(&self.codes[code as usize]);
+                        s.field_builder::<Date32Builder>(1)
+                            .expect("date")
+                            .append_value(date);
+                        s.field_builder::<Int32Builder>(2)
+                            .expect("day")
+                            .append_value(date - first);
+                        s.append(true);
+                    }
+                    out.append(true);
+                }
+                Ok(Arc::new(out.finish()))
+            }
+        }
+    }
+
+    fn build_state(&self, groups: &[Vec<(i32, u32)>]) -> Vec<ArrayRef> {
+        let mut dates = ListBuilder::new(Date32Builder::new());
+        let mut codes = ListBuilder::new(StringBuilder::new());
+        for pairs in groups {
+            for &(date, code) in pairs {
+                dates.values().append_value(date);
+                codes.values().append_value(&self.codes[code as usize]);
+            }
+            dates.append(true);
+            codes.append(true);
+        }
+        vec![Arc::new(dates.finish()), Arc::new(codes.finish())]
+    }
+
+    fn merge(&mut self, states: &[ArrayRef], group_indices: &[usize]) -> Result<()> {
+        let (Some(dates), Some(codes)) = (
+            states[0].as_list_opt::<i32>(),
+            states[1].as_list_opt::<i32>(),
+        ) else {
+            return exec_err!("fjq aggregate: unexpected partial state types");
+        };
+        for (row, &g) in group_indices.iter().enumerate() {
+            if dates.is_null(row) {
+                continue;
+            }
+            let d = dates.value(row);
+            let c = codes.value(row);
+            let d = d.as_primitive::<Date32Type>();
+            let c = c.as_string::<i32>();
+            for i in 0..d.len() {
+                let code = if self.finish.has_code() {
+                    self.intern(c.value(i))
+                } else {
+                    0
+                };
+                self.groups[g].push((d.value(i), code));
+            }
+        }
+        Ok(())
+    }
+
+    fn split<'a>(&self, values: &'a [ArrayRef]) -> (Option<&'a dyn Array>, &'a dyn Array) {
+        if self.finish.has_code() {
+            (Some(values[0].as_ref()), values[1].as_ref())
+        } else {
+            (None, values[0].as_ref())
+        }
+    }
+}
+
+impl GroupsAccumulator for DatedCodes {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups.resize_with(total_num_groups, Vec::new);
+        let (codes, dates) = self.split(values);
+        self.add(codes, dates, group_indices, opt_filter)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        self.finish_groups(groups)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        Ok(self.build_state(&groups))
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups.resize_with(total_num_groups, Vec::new);
+        self.merge(values, group_indices)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let mut one = DatedCodes::new(self.finish);
+        let n = values[0].len();
+        one.groups.resize_with(n, Vec::new);
+        let (codes, dates) = self.split(values);
+        let rows: Vec<usize> = (0..n).collect();
+        one.add(codes, dates, &rows, opt_filter)?;
+        Ok(one.build_state(&one.groups))
+    }
+
+    fn size(&self) -> usize {
+        self.groups.capacity() * size_of::<Vec<(i32, u32)>>()
+            + self
+                .groups
+                .iter()
+                .map(|g| g.capacity() * size_of::<(i32, u32)>())
+                .sum::<usize>()
+            + self
+                .codes
+                .iter()
+                .map(|c| c.capacity() * 2 + 48)
+                .sum::<usize>()
+    }
+}
+
+/// The same logic for one group, where DataFusion asks for a plain accumulator
+/// (no GROUP BY, or window frames).
+#[derive(Debug)]
+pub struct SingleGroup(pub DatedCodes);
+
+impl Accumulator for SingleGroup {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let rows = vec![0; values[0].len()];
+        self.0.update_batch(values, &rows, None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.0.groups.is_empty() {
+            self.0.groups.push(Vec::new());
+        }
+        let groups = std::mem::take(&mut self.0.groups);
+        let array = self.0.finish_groups(groups.clone())?;
+        self.0.groups = groups;
+        ScalarValue::try_from_array(&array, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        if self.0.groups.is_empty() {
+            self.0.groups.push(Vec::new());
+        }
+        self.0
+            .build_state(&self.0.groups)
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let rows = vec![0; states[0].len()];
+        self.0.merge_batch(states, &rows, 1)
+    }
+}
