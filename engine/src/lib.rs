@@ -139,13 +139,22 @@ impl Engine {
     /// Plans one parsed statement; executing the frame streams its result.
     pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
         let state = self.ctx.state();
-        let plan = state.statement_to_plan(statement).await?;
-        Ok(self.ctx.execute_logical_plan(plan).await?)
+        let plan = state.statement_to_plan(statement).await.map_err(clarify)?;
+        self.ctx.execute_logical_plan(plan).await.map_err(clarify)
     }
 
     /// Plans one SQL statement.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        Ok(self.ctx.sql(sql).await?)
+        self.ctx.sql(sql).await.map_err(clarify)
+    }
+}
+
+/// A domain function's argument error comes back from DataFusion wrapped in its signature
+/// matching text; give the user the function's own sentence as a planning error.
+fn clarify(e: datafusion::error::DataFusionError) -> EngineError {
+    match fjq_udfs::args::argument_error(&e.to_string()) {
+        Some(message) => EngineError::DataFusion(datafusion::error::DataFusionError::Plan(message)),
+        None => EngineError::DataFusion(e),
     }
 }
 

@@ -97,6 +97,11 @@ pub fn elapsed(d: Duration) -> String {
 /// DataFusion's error text with its internal prefixes trimmed to what a user needs.
 pub fn describe(message: &str) -> String {
     let mut m = message.trim();
+    // A function's own argument error, without DataFusion's wrapper around it.
+    if let Some(inner) = m.split_once("coercion failed with: ").map(|(_, rest)| rest) {
+        let inner = inner.split(". No function matches").next().unwrap_or(inner);
+        m = inner;
+    }
     for prefix in [
         "Error during planning: ",
         "SQL error: ",

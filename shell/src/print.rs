@@ -1,7 +1,7 @@
 //! Printing results: a table fitted to the terminal, or CSV, JSON and NDJSON streamed batch by
 //! batch. Everything prints to any `Write`, so it is testable without a terminal.
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
@@ -87,13 +87,13 @@ impl Printer {
                 let mut rows = 0;
                 let mut wrote = false;
                 while let Some(batch) = stream.next().await {
-                    let batch = batch?;
+                    let batch = flatten_nested(batch?)?;
                     rows += batch.num_rows();
                     writer.write(&batch)?;
                     wrote = true;
                 }
                 if !wrote {
-                    writer.write(&RecordBatch::new_empty(schema))?;
+                    writer.write(&flatten_nested(RecordBatch::new_empty(schema))?)?;
                 }
                 Ok(Printed {
                     rows,
@@ -183,6 +183,42 @@ impl Printer {
             empty_schema: false,
         })
     }
+}
+
+/// CSV has no lists or structs: such columns are written as their text form (as in the table).
+fn flatten_nested(batch: RecordBatch) -> Result<RecordBatch, PrintError> {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(batch);
+    }
+    let options = FormatOptions::default().with_null("");
+    let mut fields = Vec::new();
+    let mut columns: Vec<arrow::array::ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if field.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let text: arrow::array::StringArray = (0..column.len())
+                .map(|i| (!column.is_null(i)).then(|| formatter.value(i).to_string()))
+                .collect();
+            fields.push(arrow::datatypes::Field::new(
+                field.name(),
+                DataType::Utf8,
+                true,
+            ));
+            columns.push(std::sync::Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// `N rows` or `N rows (M shown)`.

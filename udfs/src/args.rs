@@ -5,6 +5,7 @@ use crate::settings::{FjqOptions, parse_iso_date};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 use std::sync::Arc;
@@ -87,6 +88,24 @@ impl Params {
         s
     }
 
+    /// The signature: each arity's exact types (so `SHOW FUNCTIONS` lists the parameters) and,
+    /// for anything else, `coerce` (so other date and string encodings are accepted and a wrong
+    /// type gets a message naming the argument). Parameter names allow `name => value` calls.
+    pub fn signature(&self) -> Signature {
+        let mut variants: Vec<TypeSignature> = (self.required..=self.params.len())
+            .map(|n| {
+                TypeSignature::Exact(self.params[..n].iter().map(|(_, k)| k.target()).collect())
+            })
+            .collect();
+        variants.push(TypeSignature::UserDefined);
+        let signature = Signature::one_of(variants, Volatility::Immutable);
+        let names: Vec<&str> = self.params.iter().map(|(n, _)| *n).collect();
+        signature
+            .clone()
+            .with_parameter_names(names)
+            .unwrap_or(signature)
+    }
+
     /// Checks the argument count and types, returning the types to coerce to.
     pub fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() < self.required || arg_types.len() > self.params.len() {
@@ -120,6 +139,57 @@ impl Params {
                 }
             })
             .collect()
+    }
+}
+
+/// Rewrites DataFusion's "Failed to coerce arguments to satisfy a call to 'f' function:
+/// coercion from T1, T2 to the signature ... failed" for one of fjq's functions into the
+/// function's own sentence naming the argument (or the count) that is wrong.
+pub fn argument_error(message: &str) -> Option<String> {
+    let name = message.split("a call to '").nth(1)?.split('\'').next()?;
+    let params = crate::all_params()
+        .into_iter()
+        .find(|p| p.function == name)?;
+    let types = message
+        .split("coercion from ")
+        .nth(1)?
+        .split(" to the signature")
+        .next()?;
+    let types: Option<Vec<DataType>> = if types.trim().is_empty() {
+        Some(Vec::new())
+    } else {
+        types
+            .split(", ")
+            .map(|t| t.trim().parse::<DataType>().ok())
+            .collect()
+    };
+    let types = types?;
+    match params.coerce(&types) {
+        Err(e) => Some(
+            e.strip_backtrace()
+                .trim_start_matches("Error during planning: ")
+                .to_string(),
+        ),
+        // Acceptable in principle, but DataFusion casts only exact types here: say how to write it.
+        Ok(targets) => types
+            .iter()
+            .zip(&targets)
+            .zip(params.params)
+            .enumerate()
+            .find(|(_, ((t, want), _))| t != want)
+            .map(|(i, ((t, want), (name, _)))| {
+                let how = if *want == DataType::Date32 {
+                    " (write DATE '2021-01-31' or CAST(... AS DATE))"
+                } else {
+                    ""
+                };
+                format!(
+                    "{}: argument {} ({name}) must be {want}, got {t}{how}; usage: {}",
+                    params.function,
+                    i + 1,
+                    params.usage()
+                )
+            }),
     }
 }
 

@@ -48,6 +48,25 @@ pub fn window_functions() -> Vec<WindowUDF> {
     ]
 }
 
+/// The parameters of every function, for error messages.
+pub fn all_params() -> Vec<&'static args::Params> {
+    vec![
+        &pathway::pathway_stage::PARAMS,
+        &pathway::case_pathway::PARAMS,
+        &pathway::case_pathway_detail::PARAMS,
+        &pathway::person_pathway::PARAMS,
+        &dates::weeks_between::PARAMS,
+        &dates::within_weeks::PARAMS,
+        &entries::entry_number::PARAMS,
+        &entries::prior_entries::PARAMS,
+        &entries::days_since_last_entry::PARAMS,
+        &entries::returns_within::PARAMS,
+        &entries::left_truncated::PARAMS,
+        &entries::repeat_entries::PARAMS,
+        &entries::return_probability::PARAMS,
+    ]
+}
+
 /// Registers every fjq function on a session.
 pub fn register_all(ctx: &SessionContext) {
     for f in scalar_functions() {

@@ -6,12 +6,12 @@ use datafusion::arrow::compute::kernels::arity::binary;
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 use datafusion_macros::user_doc;
 use std::sync::Arc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "weeks_between",
     params: &[("from", Kind::Date), ("to", Kind::Date)],
     required: 2,
@@ -37,7 +37,7 @@ pub struct WeeksBetween {
 impl Default for WeeksBetween {
     fn default() -> Self {
         WeeksBetween {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

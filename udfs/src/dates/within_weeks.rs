@@ -5,12 +5,12 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 use datafusion_macros::user_doc;
 use std::sync::Arc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "within_weeks",
     params: &[
         ("from", Kind::Date),
@@ -41,7 +41,7 @@ pub struct WithinWeeks {
 impl Default for WithinWeeks {
     fn default() -> Self {
         WithinWeeks {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -5,12 +5,10 @@ use crate::args::{Kind, Params};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "days_since_last_entry",
     params: &[("start_date", Kind::Date)],
     required: 1,
@@ -36,7 +34,7 @@ pub struct DaysSinceLastEntry {
 impl Default for DaysSinceLastEntry {
     fn default() -> Self {
         DaysSinceLastEntry {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -7,12 +7,10 @@ use datafusion::common::Result;
 use datafusion::logical_expr::function::{
     PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
 };
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
-static PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "left_truncated",
     params: &[
         ("start_date", Kind::Date),
@@ -48,7 +46,7 @@ pub struct LeftTruncated {
 impl Default for LeftTruncated {
     fn default() -> Self {
         LeftTruncated {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -5,12 +5,10 @@ use crate::args::{Kind, Params};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "prior_entries",
     params: &[("start_date", Kind::Date), ("lookback_days", Kind::Integer)],
     required: 1,
@@ -40,7 +38,7 @@ pub struct PriorEntries {
 impl Default for PriorEntries {
     fn default() -> Self {
         PriorEntries {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -6,11 +6,11 @@ use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
 };
 use datafusion_macros::user_doc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "repeat_entries",
     params: &[("start_date", Kind::Date), ("within_days", Kind::Integer)],
     required: 1,
@@ -41,7 +41,7 @@ pub struct RepeatEntries {
 impl Default for RepeatEntries {
     fn default() -> Self {
         RepeatEntries {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

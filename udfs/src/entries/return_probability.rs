@@ -17,13 +17,13 @@ use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Expr, Signature, Volatility, lit,
+    Accumulator, AggregateUDFImpl, Documentation, Expr, Signature, lit,
 };
 use datafusion_macros::user_doc;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "return_probability",
     params: &[
         ("person", Kind::Text),
@@ -65,7 +65,7 @@ pub struct ReturnProbability {
 impl Default for ReturnProbability {
     fn default() -> Self {
         ReturnProbability {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -7,12 +7,10 @@ use datafusion::common::Result;
 use datafusion::logical_expr::function::{
     PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
 };
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
-static PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "returns_within",
     params: &[
         ("start_date", Kind::Date),
@@ -49,7 +47,7 @@ pub struct ReturnsWithin {
 impl Default for ReturnsWithin {
     fn default() -> Self {
         ReturnsWithin {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

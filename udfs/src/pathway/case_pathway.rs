@@ -6,11 +6,11 @@ use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
 };
 use datafusion_macros::user_doc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "case_pathway",
     params: &[
         ("stage", Kind::Text),
@@ -48,7 +48,7 @@ pub struct CasePathway {
 impl Default for CasePathway {
     fn default() -> Self {
         CasePathway {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -7,11 +7,11 @@ use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
 };
 use datafusion_macros::user_doc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "case_pathway_detail",
     params: &[("stage", Kind::Text), ("event_date", Kind::Date)],
     required: 2,
@@ -42,7 +42,7 @@ pub struct CasePathwayDetail {
 impl Default for CasePathwayDetail {
     fn default() -> Self {
         CasePathwayDetail {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }

@@ -8,12 +8,12 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::common::cast::as_string_array;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 use datafusion_macros::user_doc;
 use std::sync::Arc;
 
-const PARAMS: Params = Params {
+pub static PARAMS: Params = Params {
     function: "pathway_stage",
     params: &[
         ("case_type", Kind::Text),
@@ -59,7 +59,7 @@ pub struct PathwayStage {
 impl Default for PathwayStage {
     fn default() -> Self {
         PathwayStage {
-            signature: Signature::user_defined(Volatility::Immutable),
+            signature: PARAMS.signature(),
         }
     }
 }
