@@ -7,3 +7,4 @@ mod calibration;
 mod common;
 mod engine_validation;
 mod generator;
+mod slt;

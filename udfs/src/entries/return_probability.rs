@@ -225,7 +225,12 @@ impl Accumulator for KaplanMeier {
             }
             let follow_up = i64::from(self.coverage_end) - i64::from(index);
             match next {
-                Some(n) => observations.push((i64::from(n - index), true)),
+                // A return after the coverage end was not observable: censored there.
+                Some(n) if n <= self.coverage_end => {
+                    observations.push((i64::from(n - index), true))
+                }
+                Some(_) if follow_up >= 0 => observations.push((follow_up, false)),
+                Some(_) => {}
                 None if follow_up >= 0 => observations.push((follow_up, false)),
                 None => {}
             }

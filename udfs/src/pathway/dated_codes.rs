@@ -278,7 +278,10 @@ impl DatedCodes {
         for pairs in groups {
             for &(date, code) in pairs {
                 dates.values().append_value(date);
-                codes.values().append_value(&self.codes[code as usize]);
+                // Aggregates over dates alone (repeat_entries) have no codes to carry.
+                codes
+                    .values()
+                    .append_value(self.codes.get(code as usize).map_or("", String::as_str));
             }
             dates.append(true);
             codes.append(true);
