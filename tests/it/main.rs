@@ -6,5 +6,6 @@
 mod calibration;
 mod common;
 mod engine_validation;
+mod functions_truth;
 mod generator;
 mod slt;
