@@ -5,6 +5,7 @@
 
 mod calibration;
 mod common;
+mod differential;
 mod engine_validation;
 mod functions_truth;
 mod generator;

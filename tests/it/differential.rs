@@ -1,0 +1,244 @@
+//! Differential tests: each query written twice, once with fjq's domain functions and once in the
+//! plain SQL a researcher would otherwise write, run by DuckDB (the `duckdb` package from PyPI)
+//! on the same Parquet files. The two must return identical rows.
+//!
+//! Both sides return only text and whole numbers (dates as ISO text, booleans as 0/1, fractions
+//! scaled and rounded), so the comparison is exact.
+
+use crate::common::{self, query};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use fjq_engine::{Engine, EngineConfig};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("FJQ_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the differential tests need Python with duckdb: run `bash tests/run.sh` (it creates .venv) or set FJQ_PYTHON"
+    );
+    venv
+}
+
+fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/duckdb_query.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    child.stdin.take().expect("stdin").write_all(sql.as_bytes()).expect("send SQL");
+    let out = child.wait_with_output().expect("python runs");
+    assert!(out.status.success(), "DuckDB failed on\n{sql}\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut rows: Vec<String> = String::from_utf8(out.stdout).expect("utf-8").lines().map(str::to_string).collect();
+    rows.sort();
+    rows
+}
+
+async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in query(engine, sql).await {
+        let formatters: Vec<_> =
+            batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter")).collect();
+        for r in 0..batch.num_rows() {
+            rows.push(formatters.iter().map(|f| f.value(r).to_string()).collect::<Vec<_>>().join("\t"));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+async fn same_answer(name: &str, fjq_sql: &str, duckdb_sql: &str) {
+    let data = common::calibration_dataset();
+    let engine = Engine::open(data, EngineConfig::default()).await.expect("opens");
+    let ours = fjq_rows(&engine, fjq_sql).await;
+    let theirs = duckdb_rows(data, duckdb_sql);
+    assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
+    if ours != theirs {
+        let only_ours: Vec<_> = ours.iter().filter(|r| theirs.binary_search(r).is_err()).take(5).collect();
+        let only_theirs: Vec<_> = theirs.iter().filter(|r| ours.binary_search(r).is_err()).take(5).collect();
+        panic!(
+            "{name}: fjq returned {} rows, DuckDB {}.\nonly in fjq: {only_ours:#?}\nonly in DuckDB: {only_theirs:#?}",
+            ours.len(),
+            theirs.len()
+        );
+    }
+}
+
+/// Public law stages in plain SQL: the CASE a researcher writes instead of `pathway_stage`,
+/// with FUNCTIONS.md's ranks.
+const PUBLIC_LAW_STAGES: &str = "
+  s AS (SELECT e.case_id, e.event_date, CASE
+          WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
+          WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'
+          WHEN e.event_code = 'U24' THEN 'closed'
+          WHEN e.event_code IN ('C6', 'G61') THEN CASE e.hearing_type WHEN 'CMH' THEN 'cmh' WHEN 'FCMH' THEN 'fcmh'
+               WHEN 'IRH' THEN 'irh' WHEN 'final_hearing' THEN 'final_hearing' END
+          WHEN e.event_code = 'U22' THEN 'issue'
+          WHEN e.event_code IN ('C23', 'C33', 'C35B') THEN 'interim_order'
+          WHEN e.event_code IN ('C32A', 'C32B', 'C35A', 'C43', 'C43A', 'C45A', 'A70') THEN 'final_order' END AS stage
+        FROM events e JOIN cases c USING (case_id)
+        WHERE c.case_type = 'public_law' AND NOT e.error AND NOT e.vacated),
+  r AS (SELECT *, CASE stage WHEN 'issue' THEN 0 WHEN 'interim_order' THEN 3 WHEN 'cmh' THEN 5 WHEN 'fcmh' THEN 7
+          WHEN 'irh' THEN 9 WHEN 'final_hearing' THEN 13 WHEN 'final_order' THEN 14 WHEN 'withdrawn' THEN 16
+          WHEN 'refused' THEN 17 WHEN 'no_order' THEN 18 WHEN 'reopened' THEN 19 WHEN 'closed' THEN 20 END AS rk
+        FROM s WHERE stage IS NOT NULL)";
+
+const FJQ_PUBLIC_LAW_PATHWAY: &str = "
+  SELECT e.case_id, case_pathway(pathway_stage(c.case_type, e.event_code, e.hearing_type, e.disposal_type), e.event_date, '{mode}')
+  FROM events e JOIN cases c USING (case_id)
+  WHERE c.case_type = 'public_law' AND NOT e.error AND NOT e.vacated GROUP BY e.case_id";
+
+#[tokio::test]
+async fn observed_pathways_match_duckdb_string_agg() {
+    same_answer(
+        "case_pathway observed",
+        &FJQ_PUBLIC_LAW_PATHWAY.replace("{mode}", "observed"),
+        &format!(
+            "WITH {PUBLIC_LAW_STAGES},
+             o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r)
+             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
+             WHERE prev IS NULL OR prev <> stage GROUP BY case_id"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn furthest_pathways_match_duckdb_running_max() {
+    same_answer(
+        "case_pathway furthest",
+        &FJQ_PUBLIC_LAW_PATHWAY.replace("{mode}", "furthest"),
+        &format!(
+            "WITH {PUBLIC_LAW_STAGES},
+             o AS (SELECT *, max(rk) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached FROM r)
+             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
+             WHERE reached IS NULL OR rk > reached GROUP BY case_id"
+        ),
+    )
+    .await;
+}
+
+const ENTRIES: &str = "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL";
+
+#[tokio::test]
+async fn entry_numbers_gaps_and_returns_match_duckdb_window_functions() {
+    same_answer(
+        "entry functions",
+        &format!(
+            "SELECT who, CAST(start_date AS VARCHAR), entry_number(start_date) OVER w, prior_entries(start_date) OVER w,
+                    days_since_last_entry(start_date) OVER w, CAST(returns_within(start_date, 730) OVER w AS INT)
+             FROM ({ENTRIES}) WINDOW w AS (PARTITION BY who ORDER BY start_date)"
+        ),
+        &format!(
+            "WITH e AS ({ENTRIES}),
+             w AS (SELECT who, start_date, row_number() OVER (PARTITION BY who ORDER BY start_date) AS n,
+                          lag(start_date) OVER (PARTITION BY who ORDER BY start_date) AS prev,
+                          lead(start_date) OVER (PARTITION BY who ORDER BY start_date) AS nxt FROM e)
+             SELECT who, CAST(start_date AS VARCHAR), n, n - 1, start_date - prev,
+                    CASE WHEN nxt - start_date <= 730 THEN 1 WHEN DATE '2021-01-31' - start_date >= 730 THEN 0 END
+             FROM w"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn lookback_counts_and_truncation_match_duckdb_range_windows() {
+    same_answer(
+        "prior_entries with lookback, left_truncated",
+        &format!(
+            "SELECT who, CAST(start_date AS VARCHAR), prior_entries(start_date, 1095) OVER w,
+                    CAST(left_truncated(start_date, 1095) OVER w AS INT)
+             FROM ({ENTRIES}) WINDOW w AS (PARTITION BY who ORDER BY start_date)"
+        ),
+        &format!(
+            "WITH e AS ({ENTRIES})
+             SELECT who, CAST(start_date AS VARCHAR),
+                    count(*) OVER (PARTITION BY who ORDER BY start_date
+                                   RANGE BETWEEN INTERVAL 1095 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING),
+                    CASE WHEN start_date - INTERVAL 1095 DAYS < DATE '2011-01-01' THEN 1 ELSE 0 END
+             FROM e"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn repeat_entries_and_person_pathways_match_duckdb_aggregates() {
+    same_answer(
+        "repeat_entries",
+        &format!("SELECT who, repeat_entries(start_date), repeat_entries(start_date, 730) FROM ({ENTRIES}) GROUP BY who"),
+        &format!(
+            "WITH e AS ({ENTRIES}),
+             g AS (SELECT who, start_date - lag(start_date) OVER (PARTITION BY who ORDER BY start_date) AS gap FROM e)
+             SELECT who, count(*) - 1, count(*) FILTER (WHERE gap <= 730) FROM g GROUP BY who"
+        ),
+    )
+    .await;
+    same_answer(
+        "person_pathway",
+        "SELECT p.person_id, person_pathway(c.case_type, c.start_date) FROM people p JOIN cases c USING (case_id)
+         WHERE p.person_id IS NOT NULL GROUP BY p.person_id",
+        "WITH d AS (SELECT DISTINCT p.person_id AS who, c.start_date, c.case_type FROM people p JOIN cases c USING (case_id)
+                    WHERE p.person_id IS NOT NULL)
+         SELECT who, string_agg(case_type, ' > ' ORDER BY start_date, case_type) FROM d GROUP BY who",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn timeliness_in_weeks_matches_duckdb_date_arithmetic() {
+    same_answer(
+        "weeks_between, within_weeks",
+        "SELECT case_id, CAST(round(weeks_between(start_date, first_disposal_date) * 7) AS BIGINT),
+                CAST(within_weeks(start_date, first_disposal_date, 26) AS INT)
+         FROM cases WHERE case_type IN ('public_law', 'private_law')",
+        "SELECT case_id, first_disposal_date - start_date,
+                CASE WHEN first_disposal_date - start_date <= 182 THEN 1 WHEN first_disposal_date IS NOT NULL THEN 0 END
+         FROM cases WHERE case_type IN ('public_law', 'private_law')",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn kaplan_meier_matches_a_plain_sql_estimate_in_duckdb() {
+    // Per DFJ area (about 46 groups, enough rows for the comparison): mothers' return to care
+    // proceedings within 7 years, rounded to 1e-9.
+    let mothers = "SELECT c.dfj_area AS area, p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
+                   WHERE c.case_type IN ('public_law', 'private_law') AND p.relationship_to_child = 'mother'";
+    let data = common::calibration_dataset();
+    let engine = Engine::open(data, EngineConfig::default()).await.expect("opens");
+    let ours = fjq_rows(
+        &engine,
+        &format!("SELECT area, CAST(round(return_probability(who, start_date, 2557) * 1e9) AS BIGINT) FROM ({mothers}) GROUP BY area"),
+    )
+    .await;
+    let theirs = duckdb_rows(
+        data,
+        &format!(
+            "WITH m AS (SELECT DISTINCT area, who, start_date FROM ({mothers})),
+             f AS (SELECT area, who, min(start_date) AS idx FROM m GROUP BY 1, 2),
+             nx AS (SELECT f.area, f.who, f.idx, min(m.start_date) AS nxt FROM f LEFT JOIN m
+                    ON m.area = f.area AND m.who = f.who AND m.start_date > f.idx GROUP BY 1, 2, 3),
+             obs AS (SELECT area, CASE WHEN nxt IS NOT NULL THEN nxt - idx ELSE DATE '2021-01-31' - idx END AS t,
+                            CASE WHEN nxt IS NOT NULL THEN 1 ELSE 0 END AS ev FROM nx),
+             g AS (SELECT area, t, sum(ev) AS d, count(*) AS c FROM obs GROUP BY 1, 2),
+             r AS (SELECT area, t, d, sum(c) OVER (PARTITION BY area ORDER BY t DESC) AS n FROM g)
+             SELECT a.area, CAST(round((1 - coalesce(exp(sum(ln(1.0 - r.d / r.n))), 1)) * 1e9) AS BIGINT)
+             FROM (SELECT DISTINCT area FROM obs) a LEFT JOIN r ON r.area = a.area AND r.t <= 2557 AND r.d > 0
+             GROUP BY a.area"
+        ),
+    );
+    assert_eq!(ours.len(), 46, "one estimate per DFJ area");
+    assert_eq!(ours, theirs);
+}
