@@ -7,6 +7,7 @@ mod calibration;
 mod common;
 mod differential;
 mod engine_validation;
+mod full_scale;
 mod functions_truth;
 mod generator;
 mod slt;
