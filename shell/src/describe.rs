@@ -47,3 +47,102 @@ pub fn table(engine: &Engine, name: &str) -> Option<String> {
         spec.sort_order.join(", ")
     ))
 }
+
+/// `\df [PATTERN]`: functions with signature, description and example. Without a pattern, fjq's
+/// domain functions; with one, every function whose name contains it (DataFusion's too).
+pub fn functions(engine: &Engine, pattern: Option<&str>) -> String {
+    use datafusion::logical_expr::Documentation;
+    let state = engine.context().state();
+    let mut found: Vec<(String, &'static str, Option<Documentation>)> = Vec::new();
+    let ours: Vec<String> = fjq_udfs_names();
+    let wanted = |name: &str| match pattern {
+        None => ours.iter().any(|o| o == name),
+        Some(p) => name.contains(&p.to_ascii_lowercase().replace('%', "")),
+    };
+    for (name, f) in state.scalar_functions() {
+        if wanted(name) {
+            found.push((name.clone(), "scalar", f.documentation().cloned()));
+        }
+    }
+    for (name, f) in state.aggregate_functions() {
+        if wanted(name) {
+            found.push((name.clone(), "aggregate", f.documentation().cloned()));
+        }
+    }
+    for (name, f) in state.window_functions() {
+        if wanted(name) {
+            found.push((name.clone(), "window", f.documentation().cloned()));
+        }
+    }
+    if found.is_empty() {
+        return format!("No function matches {:?}.", pattern.unwrap_or(""));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
+    found.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    let mut out = String::new();
+    for (name, kind, doc) in found {
+        match doc {
+            Some(d) => {
+                out.push_str(&format!("{}  ({kind})\n", d.syntax_example));
+                out.push_str(&wrap(&d.description, 2, 96));
+                if let Some(args) = &d.arguments {
+                    for (arg, text) in args {
+                        out.push_str(&wrap(&format!("{arg}: {text}"), 4, 96));
+                    }
+                }
+                if let Some(example) = &d.sql_example {
+                    let example = example
+                        .trim()
+                        .trim_start_matches("```sql")
+                        .trim_end_matches("```")
+                        .trim();
+                    out.push_str("  Example:\n");
+                    for line in example.lines() {
+                        out.push_str(&format!("    {line}\n"));
+                    }
+                }
+            }
+            None => out.push_str(&format!("{name}  ({kind})\n")),
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+fn fjq_udfs_names() -> Vec<String> {
+    let mut names: Vec<String> = fjq_udfs::scalar_functions()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
+    names.extend(
+        fjq_udfs::aggregate_functions()
+            .iter()
+            .map(|f| f.name().to_string()),
+    );
+    names.extend(
+        fjq_udfs::window_functions()
+            .iter()
+            .map(|f| f.name().to_string()),
+    );
+    names
+}
+
+/// Word-wraps `text` to `width` columns, each line indented by `indent` spaces.
+fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > width {
+            out.push_str(&format!("{}{line}\n", " ".repeat(indent)));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{}{line}\n", " ".repeat(indent)));
+    }
+    out
+}

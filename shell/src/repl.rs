@@ -13,6 +13,8 @@ const HELP: &str = "\
 Statements end with `;` and may span lines. Ctrl-C cancels a running query, Ctrl-D quits.
   \\d              list tables and views with their descriptions
   \\d NAME         columns of a table: type, nullable, description
+  \\df [PATTERN]   fjq's domain functions (or any function matching PATTERN): signature,
+                  description, example
   \\timing [on|off] show elapsed time after each result
   \\format FMT     table, csv, json or ndjson
   \\maxrows N      rows shown in table format
@@ -205,6 +207,7 @@ impl Repl {
                     None => eprintln!("error: no table named {table:?}; \\d lists them"),
                 },
             },
+            "\\df" => println!("{}", crate::describe::functions(&self.engine, arg)),
             "\\timing" => {
                 self.timing = match arg {
                     Some("on") => true,

@@ -34,10 +34,23 @@ fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("python starts");
-    child.stdin.take().expect("stdin").write_all(sql.as_bytes()).expect("send SQL");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(sql.as_bytes())
+        .expect("send SQL");
     let out = child.wait_with_output().expect("python runs");
-    assert!(out.status.success(), "DuckDB failed on\n{sql}\n{}", String::from_utf8_lossy(&out.stderr));
-    let mut rows: Vec<String> = String::from_utf8(out.stdout).expect("utf-8").lines().map(str::to_string).collect();
+    assert!(
+        out.status.success(),
+        "DuckDB failed on\n{sql}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rows: Vec<String> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_string)
+        .collect();
     rows.sort();
     rows
 }
@@ -46,10 +59,19 @@ async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
     for batch in query(engine, sql).await {
-        let formatters: Vec<_> =
-            batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter")).collect();
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
+            .collect();
         for r in 0..batch.num_rows() {
-            rows.push(formatters.iter().map(|f| f.value(r).to_string()).collect::<Vec<_>>().join("\t"));
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(r).to_string())
+                    .collect::<Vec<_>>()
+                    .join("\t"),
+            );
         }
     }
     rows.sort();
@@ -58,13 +80,23 @@ async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
 
 async fn same_answer(name: &str, fjq_sql: &str, duckdb_sql: &str) {
     let data = common::calibration_dataset();
-    let engine = Engine::open(data, EngineConfig::default()).await.expect("opens");
+    let engine = Engine::open(data, EngineConfig::default())
+        .await
+        .expect("opens");
     let ours = fjq_rows(&engine, fjq_sql).await;
     let theirs = duckdb_rows(data, duckdb_sql);
     assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
     if ours != theirs {
-        let only_ours: Vec<_> = ours.iter().filter(|r| theirs.binary_search(r).is_err()).take(5).collect();
-        let only_theirs: Vec<_> = theirs.iter().filter(|r| ours.binary_search(r).is_err()).take(5).collect();
+        let only_ours: Vec<_> = ours
+            .iter()
+            .filter(|r| theirs.binary_search(r).is_err())
+            .take(5)
+            .collect();
+        let only_theirs: Vec<_> = theirs
+            .iter()
+            .filter(|r| ours.binary_search(r).is_err())
+            .take(5)
+            .collect();
         panic!(
             "{name}: fjq returned {} rows, DuckDB {}.\nonly in fjq: {only_ours:#?}\nonly in DuckDB: {only_theirs:#?}",
             ours.len(),
@@ -217,7 +249,9 @@ async fn kaplan_meier_matches_a_plain_sql_estimate_in_duckdb() {
     let mothers = "SELECT c.dfj_area AS area, p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
                    WHERE c.case_type IN ('public_law', 'private_law') AND p.relationship_to_child = 'mother'";
     let data = common::calibration_dataset();
-    let engine = Engine::open(data, EngineConfig::default()).await.expect("opens");
+    let engine = Engine::open(data, EngineConfig::default())
+        .await
+        .expect("opens");
     let ours = fjq_rows(
         &engine,
         &format!("SELECT area, CAST(round(return_probability(who, start_date, 2557) * 1e9) AS BIGINT) FROM ({mothers}) GROUP BY area"),

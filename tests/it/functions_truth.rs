@@ -13,7 +13,8 @@ const TRUE_ENTRIES: &str = "SELECT DISTINCT t.true_person_id AS who, c.start_dat
      WHERE t.true_person_id IS NOT NULL";
 
 /// The same entries as the ground truth lists them.
-const TRUTH_ENTRIES: &str = "SELECT DISTINCT true_person_id AS who, start_date FROM truth.entries WHERE observed";
+const TRUTH_ENTRIES: &str =
+    "SELECT DISTINCT true_person_id AS who, start_date FROM truth.entries WHERE observed";
 
 /// Per entry, computed with fjq's window functions.
 fn with_functions(entries: &str) -> String {
@@ -61,30 +62,58 @@ async fn on_true_ids_the_functions_equal_the_truth_entry_by_entry() {
     let truth = directly(TRUTH_ENTRIES);
     let n = count(&engine, &functions).await;
     assert!(n > 100_000.0, "only {n} entries");
-    assert_eq!(n, count(&engine, &truth).await, "the same entries on both sides");
+    assert_eq!(
+        n,
+        count(&engine, &truth).await,
+        "the same entries on both sides"
+    );
     // Every column of every entry agrees (EXCEPT both ways, NULLs compared as equal).
     let columns = "who, start_date, n, prior, prior_3y, gap, back_2y, back_7y";
     for (a, b) in [(&functions, &truth), (&truth, &functions)] {
-        let differing = count(&engine, &format!("SELECT {columns} FROM ({a}) EXCEPT SELECT {columns} FROM ({b})")).await;
-        assert_eq!(differing, 0.0, "entries whose measures differ between the functions and the truth");
+        let differing = count(
+            &engine,
+            &format!("SELECT {columns} FROM ({a}) EXCEPT SELECT {columns} FROM ({b})"),
+        )
+        .await;
+        assert_eq!(
+            differing, 0.0,
+            "entries whose measures differ between the functions and the truth"
+        );
     }
     // And the measures are not trivially empty.
-    let returns = value(&engine, &format!("SELECT count(*) FROM ({functions}) WHERE back_2y")).await;
-    let censored = value(&engine, &format!("SELECT count(*) FROM ({functions}) WHERE back_7y IS NULL")).await;
-    assert!(returns > 1_000.0 && censored > 1_000.0, "{returns} returns within 2 years, {censored} censored at 7");
+    let returns = value(
+        &engine,
+        &format!("SELECT count(*) FROM ({functions}) WHERE back_2y"),
+    )
+    .await;
+    let censored = value(
+        &engine,
+        &format!("SELECT count(*) FROM ({functions}) WHERE back_7y IS NULL"),
+    )
+    .await;
+    assert!(
+        returns > 1_000.0 && censored > 1_000.0,
+        "{returns} returns within 2 years, {censored} censored at 7"
+    );
 }
 
 #[tokio::test]
 async fn repeat_entries_on_true_ids_equals_the_truth_per_person() {
     let engine = open_with_truth(common::calibration_dataset()).await;
-    let functions = format!("SELECT who, repeat_entries(start_date) AS r, repeat_entries(start_date, 730) AS r2 FROM ({TRUE_ENTRIES}) GROUP BY who");
+    let functions = format!(
+        "SELECT who, repeat_entries(start_date) AS r, repeat_entries(start_date, 730) AS r2 FROM ({TRUE_ENTRIES}) GROUP BY who"
+    );
     let truth = format!(
         "WITH e AS ({TRUTH_ENTRIES}), g AS (SELECT a.who, a.start_date, max(b.start_date) AS prev \
            FROM e a LEFT JOIN e b ON a.who = b.who AND b.start_date < a.start_date GROUP BY 1, 2) \
          SELECT who, count(*) - 1 AS r, sum(CASE WHEN start_date - prev <= 730 THEN 1 ELSE 0 END) AS r2 FROM g GROUP BY who"
     );
     for (a, b) in [(&functions, &truth), (&truth, &functions)] {
-        let differing = count(&engine, &format!("SELECT who, r, r2 FROM ({a}) EXCEPT SELECT who, r, r2 FROM ({b})")).await;
+        let differing = count(
+            &engine,
+            &format!("SELECT who, r, r2 FROM ({a}) EXCEPT SELECT who, r, r2 FROM ({b})"),
+        )
+        .await;
         assert_eq!(differing, 0.0);
     }
     let repeats = value(&engine, &format!("SELECT sum(r) FROM ({functions})")).await;
@@ -104,20 +133,38 @@ async fn on_deduplicated_ids_the_measures_differ_only_by_the_planted_linkage_err
     };
     let mut gaps = Vec::new();
     for column in ["back_2y", "back_7y", "prior"] {
-        let truth = value(&engine, &format!("SELECT {column} FROM ({})", measure(TRUE_ENTRIES))).await;
-        let observed = value(&engine, &format!("SELECT {column} FROM ({})", measure(dedup))).await;
+        let truth = value(
+            &engine,
+            &format!("SELECT {column} FROM ({})", measure(TRUE_ENTRIES)),
+        )
+        .await;
+        let observed = value(
+            &engine,
+            &format!("SELECT {column} FROM ({})", measure(dedup)),
+        )
+        .await;
         let relative = (observed - truth).abs() / truth;
-        gaps.push(format!("{column}: truth {truth}, de-duplicated {observed} ({:.2}%)", relative * 100.0));
+        gaps.push(format!(
+            "{column}: truth {truth}, de-duplicated {observed} ({:.2}%)",
+            relative * 100.0
+        ));
         // Merges add returns and priors (a merged pair's entries interleave), splits remove
         // them. Planted at 1% of clusters and 2% of returning people, they move these totals by
         // 2-4% at this scale (measured); 5% is the bound.
         assert!(relative <= 0.05, "{}", gaps.join("; "));
-        assert!(relative > 0.0, "the linkage error should show: {}", gaps.join("; "));
+        assert!(
+            relative > 0.0,
+            "the linkage error should show: {}",
+            gaps.join("; ")
+        );
     }
     let km = |entries: &str| {
         format!("SELECT return_probability(who, start_date, 2557) FROM ({entries})")
     };
     let km_truth = value(&engine, &km(TRUE_ENTRIES)).await;
     let km_dedup = value(&engine, &km(dedup)).await;
-    assert!((km_truth - km_dedup).abs() <= 0.01, "KM at 7 years: truth {km_truth}, de-duplicated {km_dedup}");
+    assert!(
+        (km_truth - km_dedup).abs() <= 0.01,
+        "KM at 7 years: truth {km_truth}, de-duplicated {km_dedup}"
+    );
 }

@@ -19,7 +19,7 @@ pub static PARAMS: Params = Params {
     description = "Window function (PARTITION BY person ORDER BY start_date): days since the previous distinct entry (start to start); NULL for the first entry.",
     syntax_example = "days_since_last_entry(start_date)",
     sql_example = r#"```sql
-> SELECT person_id, start_date, days_since_last_entry(start_date) OVER (PARTITION BY person_id ORDER BY start_date) AS gap_days FROM mothers;
+> SELECT person_id, start_date, days_since_last_entry(start_date) OVER (PARTITION BY person_id ORDER BY start_date) AS gap_days FROM (SELECT DISTINCT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = 'mother');
 ```"#,
     argument(
         name = "start_date",

@@ -26,7 +26,7 @@ pub static PARAMS: Params = Params {
     syntax_example = "left_truncated(start_date, lookback_days [, coverage_start])",
     sql_example = r#"```sql
 > SELECT prior_entries(start_date, 1095) OVER w AS priors_3y, left_truncated(start_date, 1095) OVER w AS truncated
-  FROM mothers WINDOW w AS (PARTITION BY person_id ORDER BY start_date);
+  FROM (SELECT DISTINCT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = 'mother') WINDOW w AS (PARTITION BY person_id ORDER BY start_date);
 ```"#,
     argument(name = "start_date", description = "The entry's start date."),
     argument(

@@ -19,7 +19,7 @@ pub static PARAMS: Params = Params {
     description = "Window function (PARTITION BY person ORDER BY start_date): the number of distinct entries strictly before this one, optionally only those starting within lookback_days before it. Counts near the coverage start may be too low: see left_truncated.",
     syntax_example = "prior_entries(start_date [, lookback_days])",
     sql_example = r#"```sql
-> SELECT person_id, start_date, prior_entries(start_date, 1095) OVER (PARTITION BY person_id ORDER BY start_date) AS priors_3y FROM mothers;
+> SELECT person_id, start_date, prior_entries(start_date, 1095) OVER (PARTITION BY person_id ORDER BY start_date) AS priors_3y FROM (SELECT DISTINCT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = 'mother');
 ```"#,
     argument(
         name = "start_date",

@@ -27,7 +27,7 @@ pub static PARAMS: Params = Params {
     sql_example = r#"```sql
 > SELECT avg(CASE WHEN back THEN 1.0 ELSE 0.0 END) AS share_back_within_2y, count(back) AS followed, count(*) AS entries
   FROM (SELECT returns_within(start_date, 730) OVER (PARTITION BY person_id ORDER BY start_date) AS back
-        FROM mothers) WHERE back IS NOT NULL;
+        FROM (SELECT DISTINCT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = 'mother')) WHERE back IS NOT NULL;
 ```"#,
     argument(name = "start_date", description = "The entry's start date."),
     argument(

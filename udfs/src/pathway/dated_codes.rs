@@ -111,10 +111,10 @@ impl DatedCodes {
         let dates = dates.as_primitive::<Date32Type>();
         let codes = codes.map(|c| c.as_string::<i32>());
         for (row, &g) in group_indices.iter().enumerate() {
-            if let Some(f) = filter {
-                if f.is_null(row) || !f.value(row) {
-                    continue;
-                }
+            if let Some(f) = filter
+                && (f.is_null(row) || !f.value(row))
+            {
+                continue;
             }
             if dates.is_null(row) {
                 continue;

@@ -4,7 +4,7 @@
 
 pub mod case_pathway;
 pub mod case_pathway_detail;
-pub(crate) mod dated_codes;
+pub mod dated_codes;
 pub mod pathway_stage;
 pub mod person_pathway;
 
