@@ -3,6 +3,24 @@
 use comfy_table::{ContentArrangement, Table};
 use fjq_engine::{Engine, VIEWS};
 
+/// The read-only backslash commands, shared by the shell and batch mode: `\\d`, `\\d TABLE`,
+/// `\\df [PATTERN]`. Err names what is wrong.
+pub fn command(engine: &Engine, line: &str) -> Result<String, String> {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let arg = words.next();
+    match (name, arg) {
+        ("\\d", None) => Ok(tables(engine)),
+        ("\\d", Some(t)) => {
+            table(engine, t).ok_or_else(|| format!("no table named {t:?}; \\d lists them"))
+        }
+        ("\\df", pattern) => Ok(functions(engine, pattern)),
+        (other, _) => Err(format!(
+            "{other} is not available here; batch mode runs \\d, \\d TABLE and \\df"
+        )),
+    }
+}
+
 pub fn tables(engine: &Engine) -> String {
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);

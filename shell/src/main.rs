@@ -237,6 +237,23 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
     };
     let mut failed = false;
     for (name, sql) in sources {
+        // A source that is a backslash command (`fjq -c '\\d people'`) runs as in the shell.
+        if sql.trim_start().starts_with('\\') {
+            match describe::command(engine, sql.trim()) {
+                Ok(text) => {
+                    let _ = writeln!(out, "{text}");
+                    continue;
+                }
+                Err(message) => {
+                    eprintln!("fjq: {name} failed: {message}");
+                    failed = true;
+                    if cli.continue_on_error {
+                        continue;
+                    }
+                    break;
+                }
+            }
+        }
         if let Err(e) = run_sql(engine, &printer, sql, out.as_mut(), show).await {
             let _ = out.flush();
             eprintln!("fjq: statement {} of {name} failed: {}", e.index, e.message);

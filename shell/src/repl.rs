@@ -200,14 +200,10 @@ impl Repl {
         match name {
             "\\q" | "\\quit" => return false,
             "\\?" | "\\h" | "\\help" => println!("{HELP}"),
-            "\\d" => match arg {
-                None => println!("{}", crate::describe::tables(&self.engine)),
-                Some(table) => match crate::describe::table(&self.engine, table) {
-                    Some(text) => println!("{text}"),
-                    None => eprintln!("error: no table named {table:?}; \\d lists them"),
-                },
+            "\\d" | "\\df" => match crate::describe::command(&self.engine, line) {
+                Ok(text) => println!("{text}"),
+                Err(message) => eprintln!("error: {message}"),
             },
-            "\\df" => println!("{}", crate::describe::functions(&self.engine, arg)),
             "\\timing" => {
                 self.timing = match arg {
                     Some("on") => true,

@@ -2,7 +2,7 @@
 //! names the table, the column, the expected and found types, and the file.
 
 use crate::common::{self, copy_dataset};
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use fjq_engine::{Engine, EngineConfig};
@@ -200,4 +200,83 @@ async fn a_missing_data_directory_is_named() {
         message,
         "data directory /nonexistent/fjq-data does not exist"
     );
+}
+
+#[tokio::test]
+async fn a_query_over_the_memory_limit_spills_to_the_spill_directory_and_completes() {
+    let spill = common::scratch("spill");
+    let _ = std::fs::remove_dir_all(&spill);
+    std::fs::create_dir_all(&spill).expect("spill dir");
+    let config = EngineConfig {
+        memory_limit: Some(32 << 20),
+        spill_dir: Some(spill.clone()),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(common::calibration_dataset(), config)
+        .await
+        .expect("opens");
+    let events = common::value(&engine, "SELECT count(*) FROM events").await;
+    // A full sort of every event (more than the 32 MB limit; DataFusion also reserves 10 MB per
+    // sort for merging) must spill, not fail, and return every row in order.
+    let sort = "SELECT event_code, case_id FROM events ORDER BY event_code, case_id DESC, event_id";
+    let batches = common::query(&engine, sort).await;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows as f64, events);
+    let codes: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column(0).as_string::<i32>();
+            (0..b.num_rows())
+                .map(move |i| c.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        codes.windows(2).all(|w| w[0] <= w[1]),
+        "the sorted result is in order"
+    );
+    let plan = common::query(&engine, &format!("EXPLAIN ANALYZE {sort}")).await;
+    let text = plan[0].column(1).as_string::<i32>().value(0).to_string();
+    let spills: u64 = text
+        .split("spill_count=")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(
+        spills > 0,
+        "the sort should have spilled under 32 MB:\n{text}"
+    );
+    drop(engine);
+    let left: Vec<_> = walk(&spill);
+    assert!(left.is_empty(), "spill files left behind: {left:?}");
+
+    let missing = EngineConfig {
+        spill_dir: Some(PathBuf::from("/nonexistent/spill")),
+        ..EngineConfig::default()
+    };
+    match Engine::open(common::small_dataset(), missing).await {
+        Ok(_) => panic!("a missing spill directory should be refused"),
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "invalid setting: spill directory /nonexistent/spill does not exist"
+        ),
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -160,3 +160,28 @@ fn help_and_version_exit_0() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).starts_with("fjq "));
 }
+
+#[test]
+fn backslash_commands_run_in_batch_mode_with_descriptions() {
+    let out = stdout(&run(&["-c", "\\d"]));
+    for table in ["cases", "events", "people", "linkage", "linked_people"] {
+        assert!(out.contains(table), "{out}");
+    }
+    let out = stdout(&run(&["-c", "\\d people"]));
+    assert!(out.contains("relationship_to_child"), "{out}");
+    assert!(out.contains("De-duplicated person identifier"), "{out}");
+    assert!(out.contains("Sorted by case_id, role_id."), "{out}");
+    let out = stdout(&run(&["-c", "\\df returns_within"]));
+    assert!(
+        out.contains("returns_within(start_date, days [, coverage_end])  (window)"),
+        "{out}"
+    );
+    assert!(out.contains("Example:"), "{out}");
+    let o = run(&["-c", "\\d no_such_table"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("no table named \"no_such_table\""),
+        "{}",
+        stderr(&o)
+    );
+}
