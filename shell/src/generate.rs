@@ -25,7 +25,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
     );
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} files  {msg}",
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} parts  {msg}",
         )
         .expect("valid progress template")
         .progress_chars("=> "),
