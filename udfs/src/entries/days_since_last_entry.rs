@@ -1,11 +1,8 @@
 //! `days_since_last_entry(start_date)`.
 
-use super::{EntryEvaluator, EntryKind};
 use crate::args::{Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use crate::entries::EntryKind;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -31,42 +28,8 @@ pub struct DaysSinceLastEntry {
     signature: Signature,
 }
 
-impl Default for DaysSinceLastEntry {
-    fn default() -> Self {
-        DaysSinceLastEntry {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl WindowUDFImpl for DaysSinceLastEntry {
-    fn name(&self) -> &str {
-        "days_since_last_entry"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        _args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(EntryEvaluator {
-            kind: EntryKind::DaysSinceLast,
-            function: "days_since_last_entry",
-        }))
-    }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(EntryKind::DaysSinceLast.field(field_args.name()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::entry_window!(
+    DaysSinceLastEntry,
+    "days_since_last_entry",
+    EntryKind::DaysSinceLast
+);

@@ -1,11 +1,8 @@
 //! `entry_number(start_date)`.
 
-use super::{EntryEvaluator, EntryKind};
 use crate::args::{Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use crate::entries::EntryKind;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -31,42 +28,4 @@ pub struct EntryNumber {
     signature: Signature,
 }
 
-impl Default for EntryNumber {
-    fn default() -> Self {
-        EntryNumber {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl WindowUDFImpl for EntryNumber {
-    fn name(&self) -> &str {
-        "entry_number"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        _args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(EntryEvaluator {
-            kind: EntryKind::Number,
-            function: "entry_number",
-        }))
-    }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(EntryKind::Number.field(field_args.name()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::entry_window!(EntryNumber, "entry_number", EntryKind::Number);

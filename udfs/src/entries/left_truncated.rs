@@ -1,13 +1,8 @@
 //! `left_truncated(start_date, lookback_days [, coverage_start])`: does the lookback reach before the coverage?
 
-use super::{EntryEvaluator, EntryKind, coverage_default};
 use crate::args::{Coverage, Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{
-    PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
-};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use crate::entries::EntryKind;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -43,46 +38,9 @@ pub struct LeftTruncated {
     signature: Signature,
 }
 
-impl Default for LeftTruncated {
-    fn default() -> Self {
-        LeftTruncated {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl WindowUDFImpl for LeftTruncated {
-    fn name(&self) -> &str {
-        "left_truncated"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn simplify(&self) -> Option<WindowFunctionSimplification> {
-        coverage_default(&PARAMS, Coverage::CourtStart)
-    }
-
-    fn partition_evaluator(
-        &self,
-        _args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(EntryEvaluator {
-            kind: EntryKind::LeftTruncated,
-            function: "left_truncated",
-        }))
-    }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(EntryKind::LeftTruncated.field(field_args.name()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::entry_window!(
+    LeftTruncated,
+    "left_truncated",
+    EntryKind::LeftTruncated,
+    coverage = Coverage::CourtStart
+);

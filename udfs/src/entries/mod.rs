@@ -158,6 +158,55 @@ pub fn evaluate(
     }
 }
 
+/// The `WindowUDFImpl` every entry function shares: its file gives the struct (with its
+/// documentation), `PARAMS` and the kernel kind; `coverage` names the setting an omitted last
+/// argument defaults to.
+#[macro_export]
+macro_rules! entry_window {
+    ($ty:ident, $name:literal, $kind:expr $(, coverage = $cov:expr)?) => {
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty { signature: PARAMS.signature() }
+            }
+        }
+
+        impl datafusion::logical_expr::WindowUDFImpl for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(&self, arg_types: &[datafusion::arrow::datatypes::DataType]) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
+                PARAMS.coerce(arg_types)
+            }
+
+            $(
+                fn simplify(&self) -> Option<datafusion::logical_expr::function::WindowFunctionSimplification> {
+                    $crate::entries::coverage_default(&PARAMS, $cov)
+                }
+            )?
+
+            fn partition_evaluator(
+                &self,
+                _args: datafusion::logical_expr::function::PartitionEvaluatorArgs,
+            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::PartitionEvaluator>> {
+                Ok(Box::new($crate::entries::EntryEvaluator { kind: $kind, function: $name }))
+            }
+
+            fn field(&self, field_args: datafusion::logical_expr::function::WindowUDFFieldArgs) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+                Ok($kind.field(field_args.name()))
+            }
+
+            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+                self.doc()
+            }
+        }
+    };
+}
+
 /// Fills in an omitted coverage date from the session's `fjq.*` settings at planning time, so
 /// that the evaluator always receives it as an argument.
 pub fn coverage_default(

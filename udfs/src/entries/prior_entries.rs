@@ -1,11 +1,8 @@
 //! `prior_entries(start_date [, lookback_days])`.
 
-use super::{EntryEvaluator, EntryKind};
 use crate::args::{Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use crate::entries::EntryKind;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -35,42 +32,4 @@ pub struct PriorEntries {
     signature: Signature,
 }
 
-impl Default for PriorEntries {
-    fn default() -> Self {
-        PriorEntries {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl WindowUDFImpl for PriorEntries {
-    fn name(&self) -> &str {
-        "prior_entries"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        _args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(EntryEvaluator {
-            kind: EntryKind::Prior,
-            function: "prior_entries",
-        }))
-    }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(EntryKind::Prior.field(field_args.name()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::entry_window!(PriorEntries, "prior_entries", EntryKind::Prior);

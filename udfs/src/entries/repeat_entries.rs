@@ -1,13 +1,11 @@
 //! `repeat_entries(start_date [, within_days])`: entries after a person's first.
 
 use crate::args::{Kind, Params, constant_i64};
-use crate::pathway::dated_codes::{DatedCodes, Finish, SingleGroup, state_fields};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use crate::pathway::dated_codes::Finish;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
-};
+use datafusion::logical_expr::Signature;
+use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -38,14 +36,6 @@ pub struct RepeatEntries {
     signature: Signature,
 }
 
-impl Default for RepeatEntries {
-    fn default() -> Self {
-        RepeatEntries {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
 impl RepeatEntries {
     fn finish(args: &AccumulatorArgs) -> Result<Finish> {
         let within = match args.exprs.get(1) {
@@ -59,43 +49,9 @@ impl RepeatEntries {
     }
 }
 
-impl AggregateUDFImpl for RepeatEntries {
-    fn name(&self) -> &str {
-        "repeat_entries"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
-    }
-
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(DatedCodes::new(Self::finish(&args)?))))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(state_fields(args.name))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DatedCodes::new(Self::finish(&args)?)))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::dated_codes_aggregate!(
+    RepeatEntries,
+    "repeat_entries",
+    DataType::Int64,
+    RepeatEntries::finish
+);

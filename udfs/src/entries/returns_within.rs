@@ -1,13 +1,8 @@
 //! `returns_within(start_date, days [, coverage_end])`: did a new entry follow within `days`?
 
-use super::{EntryEvaluator, EntryKind, coverage_default};
 use crate::args::{Coverage, Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{
-    PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
-};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use crate::entries::EntryKind;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -44,46 +39,9 @@ pub struct ReturnsWithin {
     signature: Signature,
 }
 
-impl Default for ReturnsWithin {
-    fn default() -> Self {
-        ReturnsWithin {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl WindowUDFImpl for ReturnsWithin {
-    fn name(&self) -> &str {
-        "returns_within"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn simplify(&self) -> Option<WindowFunctionSimplification> {
-        coverage_default(&PARAMS, Coverage::CourtEnd)
-    }
-
-    fn partition_evaluator(
-        &self,
-        _args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(EntryEvaluator {
-            kind: EntryKind::ReturnsWithin,
-            function: "returns_within",
-        }))
-    }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(EntryKind::ReturnsWithin.field(field_args.name()))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::entry_window!(
+    ReturnsWithin,
+    "returns_within",
+    EntryKind::ReturnsWithin,
+    coverage = Coverage::CourtEnd
+);

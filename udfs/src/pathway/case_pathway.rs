@@ -1,13 +1,11 @@
 //! `case_pathway(stage, event_date [, mode])`: a case's stages in order, joined by ` > `.
 
-use super::dated_codes::{DatedCodes, Finish, SingleGroup, state_fields};
 use crate::args::{Kind, Params, constant_option};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use crate::pathway::dated_codes::Finish;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
-};
+use datafusion::logical_expr::Signature;
+use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -45,14 +43,6 @@ pub struct CasePathway {
     signature: Signature,
 }
 
-impl Default for CasePathway {
-    fn default() -> Self {
-        CasePathway {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
 impl CasePathway {
     fn finish(args: &AccumulatorArgs) -> Result<Finish> {
         let mode = match args.exprs.get(2) {
@@ -65,43 +55,9 @@ impl CasePathway {
     }
 }
 
-impl AggregateUDFImpl for CasePathway {
-    fn name(&self) -> &str {
-        "case_pathway"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(DatedCodes::new(Self::finish(&args)?))))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(state_fields(args.name))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DatedCodes::new(Self::finish(&args)?)))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::dated_codes_aggregate!(
+    CasePathway,
+    "case_pathway",
+    DataType::Utf8,
+    CasePathway::finish
+);

@@ -1,14 +1,9 @@
 //! `case_pathway_detail(stage, event_date)`: the observed pathway as a list of
 //! {stage, date, day} records, `day` counted from the first stage.
 
-use super::dated_codes::{DatedCodes, Finish, SingleGroup, detail_type, state_fields};
 use crate::args::{Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
-};
+use crate::pathway::dated_codes::Finish;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -39,51 +34,9 @@ pub struct CasePathwayDetail {
     signature: Signature,
 }
 
-impl Default for CasePathwayDetail {
-    fn default() -> Self {
-        CasePathwayDetail {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl AggregateUDFImpl for CasePathwayDetail {
-    fn name(&self) -> &str {
-        "case_pathway_detail"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(detail_type())
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(DatedCodes::new(Finish::Detail))))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(state_fields(args.name))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DatedCodes::new(Finish::Detail)))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::dated_codes_aggregate!(
+    CasePathwayDetail,
+    "case_pathway_detail",
+    crate::pathway::dated_codes::detail_type(),
+    |_| Ok(Finish::Detail)
+);

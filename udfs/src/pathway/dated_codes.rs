@@ -387,6 +387,90 @@ impl GroupsAccumulator for DatedCodes {
     }
 }
 
+/// The `AggregateUDFImpl` the DatedCodes aggregates share: their file gives the struct (with its
+/// documentation), `PARAMS`, the return type, and how the call's arguments choose the finish.
+#[macro_export]
+macro_rules! dated_codes_aggregate {
+    ($ty:ident, $name:literal, $return_type:expr, $finish:expr) => {
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty {
+                    signature: PARAMS.signature(),
+                }
+            }
+        }
+
+        impl datafusion::logical_expr::AggregateUDFImpl for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
+                PARAMS.coerce(arg_types)
+            }
+
+            fn return_type(
+                &self,
+                _arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<datafusion::arrow::datatypes::DataType> {
+                Ok($return_type)
+            }
+
+            fn accumulator(
+                &self,
+                args: datafusion::logical_expr::function::AccumulatorArgs,
+            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+                let finish: fn(
+                    &datafusion::logical_expr::function::AccumulatorArgs,
+                )
+                    -> datafusion::common::Result<$crate::pathway::dated_codes::Finish> = $finish;
+                Ok(Box::new($crate::pathway::dated_codes::SingleGroup(
+                    $crate::pathway::dated_codes::DatedCodes::new(finish(&args)?),
+                )))
+            }
+
+            fn state_fields(
+                &self,
+                args: datafusion::logical_expr::function::StateFieldsArgs,
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
+                Ok($crate::pathway::dated_codes::state_fields(args.name))
+            }
+
+            fn groups_accumulator_supported(
+                &self,
+                _args: datafusion::logical_expr::function::AccumulatorArgs,
+            ) -> bool {
+                true
+            }
+
+            fn create_groups_accumulator(
+                &self,
+                args: datafusion::logical_expr::function::AccumulatorArgs,
+            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>>
+            {
+                let finish: fn(
+                    &datafusion::logical_expr::function::AccumulatorArgs,
+                )
+                    -> datafusion::common::Result<$crate::pathway::dated_codes::Finish> = $finish;
+                Ok(Box::new($crate::pathway::dated_codes::DatedCodes::new(
+                    finish(&args)?,
+                )))
+            }
+
+            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+                self.doc()
+            }
+        }
+    };
+}
+
 /// The same logic for one group, where DataFusion asks for a plain accumulator
 /// (no GROUP BY, or window frames).
 #[derive(Debug)]

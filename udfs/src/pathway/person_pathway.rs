@@ -1,13 +1,9 @@
 //! `person_pathway(case_type, start_date)`: a person's cases in start order.
 
-use super::dated_codes::{DatedCodes, Finish, SingleGroup, state_fields};
 use crate::args::{Kind, Params};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature,
-};
+use crate::pathway::dated_codes::Finish;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::Signature;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -35,53 +31,6 @@ pub struct PersonPathway {
     signature: Signature,
 }
 
-impl Default for PersonPathway {
-    fn default() -> Self {
-        PersonPathway {
-            signature: PARAMS.signature(),
-        }
-    }
-}
-
-impl AggregateUDFImpl for PersonPathway {
-    fn name(&self) -> &str {
-        "person_pathway"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(DatedCodes::new(
-            Finish::PersonPathway,
-        ))))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(state_fields(args.name))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(DatedCodes::new(Finish::PersonPathway)))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+crate::dated_codes_aggregate!(PersonPathway, "person_pathway", DataType::Utf8, |_| Ok(
+    Finish::PersonPathway
+));
