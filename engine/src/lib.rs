@@ -8,6 +8,7 @@
 //! SQL) goes through this one API; the engine knows nothing about terminals or networks.
 
 pub mod error;
+pub mod export;
 mod validate;
 
 pub use error::{EngineError, Result};
@@ -141,6 +142,12 @@ impl Engine {
         let state = self.ctx.state();
         let plan = state.statement_to_plan(statement).await.map_err(clarify)?;
         self.ctx.execute_logical_plan(plan).await.map_err(clarify)
+    }
+
+    /// Runs one SQL statement and streams its result into `path` (format by extension).
+    pub async fn export(&self, sql: &str, path: &Path) -> Result<u64> {
+        let stream = self.sql(sql).await?.execute_stream().await?;
+        export::export(stream, path).await
     }
 
     /// Plans one SQL statement.

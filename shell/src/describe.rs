@@ -164,3 +164,30 @@ fn wrap(text: &str, indent: usize, width: usize) -> String {
     }
     out
 }
+
+/// `\catalogue`: the data contract in words, every table and column with its description.
+pub fn catalogue(engine: &Engine) -> String {
+    let info = engine.dataset();
+    let mut out = format!(
+        "{}\nFamily court coverage {} to {}; Cafcass {} to {}.\n",
+        info.dataset,
+        info.coverage.family_court.from,
+        info.coverage.family_court.to,
+        info.coverage.cafcass.from,
+        info.coverage.cafcass.to
+    );
+    for spec in engine.tables() {
+        let rows = info.tables.get(spec.name).map(|t| crate::generate::thousands(t.rows)).unwrap_or_else(|| "?".into());
+        out.push_str(&format!("\n{} ({rows} rows, sorted by {})\n", spec.name, spec.sort_order.join(", ")));
+        out.push_str(&wrap(spec.description, 2, 96));
+        for c in spec.columns {
+            let null = if c.nullable { ", may be NULL" } else { "" };
+            out.push_str(&wrap(&format!("{} ({}{null}): {}", c.name, c.data_type.arrow(), c.description), 4, 96));
+        }
+    }
+    for (name, description, _) in VIEWS {
+        out.push_str(&format!("\n{name} (view)\n"));
+        out.push_str(&wrap(description, 2, 96));
+    }
+    out.trim_end().to_string()
+}

@@ -4,6 +4,7 @@
 //! owns error reporting and exit codes: 0 success, 1 usage or start-up failure, 3 a failed
 //! statement (as psql does).
 
+mod completion;
 mod default_data;
 mod describe;
 mod exec;
@@ -223,16 +224,13 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
         },
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let printer = Printer {
-        format: cli.format,
-        max_rows: if cli.format == Format::Table {
-            cli.maxrows
-        } else {
-            usize::MAX
-        },
-    };
+    let data_format = !matches!(cli.format, Format::Table | Format::Vertical | Format::Markdown);
+    let mut printer = Printer::new(cli.format, if data_format { usize::MAX } else { cli.maxrows });
+    if cli.output.is_none() && std::io::stdout().is_terminal() {
+        printer.width = print::terminal_width();
+    }
     let show = Footer {
-        rows: cli.format == Format::Table && !cli.quiet,
+        rows: matches!(cli.format, Format::Table | Format::Vertical) && !cli.quiet,
         timing: false,
     };
     let mut failed = false;

@@ -2,21 +2,33 @@
 //! backslash commands, and Ctrl-C that cancels the running query and keeps the shell.
 
 use crate::exec::{Footer, run_sql};
-use crate::print::{Format, Printer};
+use crate::print::{Expanded, Format, Printer};
 use fjq_engine::Engine;
-use rustyline::DefaultEditor;
+use crate::completion::FjqHelper;
+use rustyline::Editor;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 use rustyline::error::ReadlineError;
 use std::io::Write;
 use std::path::PathBuf;
 
 const HELP: &str = "\
-Statements end with `;` and may span lines. Ctrl-C cancels a running query, Ctrl-D quits.
+Statements end with `;` and may span lines. Tab completes tables, columns, functions and
+commands. Ctrl-C cancels a running query, Ctrl-D quits. DuckDB's .tables, .schema, .mode,
+.timer, .output, .read, .quit also work.
   \\d              list tables and views with their descriptions
   \\d NAME         columns of a table: type, nullable, description
   \\df [PATTERN]   fjq's domain functions (or any function matching PATTERN): signature,
                   description, example
+  \\catalogue      the data contract in words: every table and column
+  \\explain QUERY  the query's plan
+  \\i FILE         run the statements in FILE
+  \\o [FILE]       send results to FILE (\\o alone: back to the terminal)
+  \\export FILE    write the last query's whole result to FILE: .parquet, .csv, .tsv, .json
+                  or .ndjson (the query runs again and streams to the file)
   \\timing [on|off] show elapsed time after each result
-  \\format FMT     table, csv, json or ndjson
+  \\x [on|off|auto] expanded display: one field per line (auto: when the table is too wide)
+  \\format FMT     table, csv, tsv, json, ndjson, markdown or vertical
   \\maxrows N      rows shown in table format
   \\?              this help
   \\q              quit
@@ -115,20 +127,52 @@ pub struct Repl {
     engine: Engine,
     printer: Printer,
     timing: bool,
+    /// `\o FILE`: results go here instead of the terminal.
+    output: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+    /// The last statement that ran, for `\export`.
+    last_statement: Option<String>,
+    /// The statement being typed, shared with tab completion.
+    buffer: Arc<Mutex<String>>,
+}
+
+/// DuckDB's dot commands, spelled the fjq way.
+fn undot(line: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    let command = words.next()?;
+    let rest: Vec<&str> = words.collect();
+    let rest = rest.join(" ");
+    let translated = match command {
+        ".tables" => "\\d".to_string(),
+        ".schema" | ".describe" => format!("\\d {rest}"),
+        ".quit" | ".exit" => "\\q".to_string(),
+        ".help" => "\\?".to_string(),
+        ".mode" => format!("\\format {rest}"),
+        ".timer" => format!("\\timing {rest}"),
+        ".output" | ".once" => format!("\\o {rest}"),
+        ".read" => format!("\\i {rest}"),
+        ".maxrows" => format!("\\maxrows {rest}"),
+        _ => return None,
+    };
+    Some(translated.trim_end().to_string())
 }
 
 impl Repl {
     pub fn new(engine: Engine, format: Format, max_rows: usize) -> Repl {
         Repl {
             engine,
-            printer: Printer { format, max_rows },
+            printer: Printer::new(format, max_rows),
             timing: true,
+            output: None,
+            last_statement: None,
+            buffer: Arc::new(Mutex::new(String::new())),
         }
     }
 
     pub async fn run(mut self) -> anyhow::Result<()> {
         println!("{}", banner(&self.engine));
-        let mut editor = DefaultEditor::new()?;
+        let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
+        let mut editor: Editor<FjqHelper, rustyline::history::DefaultHistory> = Editor::with_config(config)?;
+        editor.set_helper(Some(FjqHelper::new(&self.engine, self.buffer.clone())));
         let history = history_path();
         if let Some(path) = &history {
             if let Some(dir) = path.parent() {
@@ -139,16 +183,23 @@ impl Repl {
         let mut buffer = String::new();
         loop {
             let prompt = if buffer.is_empty() { "fjq> " } else { "...> " };
+            *self.buffer.lock().expect("buffer") = buffer.clone();
             match editor.readline(prompt) {
                 Ok(line) => {
-                    if buffer.is_empty() && line.trim_start().starts_with('\\') {
-                        let _ = editor.add_history_entry(line.trim());
-                        if !self.command(line.trim()) {
+                    let trimmed = line.trim();
+                    if buffer.is_empty() && (trimmed.starts_with('\\') || undot(trimmed).is_some()) {
+                        let _ = editor.add_history_entry(trimmed);
+                        let command = undot(trimmed).unwrap_or_else(|| trimmed.to_string());
+                        if !self.command(&command).await {
                             break;
+                        }
+                        // Save after every entry, so a crash or kill loses nothing.
+                        if let Some(path) = &history {
+                            let _ = editor.save_history(path);
                         }
                         continue;
                     }
-                    if buffer.is_empty() && line.trim().is_empty() {
+                    if buffer.is_empty() && trimmed.is_empty() {
                         continue;
                     }
                     buffer.push_str(&line);
@@ -156,53 +207,136 @@ impl Repl {
                     if statement_complete(&buffer) {
                         let sql = std::mem::take(&mut buffer);
                         let _ = editor.add_history_entry(sql.trim());
+                        if let Some(path) = &history {
+                            let _ = editor.save_history(path);
+                        }
                         self.execute(&sql).await;
                     }
                 }
                 Err(ReadlineError::Interrupted) => {
                     buffer.clear();
                 }
-                Err(ReadlineError::Eof) => break,
+                Err(ReadlineError::Eof) => {
+                    println!();
+                    break;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         if let Some(path) = &history {
             let _ = editor.save_history(path);
         }
+        if let Some((_, mut file)) = self.output.take() {
+            let _ = file.flush();
+        }
         Ok(())
     }
 
-    async fn execute(&self, sql: &str) {
-        let mut stdout = std::io::stdout();
-        let show = Footer {
-            rows: self.printer.format == Format::Table,
-            timing: self.timing,
+    async fn execute(&mut self, sql: &str) {
+        self.printer.width = if self.output.is_some() { None } else { crate::print::terminal_width() };
+        let show = Footer { rows: matches!(self.printer.format, Format::Table | Format::Vertical), timing: self.timing };
+        let collected = matches!(self.printer.format, Format::Table | Format::Vertical | Format::Markdown);
+        // Results shown on the terminal in table form are collected anyway (up to \maxrows), so
+        // they can wait behind the spinner; streaming formats write straight through.
+        let spinner = (collected || self.output.is_some()) && std::io::stderr().is_terminal();
+        let progress = spinner.then(Progress::start);
+        let mut buffered: Vec<u8> = Vec::new();
+        let result = {
+            let out: &mut dyn Write = match (&mut self.output, collected) {
+                (Some((_, file)), _) => file,
+                (None, true) => &mut buffered,
+                (None, false) => &mut std::io::stdout(),
+            };
+            tokio::select! {
+                result = run_sql(&self.engine, &self.printer, sql, out, show) => Some(result),
+                _ = tokio::signal::ctrl_c() => None,
+            }
         };
-        tokio::select! {
-            result = run_sql(&self.engine, &self.printer, sql, &mut stdout, show) => {
-                if let Err(e) = result {
-                    eprintln!("error: {}", e.message);
-                }
+        if let Some(p) = progress {
+            p.stop();
+        }
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(&buffered);
+        match result {
+            Some(Ok(_)) => {
+                self.last_statement = self.engine.parse(sql).ok().and_then(|s| s.last().map(|s| s.to_string()));
             }
-            _ = tokio::signal::ctrl_c() => {
-                // Dropping the query's future cancels it.
-                eprintln!("Query cancelled.");
-            }
+            Some(Err(e)) => eprintln!("error: {}", e.message),
+            // Dropping the query's future cancelled it.
+            None => eprintln!("Query cancelled."),
+        }
+        if let Some((_, file)) = &mut self.output {
+            let _ = file.flush();
         }
         let _ = stdout.flush();
     }
 
     /// Runs a backslash command; false means quit.
-    fn command(&mut self, line: &str) -> bool {
-        let mut words = line.split_whitespace();
+    async fn command(&mut self, line: &str) -> bool {
+        let mut words = line.splitn(2, char::is_whitespace);
         let name = words.next().unwrap_or("");
-        let arg = words.next();
+        let rest = words.next().map(str::trim).filter(|r| !r.is_empty());
+        let arg = rest.and_then(|r| r.split_whitespace().next());
         match name {
             "\\q" | "\\quit" => return false,
             "\\?" | "\\h" | "\\help" => println!("{HELP}"),
             "\\d" | "\\df" => match crate::describe::command(&self.engine, line) {
                 Ok(text) => println!("{text}"),
                 Err(message) => eprintln!("error: {message}"),
+            },
+            "\\catalogue" | "\\catalog" => println!("{}", crate::describe::catalogue(&self.engine)),
+            "\\explain" => match rest {
+                Some(query) => self.execute(&format!("EXPLAIN {}", query.trim_end_matches(';'))).await,
+                None => eprintln!("error: \\explain takes a query, e.g. \\explain SELECT count(*) FROM cases"),
+            },
+            "\\i" | "\\include" => match rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
+                Some(path) => match std::fs::read_to_string(path) {
+                    Ok(sql) => self.execute(&sql).await,
+                    Err(e) => eprintln!("error: cannot read {path}: {e}"),
+                },
+                None => eprintln!("error: \\i takes a file name"),
+            },
+            "\\o" | "\\out" => {
+                if let Some((path, mut file)) = self.output.take() {
+                    let _ = file.flush();
+                    println!("Results written to {} are closed.", path.display());
+                }
+                if let Some(path) = rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
+                    match std::fs::File::create(path) {
+                        Ok(f) => {
+                            self.output = Some((PathBuf::from(path), std::io::BufWriter::new(f)));
+                            println!("Results go to {path} until \\o.");
+                        }
+                        Err(e) => eprintln!("error: cannot write {path}: {e}"),
+                    }
+                }
+            }
+            "\\export" => match (rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')), &self.last_statement) {
+                (None, _) => eprintln!("error: \\export takes a file name ending .parquet, .csv, .tsv, .json or .ndjson"),
+                (Some(_), None) => eprintln!("error: nothing to export yet: run a query first"),
+                (Some(path), Some(sql)) => {
+                    let started = std::time::Instant::now();
+                    let progress = std::io::stderr().is_terminal().then(Progress::start);
+                    let result = tokio::select! {
+                        r = self.engine.export(sql, std::path::Path::new(path)) => Some(r),
+                        _ = tokio::signal::ctrl_c() => None,
+                    };
+                    if let Some(p) = progress {
+                        p.stop();
+                    }
+                    match result {
+                        Some(Ok(rows)) => println!(
+                            "Wrote {} rows to {path} in {}.",
+                            crate::generate::thousands(rows),
+                            crate::exec::elapsed(started.elapsed())
+                        ),
+                        Some(Err(e)) => eprintln!("error: {}", crate::exec::describe(&e.to_string())),
+                        None => {
+                            let _ = std::fs::remove_file(path);
+                            eprintln!("Export cancelled; {path} removed.");
+                        }
+                    }
+                }
             },
             "\\timing" => {
                 self.timing = match arg {
@@ -212,13 +346,27 @@ impl Repl {
                 };
                 println!("Timing is {}.", if self.timing { "on" } else { "off" });
             }
+            "\\x" => {
+                self.printer.expanded = match arg {
+                    Some("on") => Expanded::On,
+                    Some("off") => Expanded::Off,
+                    Some("auto") => Expanded::Auto,
+                    None if self.printer.expanded == Expanded::Off => Expanded::On,
+                    None => Expanded::Off,
+                    Some(other) => {
+                        eprintln!("error: \\x takes on, off or auto, not {other:?}");
+                        return true;
+                    }
+                };
+                println!("Expanded display is {}.", format!("{:?}", self.printer.expanded).to_lowercase());
+            }
             "\\format" => match arg.map(str::parse::<Format>) {
                 Some(Ok(f)) => {
                     self.printer.format = f;
-                    println!("Output format is {f:?}.");
+                    println!("Output format is {f}.");
                 }
                 Some(Err(e)) => eprintln!("error: {e}"),
-                None => println!("Output format is {:?}.", self.printer.format),
+                None => println!("Output format is {}.", self.printer.format),
             },
             "\\maxrows" => match arg.map(str::parse::<usize>) {
                 Some(Ok(n)) if n > 0 => {
@@ -230,6 +378,47 @@ impl Repl {
             other => eprintln!("error: unknown command {other}; \\? lists the commands"),
         }
         true
+    }
+}
+
+/// A spinner on standard error for work that takes longer than a second.
+struct Progress {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start() -> Progress {
+        use std::sync::atomic::Ordering;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} running for {elapsed} (Ctrl-C cancels)")
+                    .expect("valid template"),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            bar.finish_and_clear();
+        });
+        Progress { done, task }
+    }
+
+    fn stop(self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wait (briefly) for the spinner to clear its line before results are printed.
+        let task = self.task;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        while !task.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 }
 
