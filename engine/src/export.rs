@@ -29,7 +29,11 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> EngineError {
 /// Streams `stream` into `path`; returns the rows written. On failure the partial file is
 /// removed, so a half-written export is never mistaken for a whole one.
 pub async fn export(mut stream: SendableRecordBatchStream, path: &Path) -> Result<u64> {
-    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     if !EXTENSIONS.contains(&extension.as_str()) {
         return Err(EngineError::Config(format!(
             "cannot tell the format of {} from its extension: use one of .{}",
@@ -43,12 +47,26 @@ pub async fn export(mut stream: SendableRecordBatchStream, path: &Path) -> Resul
     let mut sink = match extension.as_str() {
         "parquet" => {
             let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| io_error(path, e))?))
+                .set_compression(Compression::ZSTD(
+                    ZstdLevel::try_new(3).map_err(|e| io_error(path, e))?,
+                ))
                 .build();
-            Sink::Parquet(ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(|e| io_error(path, e))?)
+            Sink::Parquet(
+                ArrowWriter::try_new(out, schema.clone(), Some(props))
+                    .map_err(|e| io_error(path, e))?,
+            )
         }
-        "csv" => Sink::Csv(datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out)),
-        "tsv" => Sink::Csv(datafusion::arrow::csv::WriterBuilder::new().with_header(true).with_delimiter(b'\t').build(out)),
+        "csv" => Sink::Csv(
+            datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out),
+        ),
+        "tsv" => Sink::Csv(
+            datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(b'\t')
+                .build(out),
+        ),
         "json" => Sink::Json(datafusion::arrow::json::ArrayWriter::new(out)),
         _ => Sink::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(out)),
     };

@@ -159,10 +159,47 @@ impl Engine {
 /// A domain function's argument error comes back from DataFusion wrapped in its signature
 /// matching text; give the user the function's own sentence as a planning error.
 fn clarify(e: datafusion::error::DataFusionError) -> EngineError {
-    match fjq_udfs::args::argument_error(&e.to_string()) {
-        Some(message) => EngineError::DataFusion(datafusion::error::DataFusionError::Plan(message)),
-        None => EngineError::DataFusion(e),
+    let text = e.to_string();
+    if let Some(message) = fjq_udfs::args::argument_error(&text) {
+        return EngineError::DataFusion(datafusion::error::DataFusionError::Plan(message));
     }
+    // "table 'datafusion.public.casez' not found": say which table was probably meant.
+    if let Some(name) = text
+        .split("table '")
+        .nth(1)
+        .and_then(|r| r.split("' not found").next())
+    {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        let known = contract::TABLES
+            .iter()
+            .map(|t| t.name)
+            .chain(VIEWS.iter().map(|v| v.0));
+        let best = known.map(|k| (edit_distance(short, k), k)).min();
+        let hint = match best {
+            Some((d, k)) if d <= 3 => format!("; did you mean `{k}`?"),
+            _ => "; \\d lists the tables".to_string(),
+        };
+        return EngineError::DataFusion(datafusion::error::DataFusionError::Plan(format!(
+            "table `{short}` not found{hint}"
+        )));
+    }
+    EngineError::DataFusion(e)
+}
+
+/// Levenshtein distance, for suggesting a known name.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            current[j + 1] = (previous[j] + usize::from(ca != *cb))
+                .min(previous[j + 1] + 1)
+                .min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn read_dataset_json(data_dir: &Path) -> Result<DatasetInfo> {

@@ -12,14 +12,63 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "HAVING", "LIMIT", "JOIN", "LEFT JOIN", "INNER JOIN", "ON",
-    "USING", "AS", "AND", "OR", "NOT", "IN", "IS NULL", "IS NOT NULL", "BETWEEN", "LIKE", "DISTINCT", "COUNT", "CASE",
-    "WHEN", "THEN", "ELSE", "END", "WITH", "OVER", "PARTITION BY", "WINDOW", "UNION ALL", "EXPLAIN", "DESC", "ASC",
-    "DATE", "CAST", "SHOW", "SET", "CREATE VIEW", "NULLS LAST",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "JOIN",
+    "LEFT JOIN",
+    "INNER JOIN",
+    "ON",
+    "USING",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS NULL",
+    "IS NOT NULL",
+    "BETWEEN",
+    "LIKE",
+    "DISTINCT",
+    "COUNT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "WITH",
+    "OVER",
+    "PARTITION BY",
+    "WINDOW",
+    "UNION ALL",
+    "EXPLAIN",
+    "DESC",
+    "ASC",
+    "DATE",
+    "CAST",
+    "SHOW",
+    "SET",
+    "CREATE VIEW",
+    "NULLS LAST",
 ];
 
 const COMMANDS: &[&str] = &[
-    "\\?", "\\q", "\\d", "\\df", "\\catalogue", "\\explain", "\\i", "\\o", "\\export", "\\timing", "\\x", "\\format",
+    "\\?",
+    "\\q",
+    "\\d",
+    "\\df",
+    "\\catalogue",
+    "\\explain",
+    "\\i",
+    "\\o",
+    "\\export",
+    "\\timing",
+    "\\x",
+    "\\format",
     "\\maxrows",
 ];
 
@@ -36,12 +85,23 @@ impl FjqHelper {
         let mut tables: BTreeMap<String, Vec<String>> = engine
             .tables()
             .iter()
-            .map(|t| (t.name.to_string(), t.columns.iter().map(|c| c.name.to_string()).collect()))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    t.columns.iter().map(|c| c.name.to_string()).collect(),
+                )
+            })
             .collect();
         let state = engine.context().state();
         for (view, _, _) in VIEWS {
             let columns = futures::executor::block_on(engine.context().table_provider(*view))
-                .map(|t| t.schema().fields().iter().map(|f| f.name().clone()).collect())
+                .map(|t| {
+                    t.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             tables.insert(view.to_string(), columns);
         }
@@ -54,7 +114,12 @@ impl FjqHelper {
             .collect();
         functions.sort();
         functions.dedup();
-        FjqHelper { tables, functions, files: FilenameCompleter::new(), statement }
+        FjqHelper {
+            tables,
+            functions,
+            files: FilenameCompleter::new(),
+            statement,
+        }
     }
 
     /// Tables named after FROM or JOIN in `sql`, with their aliases.
@@ -71,10 +136,24 @@ impl FjqHelper {
                     if self.tables.contains_key(&t) {
                         let alias = words.get(i + 2).filter(|a| {
                             let u = a.to_ascii_uppercase();
-                            !matches!(u.as_str(), "ON" | "USING" | "WHERE" | "JOIN" | "LEFT" | "INNER" | "GROUP" | "ORDER" | "LIMIT" | "AS")
+                            !matches!(
+                                u.as_str(),
+                                "ON" | "USING"
+                                    | "WHERE"
+                                    | "JOIN"
+                                    | "LEFT"
+                                    | "INNER"
+                                    | "GROUP"
+                                    | "ORDER"
+                                    | "LIMIT"
+                                    | "AS"
+                            )
                         });
                         let alias = alias.or_else(|| {
-                            words.get(i + 2).filter(|a| a.eq_ignore_ascii_case("AS")).and(words.get(i + 3))
+                            words
+                                .get(i + 2)
+                                .filter(|a| a.eq_ignore_ascii_case("AS"))
+                                .and(words.get(i + 3))
                         });
                         found.push((t, alias.map(|a| a.to_ascii_lowercase())));
                     }
@@ -91,9 +170,19 @@ impl FjqHelper {
             .map(|i| i + 1)
             .unwrap_or(0);
         let word = &before[start..];
-        let statement = format!("{}{line}", self.statement.lock().map(|s| s.clone()).unwrap_or_default());
+        let statement = format!(
+            "{}{line}",
+            self.statement.lock().map(|s| s.clone()).unwrap_or_default()
+        );
         if start == 0 && word.starts_with('\\') {
-            return (start, COMMANDS.iter().filter(|c| c.starts_with(word)).map(|c| c.to_string()).collect());
+            return (
+                start,
+                COMMANDS
+                    .iter()
+                    .filter(|c| c.starts_with(word))
+                    .map(|c| c.to_string())
+                    .collect(),
+            );
         }
         let lower = word.to_ascii_lowercase();
         if let Some((qualifier, column)) = lower.split_once('.') {
@@ -102,29 +191,88 @@ impl FjqHelper {
                 .into_iter()
                 .find(|(t, a)| a.as_deref() == Some(qualifier) || t == qualifier)
                 .map(|(t, _)| t);
-            let columns = table.and_then(|t| self.tables.get(&t)).cloned().unwrap_or_default();
+            // An alias not declared yet (SELECT is typed before FROM): every table's columns.
+            let columns: Vec<String> = match table.and_then(|t| self.tables.get(&t)) {
+                Some(columns) => columns.clone(),
+                None => {
+                    let mut all: Vec<String> = self.tables.values().flatten().cloned().collect();
+                    all.sort();
+                    all.dedup();
+                    all
+                }
+            };
             let prefix = &word[..qualifier.len() + 1];
             return (
                 start,
-                columns.iter().filter(|c| c.starts_with(column)).map(|c| format!("{prefix}{c}")).collect(),
+                columns
+                    .iter()
+                    .filter(|c| c.starts_with(column))
+                    .map(|c| format!("{prefix}{c}"))
+                    .collect(),
             );
         }
-        let previous = before[..start].split_whitespace().last().unwrap_or("").to_ascii_uppercase();
-        if matches!(previous.as_str(), "FROM" | "JOIN" | "\\D" | "TABLE" | "INTO") {
-            return (start, self.tables.keys().filter(|t| t.starts_with(&lower)).cloned().collect());
+        let previous = before[..start]
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        if matches!(
+            previous.as_str(),
+            "FROM" | "JOIN" | "\\D" | "TABLE" | "INTO"
+        ) {
+            return (
+                start,
+                self.tables
+                    .keys()
+                    .filter(|t| t.starts_with(&lower))
+                    .cloned()
+                    .collect(),
+            );
         }
         let mut out: Vec<String> = Vec::new();
-        for (table, _) in self.tables_in(&statement) {
-            if let Some(columns) = self.tables.get(&table) {
+        let named = self.tables_in(&statement);
+        for (table, _) in &named {
+            if let Some(columns) = self.tables.get(table) {
                 out.extend(columns.iter().filter(|c| c.starts_with(&lower)).cloned());
             }
         }
-        out.extend(self.tables.keys().filter(|t| t.starts_with(&lower)).cloned());
-        out.extend(self.functions.iter().filter(|f| f.starts_with(&lower)).cloned());
+        if named.is_empty() {
+            // No table named yet (the select list comes first): any table's columns.
+            let mut all: Vec<&String> = self
+                .tables
+                .values()
+                .flatten()
+                .filter(|c| c.starts_with(&lower))
+                .collect();
+            all.sort();
+            all.dedup();
+            out.extend(all.into_iter().cloned());
+        }
+        out.extend(
+            self.tables
+                .keys()
+                .filter(|t| t.starts_with(&lower))
+                .cloned(),
+        );
+        out.extend(
+            self.functions
+                .iter()
+                .filter(|f| f.starts_with(&lower))
+                .cloned(),
+        );
         let upper = word.chars().next().is_some_and(|c| c.is_uppercase());
-        out.extend(KEYWORDS.iter().filter(|k| k.starts_with(&word.to_ascii_uppercase())).map(|k| {
-            if upper { k.to_string() } else { k.to_ascii_lowercase() }
-        }));
+        out.extend(
+            KEYWORDS
+                .iter()
+                .filter(|k| k.starts_with(&word.to_ascii_uppercase()))
+                .map(|k| {
+                    if upper {
+                        k.to_string()
+                    } else {
+                        k.to_ascii_lowercase()
+                    }
+                }),
+        );
         let mut seen = std::collections::HashSet::new();
         out.retain(|c| seen.insert(c.clone()));
         (start, out)
@@ -139,14 +287,30 @@ fn in_quote(before: &str) -> bool {
 impl Completer for FjqHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let command_path = before.starts_with("\\i ") || before.starts_with("\\o ") || before.starts_with("\\export ");
+        let command_path = before.starts_with("\\i ")
+            || before.starts_with("\\o ")
+            || before.starts_with("\\export ");
         if in_quote(before) || command_path {
             return self.files.complete(line, pos, ctx);
         }
         let (start, words) = self.candidates(line, pos);
-        Ok((start, words.into_iter().map(|w| Pair { display: w.clone(), replacement: w }).collect()))
+        Ok((
+            start,
+            words
+                .into_iter()
+                .map(|w| Pair {
+                    display: w.clone(),
+                    replacement: w,
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -163,8 +327,18 @@ mod tests {
 
     fn helper() -> FjqHelper {
         let mut tables = BTreeMap::new();
-        tables.insert("cases".to_string(), vec!["case_id".to_string(), "case_type".to_string(), "start_date".to_string()]);
-        tables.insert("people".to_string(), vec!["person_id".to_string(), "case_id".to_string()]);
+        tables.insert(
+            "cases".to_string(),
+            vec![
+                "case_id".to_string(),
+                "case_type".to_string(),
+                "start_date".to_string(),
+            ],
+        );
+        tables.insert(
+            "people".to_string(),
+            vec!["person_id".to_string(), "case_id".to_string()],
+        );
         FjqHelper {
             tables,
             functions: vec!["case_pathway".to_string(), "count".to_string()],
@@ -177,9 +351,15 @@ mod tests {
     fn tables_after_from_columns_after_alias_and_functions_elsewhere() {
         let h = helper();
         assert_eq!(h.candidates("SELECT * FROM ca", 16).1, vec!["cases"]);
-        assert_eq!(h.candidates("SELECT c.case_t FROM cases c", 15).1, vec!["c.case_type"]);
+        assert_eq!(
+            h.candidates("SELECT c.case_t FROM cases c", 15).1,
+            vec!["c.case_type"]
+        );
         let (_, words) = h.candidates("SELECT case_ FROM cases", 12);
-        assert!(words.contains(&"case_id".to_string()) && words.contains(&"case_pathway".to_string()), "{words:?}");
+        assert!(
+            words.contains(&"case_id".to_string()) && words.contains(&"case_pathway".to_string()),
+            "{words:?}"
+        );
         assert_eq!(h.candidates("\\d", 2).1, vec!["\\d", "\\df"]);
         assert_eq!(h.candidates("sel", 3).1, vec!["select"]);
     }

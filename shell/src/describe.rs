@@ -177,12 +177,29 @@ pub fn catalogue(engine: &Engine) -> String {
         info.coverage.cafcass.to
     );
     for spec in engine.tables() {
-        let rows = info.tables.get(spec.name).map(|t| crate::generate::thousands(t.rows)).unwrap_or_else(|| "?".into());
-        out.push_str(&format!("\n{} ({rows} rows, sorted by {})\n", spec.name, spec.sort_order.join(", ")));
+        let rows = info
+            .tables
+            .get(spec.name)
+            .map(|t| crate::generate::thousands(t.rows))
+            .unwrap_or_else(|| "?".into());
+        out.push_str(&format!(
+            "\n{} ({rows} rows, sorted by {})\n",
+            spec.name,
+            spec.sort_order.join(", ")
+        ));
         out.push_str(&wrap(spec.description, 2, 96));
         for c in spec.columns {
             let null = if c.nullable { ", may be NULL" } else { "" };
-            out.push_str(&wrap(&format!("{} ({}{null}): {}", c.name, c.data_type.arrow(), c.description), 4, 96));
+            out.push_str(&wrap(
+                &format!(
+                    "{} ({}{null}): {}",
+                    c.name,
+                    c.data_type.arrow(),
+                    c.description
+                ),
+                4,
+                96,
+            ));
         }
     }
     for (name, description, _) in VIEWS {

@@ -102,6 +102,13 @@ pub fn describe(message: &str) -> String {
         let inner = inner.split(". No function matches").next().unwrap_or(inner);
         m = inner;
     }
+    // DataFusion follows "Did you mean ...?" with every valid field; the suggestion is enough.
+    let valid = m
+        .find("\nValid fields are")
+        .or_else(|| m.find(" Valid fields are"));
+    if let Some(at) = valid {
+        m = m[..at].trim_end();
+    }
     for prefix in [
         "Error during planning: ",
         "SQL error: ",
@@ -112,6 +119,12 @@ pub fn describe(message: &str) -> String {
         if let Some(rest) = m.strip_prefix(prefix) {
             m = rest;
         }
+    }
+    if let Some(inner) = m
+        .strip_prefix("ParserError(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+    {
+        return format!("syntax error: {inner}");
     }
     m.to_string()
 }

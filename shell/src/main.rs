@@ -146,7 +146,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_STARTUP);
                 }
             };
-            runtime.block_on(run(cli))
+            let code = runtime.block_on(run(cli));
+            // Don't wait for the worker tasks of a query the user cancelled: they stop at their
+            // next yield, and the process is leaving anyway.
+            runtime.shutdown_background();
+            code
         }
     }
 }
@@ -224,8 +228,14 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
         },
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let data_format = !matches!(cli.format, Format::Table | Format::Vertical | Format::Markdown);
-    let mut printer = Printer::new(cli.format, if data_format { usize::MAX } else { cli.maxrows });
+    let data_format = !matches!(
+        cli.format,
+        Format::Table | Format::Vertical | Format::Markdown
+    );
+    let mut printer = Printer::new(
+        cli.format,
+        if data_format { usize::MAX } else { cli.maxrows },
+    );
     if cli.output.is_none() && std::io::stdout().is_terminal() {
         printer.width = print::terminal_width();
     }

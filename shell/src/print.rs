@@ -98,22 +98,40 @@ fn formatted(batch: &RecordBatch, options: &FormatOptions) -> Result<Vec<Vec<Str
         .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((0..batch.num_rows())
-        .map(|row| formatters.iter().map(|f| f.value(row).to_string()).collect())
+        .map(|row| {
+            formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect()
+        })
         .collect())
 }
 
 impl Printer {
     pub fn new(format: Format, max_rows: usize) -> Printer {
-        Printer { format, max_rows, expanded: Expanded::Off, width: None }
+        Printer {
+            format,
+            max_rows,
+            expanded: Expanded::Off,
+            width: None,
+        }
     }
 
-    pub async fn print(&self, mut stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed, PrintError> {
+    pub async fn print(
+        &self,
+        mut stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<Printed, PrintError> {
         let schema = stream.schema();
         if schema.fields().is_empty() {
             while let Some(batch) = stream.next().await {
                 batch?;
             }
-            return Ok(Printed { rows: 0, shown: 0, empty_schema: true });
+            return Ok(Printed {
+                rows: 0,
+                shown: 0,
+                empty_schema: true,
+            });
         }
         let format = match (self.format, self.expanded) {
             (Format::Table, Expanded::On) => Format::Vertical,
@@ -125,7 +143,10 @@ impl Printer {
             Format::Markdown => self.print_markdown(schema, stream, out).await,
             Format::Csv | Format::Tsv => {
                 let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
-                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).with_delimiter(delimiter).build(&mut *out);
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .with_delimiter(delimiter)
+                    .build(&mut *out);
                 let mut rows = 0;
                 let mut wrote = false;
                 while let Some(batch) = stream.next().await {
@@ -137,7 +158,11 @@ impl Printer {
                 if !wrote {
                     writer.write(&flatten_nested(RecordBatch::new_empty(schema))?)?;
                 }
-                Ok(Printed { rows, shown: rows, empty_schema: false })
+                Ok(Printed {
+                    rows,
+                    shown: rows,
+                    empty_schema: false,
+                })
             }
             Format::Json => {
                 let mut writer = arrow::json::ArrayWriter::new(&mut *out);
@@ -150,7 +175,11 @@ impl Printer {
                 writer.finish()?;
                 drop(writer);
                 out.write_all(b"\n")?;
-                Ok(Printed { rows, shown: rows, empty_schema: false })
+                Ok(Printed {
+                    rows,
+                    shown: rows,
+                    empty_schema: false,
+                })
             }
             Format::Ndjson => {
                 let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
@@ -161,19 +190,28 @@ impl Printer {
                     writer.write(&batch)?;
                 }
                 writer.finish()?;
-                Ok(Printed { rows, shown: rows, empty_schema: false })
+                Ok(Printed {
+                    rows,
+                    shown: rows,
+                    empty_schema: false,
+                })
             }
         }
     }
 
     /// Collects up to `max_rows` formatted rows, counting the rest as they stream past.
-    async fn take_rows(&self, mut stream: SendableRecordBatchStream) -> Result<(Vec<Vec<String>>, usize), PrintError> {
+    async fn take_rows(
+        &self,
+        mut stream: SendableRecordBatchStream,
+    ) -> Result<(Vec<Vec<String>>, usize), PrintError> {
         let options = FormatOptions::default().with_null("NULL");
         let mut shown = Vec::new();
         let mut rows = 0usize;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let take = batch.num_rows().min(self.max_rows.saturating_sub(shown.len()));
+            let take = batch
+                .num_rows()
+                .min(self.max_rows.saturating_sub(shown.len()));
             if take > 0 {
                 shown.extend(formatted(&batch.slice(0, take), &options)?);
             }
@@ -182,7 +220,12 @@ impl Printer {
         Ok((shown, rows))
     }
 
-    async fn print_table(&self, schema: SchemaRef, stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed, PrintError> {
+    async fn print_table(
+        &self,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<Printed, PrintError> {
         let (shown, rows) = self.take_rows(stream).await?;
         if self.expanded == Expanded::Auto {
             if let Some(width) = self.width {
@@ -190,12 +233,24 @@ impl Printer {
                     .fields()
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| shown.iter().map(|r| r[i].len()).max().unwrap_or(0).max(f.name().len()) + 3)
+                    .map(|(i, f)| {
+                        shown
+                            .iter()
+                            .map(|r| r[i].len())
+                            .max()
+                            .unwrap_or(0)
+                            .max(f.name().len())
+                            + 3
+                    })
                     .sum::<usize>()
                     + 1;
                 if needed > width {
                     write_vertical(&schema, &shown, 0, out)?;
-                    return Ok(Printed { rows, shown: shown.len(), empty_schema: false });
+                    return Ok(Printed {
+                        rows,
+                        shown: shown.len(),
+                        empty_schema: false,
+                    });
                 }
             }
         }
@@ -222,36 +277,82 @@ impl Printer {
             }
         }
         writeln!(out, "{table}")?;
-        Ok(Printed { rows, shown: shown.len(), empty_schema: false })
+        Ok(Printed {
+            rows,
+            shown: shown.len(),
+            empty_schema: false,
+        })
     }
 
-    async fn print_vertical(&self, schema: SchemaRef, stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed, PrintError> {
+    async fn print_vertical(
+        &self,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<Printed, PrintError> {
         let (shown, rows) = self.take_rows(stream).await?;
         write_vertical(&schema, &shown, 0, out)?;
-        Ok(Printed { rows, shown: shown.len(), empty_schema: false })
+        Ok(Printed {
+            rows,
+            shown: shown.len(),
+            empty_schema: false,
+        })
     }
 
-    async fn print_markdown(&self, schema: SchemaRef, stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed, PrintError> {
+    async fn print_markdown(
+        &self,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<Printed, PrintError> {
         let (shown, rows) = self.take_rows(stream).await?;
         let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
         let names: Vec<String> = schema.fields().iter().map(|f| escape(f.name())).collect();
         writeln!(out, "| {} |", names.join(" | "))?;
-        let rule: Vec<&str> =
-            schema.fields().iter().map(|f| if f.data_type().is_numeric() { "---:" } else { "---" }).collect();
+        let rule: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.data_type().is_numeric() {
+                    "---:"
+                } else {
+                    "---"
+                }
+            })
+            .collect();
         writeln!(out, "| {} |", rule.join(" | "))?;
         for row in &shown {
             let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
             writeln!(out, "| {} |", cells.join(" | "))?;
         }
-        Ok(Printed { rows, shown: shown.len(), empty_schema: false })
+        Ok(Printed {
+            rows,
+            shown: shown.len(),
+            empty_schema: false,
+        })
     }
 }
 
 /// psql's expanded display: `-[ RECORD n ]` then one `column | value` line per field.
-fn write_vertical(schema: &Schema, rows: &[Vec<String>], first: usize, out: &mut dyn Write) -> Result<(), PrintError> {
-    let width = schema.fields().iter().map(|f| f.name().chars().count()).max().unwrap_or(0);
+fn write_vertical(
+    schema: &Schema,
+    rows: &[Vec<String>],
+    first: usize,
+    out: &mut dyn Write,
+) -> Result<(), PrintError> {
+    let width = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().chars().count())
+        .max()
+        .unwrap_or(0);
     for (n, row) in rows.iter().enumerate() {
-        writeln!(out, "-[ RECORD {} ]{}", first + n + 1, "-".repeat(width.saturating_sub(8).max(4)))?;
+        writeln!(
+            out,
+            "-[ RECORD {} ]{}",
+            first + n + 1,
+            "-".repeat(width.saturating_sub(8).max(4))
+        )?;
         for (field, value) in schema.fields().iter().zip(row) {
             writeln!(out, "{:<width$} | {value}", field.name())?;
         }
@@ -261,7 +362,12 @@ fn write_vertical(schema: &Schema, rows: &[Vec<String>], first: usize, out: &mut
 
 /// CSV has no lists or structs: such columns are written as their text form (as in the table).
 pub fn flatten_nested(batch: RecordBatch) -> Result<RecordBatch, PrintError> {
-    if !batch.schema().fields().iter().any(|f| f.data_type().is_nested()) {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
         return Ok(batch);
     }
     let options = FormatOptions::default().with_null("");
@@ -270,8 +376,9 @@ pub fn flatten_nested(batch: RecordBatch) -> Result<RecordBatch, PrintError> {
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         if field.data_type().is_nested() {
             let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-            let text: arrow::array::StringArray =
-                (0..column.len()).map(|i| (!column.is_null(i)).then(|| formatter.value(i).to_string())).collect();
+            let text: arrow::array::StringArray = (0..column.len())
+                .map(|i| (!column.is_null(i)).then(|| formatter.value(i).to_string()))
+                .collect();
             fields.push(Field::new(field.name(), DataType::Utf8, true));
             columns.push(Arc::new(text));
         } else {
@@ -279,19 +386,29 @@ pub fn flatten_nested(batch: RecordBatch) -> Result<RecordBatch, PrintError> {
             columns.push(column.clone());
         }
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// The terminal's width in columns, when standard output is one.
 pub fn terminal_width() -> Option<usize> {
-    crossterm::terminal::size().ok().map(|(w, _)| w as usize).filter(|w| *w > 20)
+    crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| w as usize)
+        .filter(|w| *w > 20)
 }
 
 /// `N rows` or `N rows (M shown)`.
 pub fn footer(printed: &Printed) -> String {
     let noun = if printed.rows == 1 { "row" } else { "rows" };
     if printed.shown < printed.rows {
-        format!("{} {noun} ({} shown)", crate::generate::thousands(printed.rows as u64), printed.shown)
+        format!(
+            "{} {noun} ({} shown)",
+            crate::generate::thousands(printed.rows as u64),
+            printed.shown
+        )
     } else {
         format!("{} {noun}", crate::generate::thousands(printed.rows as u64))
     }

@@ -1,16 +1,16 @@
 //! The interactive shell: a prompt with history, multi-line statements ending at `;`, a few
 //! backslash commands, and Ctrl-C that cancels the running query and keeps the shell.
 
+use crate::completion::FjqHelper;
 use crate::exec::{Footer, run_sql};
 use crate::print::{Expanded, Format, Printer};
 use fjq_engine::Engine;
-use crate::completion::FjqHelper;
 use rustyline::Editor;
-use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
 use rustyline::error::ReadlineError;
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 const HELP: &str = "\
 Statements end with `;` and may span lines. Tab completes tables, columns, functions and
@@ -170,8 +170,11 @@ impl Repl {
 
     pub async fn run(mut self) -> anyhow::Result<()> {
         println!("{}", banner(&self.engine));
-        let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
-        let mut editor: Editor<FjqHelper, rustyline::history::DefaultHistory> = Editor::with_config(config)?;
+        let config = rustyline::Config::builder()
+            .completion_type(rustyline::CompletionType::List)
+            .build();
+        let mut editor: Editor<FjqHelper, rustyline::history::DefaultHistory> =
+            Editor::with_config(config)?;
         editor.set_helper(Some(FjqHelper::new(&self.engine, self.buffer.clone())));
         let history = history_path();
         if let Some(path) = &history {
@@ -187,9 +190,13 @@ impl Repl {
             match editor.readline(prompt) {
                 Ok(line) => {
                     let trimmed = line.trim();
-                    if buffer.is_empty() && (trimmed.starts_with('\\') || undot(trimmed).is_some()) {
-                        let _ = editor.add_history_entry(trimmed);
+                    if buffer.is_empty() && (trimmed.starts_with('\\') || undot(trimmed).is_some())
+                    {
                         let command = undot(trimmed).unwrap_or_else(|| trimmed.to_string());
+                        // Quitting is not worth recalling; everything else is.
+                        if !matches!(command.as_str(), "\\q" | "\\quit") {
+                            let _ = editor.add_history_entry(trimmed);
+                        }
                         if !self.command(&command).await {
                             break;
                         }
@@ -233,9 +240,19 @@ impl Repl {
     }
 
     async fn execute(&mut self, sql: &str) {
-        self.printer.width = if self.output.is_some() { None } else { crate::print::terminal_width() };
-        let show = Footer { rows: matches!(self.printer.format, Format::Table | Format::Vertical), timing: self.timing };
-        let collected = matches!(self.printer.format, Format::Table | Format::Vertical | Format::Markdown);
+        self.printer.width = if self.output.is_some() {
+            None
+        } else {
+            crate::print::terminal_width()
+        };
+        let show = Footer {
+            rows: matches!(self.printer.format, Format::Table | Format::Vertical),
+            timing: self.timing,
+        };
+        let collected = matches!(
+            self.printer.format,
+            Format::Table | Format::Vertical | Format::Markdown
+        );
         // Results shown on the terminal in table form are collected anyway (up to \maxrows), so
         // they can wait behind the spinner; streaming formats write straight through.
         let spinner = (collected || self.output.is_some()) && std::io::stderr().is_terminal();
@@ -259,7 +276,11 @@ impl Repl {
         let _ = stdout.write_all(&buffered);
         match result {
             Some(Ok(_)) => {
-                self.last_statement = self.engine.parse(sql).ok().and_then(|s| s.last().map(|s| s.to_string()));
+                self.last_statement = self
+                    .engine
+                    .parse(sql)
+                    .ok()
+                    .and_then(|s| s.last().map(|s| s.to_string()));
             }
             Some(Err(e)) => eprintln!("error: {}", e.message),
             // Dropping the query's future cancelled it.
@@ -286,8 +307,13 @@ impl Repl {
             },
             "\\catalogue" | "\\catalog" => println!("{}", crate::describe::catalogue(&self.engine)),
             "\\explain" => match rest {
-                Some(query) => self.execute(&format!("EXPLAIN {}", query.trim_end_matches(';'))).await,
-                None => eprintln!("error: \\explain takes a query, e.g. \\explain SELECT count(*) FROM cases"),
+                Some(query) => {
+                    self.execute(&format!("EXPLAIN {}", query.trim_end_matches(';')))
+                        .await
+                }
+                None => eprintln!(
+                    "error: \\explain takes a query, e.g. \\explain SELECT count(*) FROM cases"
+                ),
             },
             "\\i" | "\\include" => match rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
                 Some(path) => match std::fs::read_to_string(path) {
@@ -311,8 +337,13 @@ impl Repl {
                     }
                 }
             }
-            "\\export" => match (rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')), &self.last_statement) {
-                (None, _) => eprintln!("error: \\export takes a file name ending .parquet, .csv, .tsv, .json or .ndjson"),
+            "\\export" => match (
+                rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')),
+                &self.last_statement,
+            ) {
+                (None, _) => eprintln!(
+                    "error: \\export takes a file name ending .parquet, .csv, .tsv, .json or .ndjson"
+                ),
                 (Some(_), None) => eprintln!("error: nothing to export yet: run a query first"),
                 (Some(path), Some(sql)) => {
                     let started = std::time::Instant::now();
@@ -330,7 +361,9 @@ impl Repl {
                             crate::generate::thousands(rows),
                             crate::exec::elapsed(started.elapsed())
                         ),
-                        Some(Err(e)) => eprintln!("error: {}", crate::exec::describe(&e.to_string())),
+                        Some(Err(e)) => {
+                            eprintln!("error: {}", crate::exec::describe(&e.to_string()))
+                        }
                         None => {
                             let _ = std::fs::remove_file(path);
                             eprintln!("Export cancelled; {path} removed.");
@@ -358,7 +391,10 @@ impl Repl {
                         return true;
                     }
                 };
-                println!("Expanded display is {}.", format!("{:?}", self.printer.expanded).to_lowercase());
+                println!(
+                    "Expanded display is {}.",
+                    format!("{:?}", self.printer.expanded).to_lowercase()
+                );
             }
             "\\format" => match arg.map(str::parse::<Format>) {
                 Some(Ok(f)) => {
@@ -399,8 +435,10 @@ impl Progress {
             }
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} running for {elapsed} (Ctrl-C cancels)")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} running for {elapsed} (Ctrl-C cancels)",
+                )
+                .expect("valid template"),
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
             while !flag.load(Ordering::Relaxed) {

@@ -3,6 +3,7 @@
 
 mod batch;
 mod generate;
+mod interactive;
 mod readme;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// A cache directory shared by this run's tests, so the default sample is written once.
-fn cache_dir() -> &'static Path {
+pub fn cache_dir() -> &'static Path {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     CELL.get_or_init(|| {
         let dir = scratch("shell-cache");
@@ -22,6 +23,16 @@ fn cache_dir() -> &'static Path {
         std::fs::create_dir_all(&dir).expect("cache dir");
         dir
     })
+}
+
+/// Writes the default sample into the shared cache once, before tests that need it at once
+/// (an interactive session should not wait for it behind its prompt).
+pub fn ensure_sample() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let o = run(&["-c", "SELECT 1"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    });
 }
 
 /// `fjq` with an isolated cache and history.
