@@ -5,6 +5,7 @@ mod batch;
 mod generate;
 mod interactive;
 mod readme;
+mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
