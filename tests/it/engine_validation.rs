@@ -283,7 +283,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn export_writes_every_format_by_extension_and_refuses_an_unknown_one() {
-    let engine = Engine::open(common::small_dataset(), EngineConfig::default()).await.expect("opens");
+    let engine = Engine::open(common::small_dataset(), EngineConfig::default())
+        .await
+        .expect("opens");
     let sql = "SELECT case_id, case_type, start_date, n_children FROM cases ORDER BY case_id";
     let expected = common::value(&engine, "SELECT count(*) FROM cases").await as u64;
     let dir = common::scratch("export");
@@ -291,34 +293,59 @@ async fn export_writes_every_format_by_extension_and_refuses_an_unknown_one() {
     std::fs::create_dir_all(&dir).expect("dir");
 
     let parquet = dir.join("cases.parquet");
-    assert_eq!(engine.export(sql, &parquet).await.expect("parquet"), expected);
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&parquet).expect("open")).expect("parquet").build().expect("reader");
+    assert_eq!(
+        engine.export(sql, &parquet).await.expect("parquet"),
+        expected
+    );
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&parquet).expect("open"))
+        .expect("parquet")
+        .build()
+        .expect("reader");
     let rows: usize = reader.map(|b| b.expect("batch").num_rows()).sum();
     assert_eq!(rows as u64, expected);
 
     let csv = dir.join("cases.csv");
     assert_eq!(engine.export(sql, &csv).await.expect("csv"), expected);
     let text = std::fs::read_to_string(&csv).expect("read");
-    assert_eq!(text.lines().next(), Some("case_id,case_type,start_date,n_children"));
+    assert_eq!(
+        text.lines().next(),
+        Some("case_id,case_type,start_date,n_children")
+    );
     assert_eq!(text.lines().count() as u64, expected + 1);
 
     let json = dir.join("cases.json");
     engine.export(sql, &json).await.expect("json");
-    let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("valid JSON");
+    let parsed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("valid JSON");
     assert_eq!(parsed.as_array().expect("array").len() as u64, expected);
 
     let ndjson = dir.join("cases.ndjson");
     engine.export(sql, &ndjson).await.expect("ndjson");
-    assert_eq!(std::fs::read_to_string(&ndjson).expect("read").lines().count() as u64, expected);
+    assert_eq!(
+        std::fs::read_to_string(&ndjson)
+            .expect("read")
+            .lines()
+            .count() as u64,
+        expected
+    );
 
     let bad = dir.join("cases.xlsx");
-    let message = engine.export(sql, &bad).await.expect_err("unknown extension").to_string();
-    assert!(message.contains("cannot tell the format of") && message.contains(".parquet, .csv"), "{message}");
+    let message = engine
+        .export(sql, &bad)
+        .await
+        .expect_err("unknown extension")
+        .to_string();
+    assert!(
+        message.contains("cannot tell the format of") && message.contains(".parquet, .csv"),
+        "{message}"
+    );
     assert!(!bad.exists());
 
     // A query that fails part-way leaves no half-written file behind.
     let failing = dir.join("failing.csv");
-    let result = engine.export("SELECT CAST(case_id AS INT) FROM cases", &failing).await;
+    let result = engine
+        .export("SELECT CAST(case_id AS INT) FROM cases", &failing)
+        .await;
     assert!(result.is_err());
     assert!(!failing.exists(), "the partial export is removed");
 }
