@@ -131,33 +131,32 @@ impl FjqHelper {
             .collect();
         let mut found = Vec::new();
         for (i, w) in words.iter().enumerate() {
-            if matches!(w.to_ascii_uppercase().as_str(), "FROM" | "JOIN") {
-                if let Some(t) = words.get(i + 1).map(|t| t.to_ascii_lowercase()) {
-                    if self.tables.contains_key(&t) {
-                        let alias = words.get(i + 2).filter(|a| {
-                            let u = a.to_ascii_uppercase();
-                            !matches!(
-                                u.as_str(),
-                                "ON" | "USING"
-                                    | "WHERE"
-                                    | "JOIN"
-                                    | "LEFT"
-                                    | "INNER"
-                                    | "GROUP"
-                                    | "ORDER"
-                                    | "LIMIT"
-                                    | "AS"
-                            )
-                        });
-                        let alias = alias.or_else(|| {
-                            words
-                                .get(i + 2)
-                                .filter(|a| a.eq_ignore_ascii_case("AS"))
-                                .and(words.get(i + 3))
-                        });
-                        found.push((t, alias.map(|a| a.to_ascii_lowercase())));
-                    }
-                }
+            if matches!(w.to_ascii_uppercase().as_str(), "FROM" | "JOIN")
+                && let Some(t) = words.get(i + 1).map(|t| t.to_ascii_lowercase())
+                && self.tables.contains_key(&t)
+            {
+                let alias = words.get(i + 2).filter(|a| {
+                    let u = a.to_ascii_uppercase();
+                    !matches!(
+                        u.as_str(),
+                        "ON" | "USING"
+                            | "WHERE"
+                            | "JOIN"
+                            | "LEFT"
+                            | "INNER"
+                            | "GROUP"
+                            | "ORDER"
+                            | "LIMIT"
+                            | "AS"
+                    )
+                });
+                let alias = alias.or_else(|| {
+                    words
+                        .get(i + 2)
+                        .filter(|a| a.eq_ignore_ascii_case("AS"))
+                        .and(words.get(i + 3))
+                });
+                found.push((t, alias.map(|a| a.to_ascii_lowercase())));
             }
         }
         found

@@ -227,31 +227,31 @@ impl Printer {
         out: &mut dyn Write,
     ) -> Result<Printed, PrintError> {
         let (shown, rows) = self.take_rows(stream).await?;
-        if self.expanded == Expanded::Auto {
-            if let Some(width) = self.width {
-                let needed: usize = schema
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        shown
-                            .iter()
-                            .map(|r| r[i].len())
-                            .max()
-                            .unwrap_or(0)
-                            .max(f.name().len())
-                            + 3
-                    })
-                    .sum::<usize>()
-                    + 1;
-                if needed > width {
-                    write_vertical(&schema, &shown, 0, out)?;
-                    return Ok(Printed {
-                        rows,
-                        shown: shown.len(),
-                        empty_schema: false,
-                    });
-                }
+        if self.expanded == Expanded::Auto
+            && let Some(width) = self.width
+        {
+            let needed: usize = schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    shown
+                        .iter()
+                        .map(|r| r[i].len())
+                        .max()
+                        .unwrap_or(0)
+                        .max(f.name().len())
+                        + 3
+                })
+                .sum::<usize>()
+                + 1;
+            if needed > width {
+                write_vertical(&schema, &shown, 0, out)?;
+                return Ok(Printed {
+                    rows,
+                    shown: shown.len(),
+                    empty_schema: false,
+                });
             }
         }
         let mut table = Table::new();
@@ -270,10 +270,10 @@ impl Printer {
             table.add_row(row.iter().map(Cell::new));
         }
         for (i, field) in schema.fields().iter().enumerate() {
-            if field.data_type().is_numeric() {
-                if let Some(column) = table.column_mut(i) {
-                    column.set_cell_alignment(CellAlignment::Right);
-                }
+            if field.data_type().is_numeric()
+                && let Some(column) = table.column_mut(i)
+            {
+                column.set_cell_alignment(CellAlignment::Right);
             }
         }
         writeln!(out, "{table}")?;
