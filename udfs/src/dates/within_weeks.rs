@@ -77,7 +77,9 @@ impl ScalarUDFImpl for WithinWeeks {
             if from.is_null(i) || to.is_null(i) || n.is_null(i) {
                 out.append_null();
             } else {
-                out.append_value(f64::from(to.value(i) - from.value(i)) <= n.value(i) * 7.0);
+                out.append_value(
+                    f64::from(to.value(i)) - f64::from(from.value(i)) <= n.value(i) * 7.0,
+                );
             }
         }
         let out: ArrayRef = Arc::new(out.finish());

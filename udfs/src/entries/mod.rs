@@ -17,7 +17,7 @@ pub mod returns_within;
 use crate::args::{Coverage, Params, coverage_from};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::function::WindowFunctionSimplification;
 use datafusion::logical_expr::{Expr, PartitionEvaluator, lit};
@@ -69,6 +69,12 @@ fn date_at(values: &[ArrayRef], arg: usize, row: usize) -> Option<i32> {
     (!a.is_null(row)).then(|| a.value(row))
 }
 
+fn negative(function: &str, argument: &str, value: i64) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Execution(format!(
+        "{function}: {argument} must not be negative, got {value}"
+    ))
+}
+
 /// Answers every row of one partition.
 pub fn evaluate(
     kind: EntryKind,
@@ -94,6 +100,19 @@ pub fn evaluate(
                 .expect("every date is among the distinct dates"),
         ))
     };
+    // A lookback (prior_entries, left_truncated) reaching forward means nothing: say so.
+    if matches!(kind, EntryKind::Prior | EntryKind::LeftTruncated) {
+        if let Some(lookback) = values.get(1) {
+            if let Some(bad) = lookback
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .find(|l| *l < 0)
+            {
+                return Err(negative(function, "lookback_days", bad));
+            }
+        }
+    }
     match kind {
         EntryKind::Number | EntryKind::Prior | EntryKind::DaysSinceLast => {
             let mut out = Int64Builder::with_capacity(n);
@@ -103,12 +122,12 @@ pub fn evaluate(
                     EntryKind::Prior => match values.get(1) {
                         None => Some(p as i64),
                         Some(_) => int_at(values, 1, row).map(|lookback| {
-                            let from = i64::from(d) - lookback;
+                            let from = i64::from(d).saturating_sub(lookback);
                             let first = distinct.partition_point(|&x| i64::from(x) < from);
                             p.saturating_sub(first) as i64
                         }),
                     },
-                    _ => (p > 0).then(|| i64::from(d - distinct[p - 1])),
+                    _ => (p > 0).then(|| i64::from(d) - i64::from(distinct[p - 1])),
                 });
                 out.append_option(value);
             }
@@ -122,17 +141,18 @@ pub fn evaluate(
                     continue;
                 };
                 if days < 0 {
-                    return exec_err!("{function}: days must not be negative, got {days}");
+                    return Err(negative(function, "days", days));
                 }
                 let returned = distinct
                     .get(p + 1)
-                    .is_some_and(|&next| i64::from(next - d) <= days);
+                    .is_some_and(|&next| i64::from(next) - i64::from(d) <= days);
                 let value = if returned {
                     Some(true)
                 } else {
                     // No return seen: a real absence only if the whole window was observed.
-                    date_at(values, 2, row)
-                        .and_then(|end| (i64::from(d) + days <= i64::from(end)).then_some(false))
+                    date_at(values, 2, row).and_then(|end| {
+                        (i64::from(d).saturating_add(days) <= i64::from(end)).then_some(false)
+                    })
                 };
                 out.append_option(value);
             }
@@ -147,7 +167,7 @@ pub fn evaluate(
                     date_at(values, 2, row),
                 ) {
                     (Some((d, _)), Some(lookback), Some(start)) => {
-                        Some(i64::from(d) - lookback < i64::from(start))
+                        Some(i64::from(d).saturating_sub(lookback) < i64::from(start))
                     }
                     _ => None,
                 };

@@ -227,7 +227,7 @@ impl Accumulator for KaplanMeier {
             match next {
                 // A return after the coverage end was not observable: censored there.
                 Some(n) if n <= self.coverage_end => {
-                    observations.push((i64::from(n - index), true))
+                    observations.push((i64::from(n) - i64::from(index), true))
                 }
                 Some(_) if follow_up >= 0 => observations.push((follow_up, false)),
                 Some(_) => {}

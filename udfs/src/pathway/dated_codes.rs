@@ -224,7 +224,7 @@ impl DatedCodes {
                         None => dates.len() as i64 - 1,
                         Some(w) => dates
                             .windows(2)
-                            .filter(|d| i64::from(d[1] - d[0]) <= w)
+                            .filter(|d| i64::from(d[1]) - i64::from(d[0]) <= w)
                             .count() as i64,
                     };
                     out.append_value(count);
@@ -262,7 +262,11 @@ impl DatedCodes {
                             .append_value(date);
                         s.field_builder::<Int32Builder>(2)
                             .expect("day")
-                            .append_value(date - first);
+                            .append_value(
+                                (i64::from(date) - i64::from(first))
+                                    .clamp(i32::MIN.into(), i32::MAX.into())
+                                    as i32,
+                            );
                         s.append(true);
                     }
                     out.append(true);
