@@ -101,17 +101,15 @@ pub fn evaluate(
         ))
     };
     // A lookback (prior_entries, left_truncated) reaching forward means nothing: say so.
-    if matches!(kind, EntryKind::Prior | EntryKind::LeftTruncated) {
-        if let Some(lookback) = values.get(1) {
-            if let Some(bad) = lookback
-                .as_primitive::<Int64Type>()
-                .iter()
-                .flatten()
-                .find(|l| *l < 0)
-            {
-                return Err(negative(function, "lookback_days", bad));
-            }
-        }
+    if matches!(kind, EntryKind::Prior | EntryKind::LeftTruncated)
+        && let Some(lookback) = values.get(1)
+        && let Some(bad) = lookback
+            .as_primitive::<Int64Type>()
+            .iter()
+            .flatten()
+            .find(|l| *l < 0)
+    {
+        return Err(negative(function, "lookback_days", bad));
     }
     match kind {
         EntryKind::Number | EntryKind::Prior | EntryKind::DaysSinceLast => {
