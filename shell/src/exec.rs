@@ -19,6 +19,8 @@ pub struct StatementError {
 pub struct Footer {
     pub rows: bool,
     pub timing: bool,
+    /// Each statement's time on standard error, in psql's words (batch `--timing`).
+    pub timing_to_stderr: bool,
 }
 
 /// Runs every statement of `sql` in order; stops at the first failure.
@@ -39,6 +41,9 @@ pub async fn run_sql(
         let result = run_one(engine, printer, statement, out).await;
         match result {
             Ok(printed) => {
+                if show.timing_to_stderr {
+                    eprintln!("Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0);
+                }
                 if !printed.empty_schema && (show.rows || show.timing) {
                     let mut line = String::new();
                     if show.rows {

@@ -74,6 +74,10 @@ struct Cli {
     #[arg(long)]
     truth: bool,
 
+    /// Print each statement's time on standard error (`Time: 12.345 ms`, as psql's \\timing).
+    #[arg(long)]
+    timing: bool,
+
     /// Keep going after a failed statement (the exit code is still 3 if any failed).
     #[arg(long)]
     continue_on_error: bool,
@@ -242,6 +246,7 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
     let show = Footer {
         rows: matches!(cli.format, Format::Table | Format::Vertical) && !cli.quiet,
         timing: false,
+        timing_to_stderr: cli.timing,
     };
     let mut failed = false;
     for (name, sql) in sources {

@@ -248,6 +248,7 @@ impl Repl {
         let show = Footer {
             rows: matches!(self.printer.format, Format::Table | Format::Vertical),
             timing: self.timing,
+            timing_to_stderr: false,
         };
         let collected = matches!(
             self.printer.format,

@@ -1,0 +1,191 @@
+"""The benchmark's research queries (design/PERFORMANCE.md), each written twice.
+
+`fjq` is the query an fjq user writes (domain functions where they apply); `duckdb` is the plain
+SQL a researcher would otherwise write, run by DuckDB. Both must return the same rows (text and
+whole numbers only, so the comparison is exact). `scan` reads the same columns with the least
+work that still reads them: the floor a query is compared against.
+"""
+
+# Public and private law stages in plain SQL, with design/FUNCTIONS.md's ranks.
+STAGES = """
+  s AS (SELECT e.case_id, c.case_type, e.event_date, CASE
+          WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
+          WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'
+          WHEN e.event_code = 'U24' THEN 'closed'
+          WHEN e.event_code IN ('C6', 'G61') THEN CASE
+               WHEN c.case_type = 'public_law' AND e.hearing_type = 'CMH' THEN 'cmh'
+               WHEN c.case_type = 'public_law' AND e.hearing_type = 'FCMH' THEN 'fcmh'
+               WHEN c.case_type = 'public_law' AND e.hearing_type = 'IRH' THEN 'irh'
+               WHEN c.case_type = 'private_law' AND e.hearing_type = 'FHDRA' THEN 'fhdra'
+               WHEN c.case_type = 'private_law' AND e.hearing_type = 'fact_finding' THEN 'fact_finding'
+               WHEN c.case_type = 'private_law' AND e.hearing_type = 'DRA' THEN 'dra'
+               WHEN e.hearing_type = 'final_hearing' THEN 'final_hearing' END
+          WHEN e.event_code = 'U22' AND c.case_type = 'public_law' THEN 'issue'
+          WHEN e.event_code IN ('U22', 'U21') THEN 'application'
+          WHEN c.case_type = 'public_law' AND e.event_code IN ('C23', 'C33', 'C35B') THEN 'interim_order'
+          WHEN c.case_type = 'public_law' AND e.event_code IN ('C32A', 'C32B', 'C35A', 'C43', 'C43A', 'C45A', 'A70') THEN 'final_order'
+          WHEN c.case_type = 'private_law' AND e.event_code IN ('C43', 'C43A', 'C45A') THEN 'final_order' END AS stage
+        FROM events e JOIN cases c USING (case_id)
+        WHERE c.case_type IN ('public_law', 'private_law') AND NOT e.error AND NOT e.vacated),
+  r AS (SELECT *, CASE stage WHEN 'issue' THEN 0 WHEN 'application' THEN 1 WHEN 'interim_order' THEN 3
+          WHEN 'cmh' THEN 5 WHEN 'fhdra' THEN 6 WHEN 'fcmh' THEN 7 WHEN 'fact_finding' THEN 8 WHEN 'irh' THEN 9
+          WHEN 'dra' THEN 10 WHEN 'final_hearing' THEN 13 WHEN 'final_order' THEN 14 WHEN 'withdrawn' THEN 16
+          WHEN 'refused' THEN 17 WHEN 'no_order' THEN 18 WHEN 'reopened' THEN 19 WHEN 'closed' THEN 20 END AS rk
+        FROM s WHERE stage IS NOT NULL)"""
+
+FJQ_PATHWAYS = """
+  SELECT c.case_type, case_pathway(pathway_stage(c.case_type, e.event_code, e.hearing_type, e.disposal_type), e.event_date, '{mode}') AS pathway
+  FROM events e JOIN cases c USING (case_id)
+  WHERE c.case_type IN ('public_law', 'private_law') AND NOT e.error AND NOT e.vacated
+  GROUP BY c.case_id, c.case_type"""
+
+ENTRIES = "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL"
+
+SCAN_EVENTS_CASES = """SELECT sum(length(e.case_id)) + sum(length(e.event_code)) + sum(length(coalesce(e.hearing_type, '')))
+    + sum(length(coalesce(e.disposal_type, ''))) + sum(e.event_date - DATE '2000-01-01')
+    + sum(CASE WHEN e.error OR e.vacated THEN 1 ELSE 0 END) FROM events e"""
+SCAN_PEOPLE_CASES = """SELECT (SELECT sum(length(coalesce(person_id, ''))) + sum(length(case_id)) FROM people)
+    + (SELECT sum(length(case_id)) + sum(start_date - DATE '2000-01-01') FROM cases)"""
+
+QUERIES = [
+    {
+        "name": "volumes by year and area",
+        "functions": False,
+        "fjq": "SELECT CAST(extract(year FROM start_date) AS BIGINT) AS y, dfj_area, count(*) FROM cases GROUP BY 1, 2",
+        "duckdb": "SELECT CAST(extract(year FROM start_date) AS BIGINT) AS y, dfj_area, count(*) FROM cases GROUP BY 1, 2",
+        "scan": "SELECT sum(start_date - DATE '2000-01-01') + sum(length(dfj_area)) FROM cases",
+    },
+    {
+        "name": "26-week compliance by disposal year",
+        "functions": True,
+        "fjq": """SELECT CAST(extract(year FROM first_disposal_date) AS BIGINT), count(*),
+                    CAST(round(sum(weeks_between(start_date, first_disposal_date)) * 7) AS BIGINT),
+                    sum(CASE WHEN within_weeks(start_date, first_disposal_date, 26) THEN 1 ELSE 0 END)
+                  FROM cases WHERE case_type = 'public_law' AND first_disposal_date IS NOT NULL GROUP BY 1""",
+        "duckdb": """SELECT CAST(extract(year FROM first_disposal_date) AS BIGINT), count(*),
+                    sum(first_disposal_date - start_date), sum(CASE WHEN first_disposal_date - start_date <= 182 THEN 1 ELSE 0 END)
+                  FROM cases WHERE case_type = 'public_law' AND first_disposal_date IS NOT NULL GROUP BY 1""",
+        "scan": "SELECT sum(length(case_type)) + sum(start_date - DATE '2000-01-01') + sum(coalesce(first_disposal_date, DATE '2000-01-01') - DATE '2000-01-01') FROM cases",
+    },
+    {
+        "name": "pathway frequencies per case type",
+        "functions": True,
+        "fjq": f"SELECT case_type, pathway, count(*) FROM ({FJQ_PATHWAYS.format(mode='observed')}) GROUP BY 1, 2",
+        "duckdb": f"""WITH {STAGES},
+                   o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r),
+                   p AS (SELECT case_id, case_type, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) AS pathway
+                         FROM o WHERE prev IS NULL OR prev <> stage GROUP BY 1, 2)
+                   SELECT case_type, pathway, count(*) FROM p GROUP BY 1, 2""",
+        "scan": SCAN_EVENTS_CASES,
+    },
+    {
+        "name": "furthest stage reached",
+        "functions": True,
+        "fjq": f"SELECT case_type, pathway, count(*) FROM ({FJQ_PATHWAYS.format(mode='furthest')}) GROUP BY 1, 2",
+        "duckdb": f"""WITH {STAGES},
+                   o AS (SELECT *, max(rk) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage
+                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached FROM r),
+                   p AS (SELECT case_id, case_type, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) AS pathway
+                         FROM o WHERE reached IS NULL OR rk > reached GROUP BY 1, 2)
+                   SELECT case_type, pathway, count(*) FROM p GROUP BY 1, 2""",
+        "scan": SCAN_EVENTS_CASES,
+    },
+    {
+        "name": "returns within 2, 3 and 7 years (censored)",
+        "functions": True,
+        "fjq": f"""SELECT CAST(r2 AS INT), CAST(r3 AS INT), CAST(r7 AS INT), count(*) FROM (
+                     SELECT returns_within(start_date, 730) OVER w AS r2, returns_within(start_date, 1095) OVER w AS r3,
+                            returns_within(start_date, 2557) OVER w AS r7
+                     FROM ({ENTRIES}) WINDOW w AS (PARTITION BY who ORDER BY start_date)) GROUP BY 1, 2, 3""",
+        "duckdb": f"""WITH e AS ({ENTRIES}),
+                   w AS (SELECT start_date, lead(start_date) OVER (PARTITION BY who ORDER BY start_date) AS nxt FROM e)
+                   SELECT CASE WHEN nxt - start_date <= 730 THEN 1 WHEN DATE '2021-01-31' - start_date >= 730 THEN 0 END,
+                          CASE WHEN nxt - start_date <= 1095 THEN 1 WHEN DATE '2021-01-31' - start_date >= 1095 THEN 0 END,
+                          CASE WHEN nxt - start_date <= 2557 THEN 1 WHEN DATE '2021-01-31' - start_date >= 2557 THEN 0 END,
+                          count(*) FROM w GROUP BY 1, 2, 3""",
+        "scan": SCAN_PEOPLE_CASES,
+    },
+    {
+        "name": "repeat entries per person",
+        "functions": True,
+        "fjq": f"SELECT r, count(*) FROM (SELECT who, repeat_entries(start_date) AS r FROM ({ENTRIES}) GROUP BY who) GROUP BY r",
+        "duckdb": f"SELECT r, count(*) FROM (SELECT who, count(*) - 1 AS r FROM ({ENTRIES}) GROUP BY who) GROUP BY r",
+        "scan": SCAN_PEOPLE_CASES,
+    },
+    {
+        "name": "prior entries in 3 years",
+        "functions": True,
+        "fjq": f"""SELECT n, count(*) FROM (SELECT prior_entries(start_date, 1095) OVER (PARTITION BY who ORDER BY start_date) AS n
+                  FROM ({ENTRIES})) GROUP BY n""",
+        "duckdb": f"""SELECT n, count(*) FROM (SELECT count(*) OVER (PARTITION BY who ORDER BY start_date
+                     RANGE BETWEEN INTERVAL 1095 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING) AS n FROM ({ENTRIES})) GROUP BY n""",
+        "scan": SCAN_PEOPLE_CASES,
+    },
+    {
+        "name": "person pathways across case types",
+        "functions": True,
+        "fjq": """SELECT pathway, count(*) FROM (SELECT p.person_id, person_pathway(c.case_type, c.start_date) AS pathway
+                  FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL GROUP BY p.person_id) GROUP BY pathway""",
+        "duckdb": """SELECT pathway, count(*) FROM (SELECT who, string_agg(case_type, ' > ' ORDER BY start_date, case_type) AS pathway
+                  FROM (SELECT DISTINCT p.person_id AS who, c.start_date, c.case_type FROM people p JOIN cases c USING (case_id)
+                        WHERE p.person_id IS NOT NULL) GROUP BY who) GROUP BY pathway""",
+        "scan": SCAN_PEOPLE_CASES + " + (SELECT sum(length(case_type)) FROM cases)",
+    },
+    {
+        "name": "mothers' return to care within 7 years (Kaplan-Meier)",
+        "functions": True,
+        "fjq": """SELECT CAST(round(return_probability(p.person_id, c.start_date, 2557) * 1e9) AS BIGINT)
+                  FROM people p JOIN cases c USING (case_id) WHERE c.case_type = 'public_law' AND p.relationship_to_child = 'mother'""",
+        "duckdb": """WITH m AS (SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
+                               WHERE c.case_type = 'public_law' AND p.relationship_to_child = 'mother'),
+                   f AS (SELECT who, min(start_date) AS idx FROM m GROUP BY who),
+                   nx AS (SELECT f.who, f.idx, min(m.start_date) AS nxt FROM f LEFT JOIN m ON m.who = f.who AND m.start_date > f.idx GROUP BY 1, 2),
+                   obs AS (SELECT CASE WHEN nxt IS NOT NULL THEN nxt - idx ELSE DATE '2021-01-31' - idx END AS t,
+                                  CASE WHEN nxt IS NOT NULL THEN 1 ELSE 0 END AS ev FROM nx),
+                   g AS (SELECT t, sum(ev) AS d, count(*) AS c FROM obs GROUP BY t),
+                   r AS (SELECT t, d, sum(c) OVER (ORDER BY t DESC) AS n FROM g)
+                   SELECT CAST(round((1 - exp(sum(ln(1.0 - d / n)))) * 1e9) AS BIGINT) FROM r WHERE t <= 2557 AND d > 0""",
+        "scan": SCAN_PEOPLE_CASES + " + (SELECT sum(length(coalesce(relationship_to_child, ''))) FROM people)",
+    },
+    {
+        "name": "court children found in Cafcass (linkage)",
+        "functions": False,
+        "fjq": """SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id) FROM people p JOIN cases c USING (case_id)
+                  LEFT JOIN linked_people l ON l.person_id = p.person_id AND l.cafcass_role = 'subject'
+                  WHERE c.case_type = 'public_law' AND p.role = 'child' GROUP BY 1""",
+        "duckdb": """SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id) FROM people p JOIN cases c USING (case_id)
+                  LEFT JOIN (SELECT lf.source_person_id AS person_id FROM linkage lf
+                             JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+                             JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id AND cp.role = 'subject'
+                             WHERE lf.dataset = 'family_court') l ON l.person_id = p.person_id
+                  WHERE c.case_type = 'public_law' AND p.role = 'child' GROUP BY 1""",
+        "scan": "SELECT (SELECT sum(length(source_person_id)) + sum(coalesce(link_id, 0) % 7) FROM linkage) + (SELECT sum(length(cafcass_person_id)) FROM cafcass_people)",
+    },
+    {
+        "name": "crosstab with small cells suppressed",
+        "functions": False,
+        "fjq": """SELECT region, case_type, CASE WHEN n < 10 THEN NULL ELSE n END FROM (
+                  SELECT c.region, c.case_type, count(DISTINCT p.person_id) AS n FROM cases c JOIN people p USING (case_id)
+                  WHERE p.role = 'child' GROUP BY 1, 2)""",
+        "duckdb": """SELECT region, case_type, CASE WHEN n < 10 THEN NULL ELSE n END FROM (
+                  SELECT c.region, c.case_type, count(DISTINCT p.person_id) AS n FROM cases c JOIN people p USING (case_id)
+                  WHERE p.role = 'child' GROUP BY 1, 2)""",
+        "scan": SCAN_PEOPLE_CASES,
+    },
+    {
+        "name": "events x people x cases (wide join)",
+        "functions": False,
+        "fjq": """SELECT c.case_type, p.role, e.event_category, count(*), sum(coalesce(p.age_at_start, 0))
+                  FROM events e JOIN cases c USING (case_id) JOIN people p USING (case_id) WHERE NOT e.error GROUP BY 1, 2, 3""",
+        "duckdb": """SELECT c.case_type, p.role, e.event_category, count(*), sum(coalesce(p.age_at_start, 0))
+                  FROM events e JOIN cases c USING (case_id) JOIN people p USING (case_id) WHERE NOT e.error GROUP BY 1, 2, 3""",
+        "scan": "SELECT (SELECT sum(length(case_id)) + sum(length(event_category)) FROM events) + (SELECT sum(length(role)) + sum(coalesce(age_at_start, 0)) FROM people)",
+    },
+    {
+        "name": "events by case type and code (join)",
+        "functions": False,
+        "fjq": "SELECT c.case_type, e.event_code, count(*) FROM events e JOIN cases c USING (case_id) GROUP BY 1, 2",
+        "duckdb": "SELECT c.case_type, e.event_code, count(*) FROM events e JOIN cases c USING (case_id) GROUP BY 1, 2",
+        "scan": "SELECT (SELECT sum(length(case_id)) + sum(length(event_code)) FROM events) + (SELECT sum(length(case_type)) FROM cases)",
+    },
+]
