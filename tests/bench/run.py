@@ -34,6 +34,7 @@ data, runs, sql = sys.argv[1], int(sys.argv[2]), sys.stdin.read()
 con = duckdb.connect()
 con.execute("SET threads TO 2")
 con.execute("SET memory_limit = '1GB'")
+con.execute("SET enable_progress_bar = false")
 for t in %r:
     con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{data}/{t}/*.parquet')")
 rows = con.execute(sql).fetchall()
@@ -71,7 +72,7 @@ def peak_rss(cmd, stdin_text=None):
 
 def duckdb_run(data, sql, runs):
     out, _, peak = peak_rss([sys.executable, "-c", DUCKDB_RUNNER, str(data), str(runs)], sql)
-    result = json.loads(out)
+    result = json.loads(out.strip().splitlines()[-1])
     return result["times"], result["rows"], peak
 
 
