@@ -165,15 +165,7 @@ impl Printer {
                 })
             }
             Format::Json => {
-                let mut writer = arrow::json::ArrayWriter::new(&mut *out);
-                let mut rows = 0;
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    rows += batch.num_rows();
-                    writer.write(&batch)?;
-                }
-                writer.finish()?;
-                drop(writer);
+                let rows = stream_json(arrow::json::ArrayWriter::new(&mut *out), stream).await?;
                 out.write_all(b"\n")?;
                 Ok(Printed {
                     rows,
@@ -182,14 +174,8 @@ impl Printer {
                 })
             }
             Format::Ndjson => {
-                let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
-                let mut rows = 0;
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    rows += batch.num_rows();
-                    writer.write(&batch)?;
-                }
-                writer.finish()?;
+                let rows =
+                    stream_json(arrow::json::LineDelimitedWriter::new(&mut *out), stream).await?;
                 Ok(Printed {
                     rows,
                     shown: rows,
@@ -331,6 +317,21 @@ impl Printer {
             empty_schema: false,
         })
     }
+}
+
+/// Streams every batch through one of arrow's JSON writers (array or line-delimited).
+async fn stream_json<W: Write, F: arrow::json::writer::JsonFormat>(
+    mut writer: arrow::json::Writer<W, F>,
+    mut stream: SendableRecordBatchStream,
+) -> Result<usize, PrintError> {
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows();
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    Ok(rows)
 }
 
 /// psql's expanded display: `-[ RECORD n ]` then one `column | value` line per field.
