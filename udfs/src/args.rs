@@ -193,6 +193,19 @@ pub fn argument_error(message: &str) -> Option<String> {
     }
 }
 
+/// A scalar function's result in the shape of its input: a scalar when every argument was one
+/// (so constant expressions fold), the array otherwise.
+pub fn result_like(
+    args: &[datafusion::logical_expr::ColumnarValue],
+    out: datafusion::arrow::array::ArrayRef,
+) -> Result<datafusion::logical_expr::ColumnarValue> {
+    use datafusion::logical_expr::ColumnarValue;
+    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
+    }
+    Ok(ColumnarValue::Array(out))
+}
+
 /// The constant value of an argument that must be a literal (an option string or a number).
 pub fn constant<'a>(
     function: &str,

@@ -4,7 +4,7 @@ use crate::args::{Kind, Params};
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::compute::kernels::arity::binary;
 use datafusion::arrow::datatypes::{DataType, Date32Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
@@ -60,10 +60,6 @@ impl ScalarUDFImpl for WeeksBetween {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let out: Float64Array = binary(
             arrays[0].as_primitive::<Date32Type>(),
@@ -71,10 +67,7 @@ impl ScalarUDFImpl for WeeksBetween {
             |from, to| (f64::from(to) - f64::from(from)) / 7.0,
         )?;
         let out: ArrayRef = Arc::new(out);
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        crate::args::result_like(&args.args, out)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -3,7 +3,7 @@
 use crate::args::{Kind, Params};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
@@ -64,10 +64,6 @@ impl ScalarUDFImpl for WithinWeeks {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let from = arrays[0].as_primitive::<Date32Type>();
         let to = arrays[1].as_primitive::<Date32Type>();
@@ -83,10 +79,7 @@ impl ScalarUDFImpl for WithinWeeks {
             }
         }
         let out: ArrayRef = Arc::new(out.finish());
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        crate::args::result_like(&args.args, out)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

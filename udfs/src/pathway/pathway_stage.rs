@@ -104,16 +104,7 @@ impl ScalarUDFImpl for PathwayStage {
             out.append_option(stage);
         }
         let result: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(
-                datafusion::common::ScalarValue::try_from_array(&result, 0)?,
-            ));
-        }
-        Ok(ColumnarValue::Array(result))
+        crate::args::result_like(&args.args, result)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
