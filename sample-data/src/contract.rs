@@ -596,7 +596,7 @@ pub const LINKAGE: TableSpec = TableSpec {
         ),
     ],
     sort_order: &["dataset", "source_person_id"],
-    person_columns: &["source_person_id"],
+    person_columns: &["source_person_id", "link_id"],
 };
 
 /// Every table of the contract, in the order the catalogue lists them.

@@ -1,5 +1,6 @@
 //! fjq's domain SQL functions for DataFusion: case pathways, repeat entries and durations
-//! (design/FUNCTIONS.md), with the session settings they read (`settings`).
+//! (design/FUNCTIONS.md), the disclosure rules with secondary suppression and its audit
+//! (design/DISCLOSURE.md), and the session settings they read (`settings`).
 //!
 //! This crate depends on DataFusion alone: it knows nothing of files, shells or servers. Every
 //! function works on whole Arrow arrays, takes its argument types through `args` (so a wrong
@@ -8,6 +9,7 @@
 
 pub mod args;
 pub mod dates;
+pub mod disclosure;
 pub mod entries;
 pub mod pathway;
 pub mod settings;
@@ -23,6 +25,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(pathway::pathway_stage::PathwayStage::default()),
         ScalarUDF::new_from_impl(dates::weeks_between::WeeksBetween::default()),
         ScalarUDF::new_from_impl(dates::within_weeks::WithinWeeks::default()),
+        ScalarUDF::new_from_impl(disclosure::functions::Suppress::default()),
+        ScalarUDF::new_from_impl(disclosure::functions::RoundToBase::default()),
     ]
 }
 
@@ -34,6 +38,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::new_from_impl(pathway::person_pathway::PersonPathway::default()),
         AggregateUDF::new_from_impl(entries::repeat_entries::RepeatEntries::default()),
         AggregateUDF::new_from_impl(entries::return_probability::ReturnProbability::default()),
+        AggregateUDF::new_from_impl(disclosure::functions::NkDisclosive::default()),
+        AggregateUDF::new_from_impl(disclosure::functions::PDisclosive::default()),
+        AggregateUDF::new_from_impl(disclosure::functions::CellStats::default()),
     ]
 }
 
@@ -64,6 +71,10 @@ pub fn all_params() -> Vec<&'static args::Params> {
         &entries::left_truncated::PARAMS,
         &entries::repeat_entries::PARAMS,
         &entries::return_probability::PARAMS,
+        &disclosure::functions::SUPPRESS_PARAMS,
+        &disclosure::functions::ROUND_PARAMS,
+        &disclosure::functions::NK_PARAMS,
+        &disclosure::functions::P_PARAMS,
     ]
 }
 

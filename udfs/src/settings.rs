@@ -1,21 +1,26 @@
-//! Session settings under the `fjq.` prefix: the coverage windows of the open dataset.
+//! Session settings under the `fjq.` prefix: the coverage windows of the open dataset, and the
+//! disclosure rules (`fjq.disclosure.*`, design/DISCLOSURE.md).
 //!
 //! Functions that must tell a censored follow-up from a real absence (`returns_within`,
-//! `left_truncated`) read these; an explicit argument overrides them. They are listed by
+//! `left_truncated`) read the coverage windows; an explicit argument overrides them. The
+//! disclosure functions and `safe_table` read the rules. Under the safe policy `SET` is refused,
+//! so the rules are the operator's. They are listed by
 //! `SHOW ALL` and `information_schema.df_settings` as `fjq.<name>`, and `SET` changes them.
 //! (Implemented by hand rather than with `extensions_options!`, whose entries lose the prefix.)
 
+use crate::disclosure::rules::{NegativeValues, Rules};
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::common::{Result, config_err};
 use std::any::Any;
 
-/// The open dataset's coverage windows, as ISO dates (YYYY-MM-DD).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The open dataset's coverage windows, as ISO dates (YYYY-MM-DD), and the disclosure rules.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FjqOptions {
     pub court_coverage_start: String,
     pub court_coverage_end: String,
     pub cafcass_coverage_start: String,
     pub cafcass_coverage_end: String,
+    pub disclosure: Rules,
 }
 
 impl Default for FjqOptions {
@@ -25,6 +30,7 @@ impl Default for FjqOptions {
             court_coverage_end: "2021-01-31".to_string(),
             cafcass_coverage_start: "2007-04-01".to_string(),
             cafcass_coverage_end: "2021-12-01".to_string(),
+            disclosure: Rules::default(),
         }
     }
 }
@@ -45,6 +51,49 @@ const FIELDS: &[(&str, &str)] = &[
     (
         "cafcass_coverage_end",
         "Last date covered by the Cafcass tables.",
+    ),
+];
+
+const RULE_FIELDS: &[(&str, &str)] = &[
+    (
+        "disclosure.threshold",
+        "Fewest distinct persons a published cell may have.",
+    ),
+    (
+        "disclosure.zeros_unsafe",
+        "Whether a zero count is suppressed (group disclosure).",
+    ),
+    (
+        "disclosure.nk_n",
+        "N-K dominance: how many of the largest contributions are added up.",
+    ),
+    (
+        "disclosure.nk_k",
+        "N-K dominance: the largest share of the total they may make up.",
+    ),
+    (
+        "disclosure.p_ratio",
+        "p% rule: the least (total - x1 - x2) / x1 allowed.",
+    ),
+    (
+        "disclosure.all_same",
+        "Whether a min, max, median or mean fails when every contributor has the same value.",
+    ),
+    (
+        "disclosure.negative",
+        "Negative contributions to a sum or mean: 'refuse' or 'absolute'.",
+    ),
+    (
+        "disclosure.min_dof",
+        "Fewest residual degrees of freedom for a model output.",
+    ),
+    (
+        "disclosure.rounding_base",
+        "Published counts are rounded to this base, ties half up (1: no rounding).",
+    ),
+    (
+        "disclosure.protection",
+        "Least width of a suppressed cell's feasibility interval, as a share of its value.",
     ),
 ];
 
@@ -113,7 +162,10 @@ impl ExtensionOptions for FjqOptions {
 
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let value = value.trim().trim_matches('\'');
-        if parse_iso_date(value).is_none() {
+        if key.starts_with("disclosure.") {
+            return self.set_rule(key, value);
+        }
+        if self.field_mut(key).is_some() && parse_iso_date(value).is_none() {
             return config_err!("fjq.{key} must be a date written YYYY-MM-DD, got {value:?}");
         }
         match self.field_mut(key) {
@@ -121,26 +173,123 @@ impl ExtensionOptions for FjqOptions {
                 *field = value.to_string();
                 Ok(())
             }
-            None => {
-                let known: Vec<String> = FIELDS.iter().map(|(k, _)| format!("fjq.{k}")).collect();
-                config_err!(
-                    "unknown setting fjq.{key}; the fjq settings are {}",
-                    known.join(", ")
-                )
-            }
+            None => unknown(key),
         }
     }
 
     fn entries(&self) -> Vec<ConfigEntry> {
-        FIELDS
-            .iter()
-            .map(|(key, description)| ConfigEntry {
-                key: format!("{}.{key}", Self::PREFIX),
-                value: Some(self.field(key).to_string()),
-                description,
-            })
-            .collect()
+        let dates = FIELDS.iter().map(|(key, description)| ConfigEntry {
+            key: format!("{}.{key}", Self::PREFIX),
+            value: Some(self.field(key).to_string()),
+            description,
+        });
+        let rules = RULE_FIELDS.iter().map(|(key, description)| ConfigEntry {
+            key: format!("{}.{key}", Self::PREFIX),
+            value: Some(self.rule(key)),
+            description,
+        });
+        dates.chain(rules).collect()
     }
+}
+
+fn unknown(key: &str) -> Result<()> {
+    let known: Vec<String> = FIELDS
+        .iter()
+        .chain(RULE_FIELDS)
+        .map(|(k, _)| format!("fjq.{k}"))
+        .collect();
+    config_err!(
+        "unknown setting fjq.{key}; the fjq settings are {}",
+        known.join(", ")
+    )
+}
+
+impl FjqOptions {
+    fn rule(&self, key: &str) -> String {
+        let r = &self.disclosure;
+        match key {
+            "disclosure.threshold" => r.threshold.to_string(),
+            "disclosure.zeros_unsafe" => r.zeros_unsafe.to_string(),
+            "disclosure.nk_n" => r.nk_n.to_string(),
+            "disclosure.nk_k" => r.nk_k.to_string(),
+            "disclosure.p_ratio" => r.p_ratio.to_string(),
+            "disclosure.all_same" => r.all_same.to_string(),
+            "disclosure.negative" => match r.negative {
+                NegativeValues::Refuse => "refuse".into(),
+                NegativeValues::Absolute => "absolute".into(),
+            },
+            "disclosure.min_dof" => r.min_dof.to_string(),
+            "disclosure.rounding_base" => r.rounding_base.to_string(),
+            _ => r.protection.to_string(),
+        }
+    }
+
+    fn set_rule(&mut self, key: &str, value: &str) -> Result<()> {
+        fn whole(key: &str, value: &str, least: u64) -> Result<u64> {
+            match value.parse::<u64>() {
+                Ok(v) if v >= least => Ok(v),
+                _ => config_err!(
+                    "fjq.{key} must be a whole number of at least {least}, got {value:?}"
+                ),
+            }
+        }
+        fn share(key: &str, value: &str) -> Result<f64> {
+            match value.parse::<f64>() {
+                Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+                _ => config_err!("fjq.{key} must be a number from 0 to 1, got {value:?}"),
+            }
+        }
+        fn flag(key: &str, value: &str) -> Result<bool> {
+            match value.to_ascii_lowercase().as_str() {
+                "true" | "on" => Ok(true),
+                "false" | "off" => Ok(false),
+                _ => config_err!("fjq.{key} must be true or false, got {value:?}"),
+            }
+        }
+        let r = &mut self.disclosure;
+        match key {
+            "disclosure.threshold" => r.threshold = whole(key, value, 1)?,
+            "disclosure.zeros_unsafe" => r.zeros_unsafe = flag(key, value)?,
+            "disclosure.nk_n" => r.nk_n = whole(key, value, 1)? as usize,
+            "disclosure.nk_k" => r.nk_k = share(key, value)?,
+            "disclosure.p_ratio" => {
+                r.p_ratio = match value.parse::<f64>() {
+                    Ok(v) if v >= 0.0 && v.is_finite() => v,
+                    _ => {
+                        return config_err!(
+                            "fjq.{key} must be a number of at least 0, got {value:?}"
+                        );
+                    }
+                }
+            }
+            "disclosure.all_same" => r.all_same = flag(key, value)?,
+            "disclosure.negative" => {
+                r.negative = match value {
+                    "refuse" => NegativeValues::Refuse,
+                    "absolute" => NegativeValues::Absolute,
+                    _ => {
+                        return config_err!(
+                            "fjq.{key} must be 'refuse' or 'absolute', got {value:?}"
+                        );
+                    }
+                }
+            }
+            "disclosure.min_dof" => r.min_dof = whole(key, value, 0)?,
+            "disclosure.rounding_base" => r.rounding_base = whole(key, value, 1)?,
+            "disclosure.protection" => r.protection = share(key, value)?,
+            _ => return unknown(key),
+        }
+        Ok(())
+    }
+}
+
+/// The session's disclosure rules.
+pub fn rules_from(config: &datafusion::common::config::ConfigOptions) -> Rules {
+    config
+        .extensions
+        .get::<FjqOptions>()
+        .map(|o| o.disclosure.clone())
+        .unwrap_or_default()
 }
 
 impl ConfigExtension for FjqOptions {
@@ -179,5 +328,31 @@ mod tests {
                 .contains("unknown setting fjq.nonsense")
         );
         assert_eq!(o.entries()[1].key, "fjq.court_coverage_end");
+    }
+
+    #[test]
+    fn disclosure_rules_are_settings() {
+        let mut o = FjqOptions::default();
+        o.set("disclosure.threshold", "5").unwrap();
+        o.set("disclosure.nk_k", "0.8").unwrap();
+        o.set("disclosure.negative", "'absolute'").unwrap();
+        assert_eq!(o.disclosure.threshold, 5);
+        assert_eq!(o.disclosure.nk_k, 0.8);
+        assert_eq!(o.disclosure.negative, NegativeValues::Absolute);
+        for (key, bad, says) in [
+            ("disclosure.threshold", "0", "at least 1"),
+            ("disclosure.nk_k", "1.5", "from 0 to 1"),
+            ("disclosure.negative", "ignore", "'refuse' or 'absolute'"),
+            ("disclosure.nonsense", "1", "unknown setting"),
+        ] {
+            let e = o.set(key, bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{key}: {e}");
+        }
+        let entries = o.entries();
+        let threshold = entries
+            .iter()
+            .find(|e| e.key == "fjq.disclosure.threshold")
+            .unwrap();
+        assert_eq!(threshold.value.as_deref(), Some("5"));
     }
 }

@@ -1,0 +1,541 @@
+//! Secondary suppression: choosing complementary cells so that no primary can be recovered from
+//! the margins (or from earlier releases), then auditing the pattern.
+//!
+//! Small tables (up to [`EXHAUSTIVE_CANDIDATES`] eligible complements) are searched exhaustively
+//! by increasing size, so the pattern is the one that hides the least: fewest cells, then the
+//! smallest total. Larger tables use the hypercube heuristic: for each primary still recoverable,
+//! add the cheapest hypercube through it (cells changing level in every dimension that has a
+//! total, so a perturbation of the hidden cells keeps every margin) until its audit passes.
+//! Either way the audit ([`super::audit`]) has the last word.
+
+use super::audit::{Interval, System, protects};
+use super::table::{Equation, Table};
+use std::collections::HashSet;
+
+/// Complements searched exhaustively up to this many eligible cells.
+pub const EXHAUSTIVE_CANDIDATES: usize = 15;
+const EXHAUSTIVE_SIZE: usize = 5;
+/// Hypercubes tried per primary before giving up.
+const MAX_STEPS_PER_PRIMARY: usize = 12;
+
+/// A pattern that passed the audit.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    pub suppressed: Vec<bool>,
+    /// Complementary cells (suppressed, not primary).
+    pub secondary: Vec<usize>,
+    /// Each suppressed cell's interval, per additive measure.
+    pub intervals: Vec<(usize, Vec<Interval>)>,
+}
+
+/// Why no pattern could protect a primary.
+#[derive(Debug, Clone)]
+pub struct Unprotectable {
+    pub cell: usize,
+    pub measure: usize,
+    pub interval: Interval,
+    pub reason: String,
+}
+
+/// Chooses and audits a pattern for `table`. `external` are equations from earlier releases;
+/// `lower` the a-priori lower bound of every cell; `protection` the required width share.
+pub fn protect(
+    table: &Table,
+    external: &[Equation],
+    lower: f64,
+    protection: f64,
+) -> Result<Protection, Unprotectable> {
+    let mut suppressed: Vec<bool> = table.cells.iter().map(|c| c.primary).collect();
+    let primaries: Vec<usize> = (0..table.cells.len()).filter(|&c| suppressed[c]).collect();
+    if primaries.is_empty() || table.measures == 0 {
+        return finish(table, suppressed, external, lower);
+    }
+    if first_failure(table, &suppressed, external, lower, protection, &primaries)?.is_none() {
+        return finish(table, suppressed, external, lower);
+    }
+    let candidates: Vec<usize> = (0..table.cells.len())
+        .filter(|&c| !suppressed[c] && !table.cells[c].zero)
+        .collect();
+    if candidates.len() <= EXHAUSTIVE_CANDIDATES
+        && let Some(best) = exhaustive(
+            table,
+            &suppressed,
+            &candidates,
+            external,
+            lower,
+            protection,
+            &primaries,
+        )?
+    {
+        return finish(table, best, external, lower);
+    }
+    greedy(
+        table,
+        &mut suppressed,
+        external,
+        lower,
+        protection,
+        &primaries,
+    )?;
+    finish(table, suppressed, external, lower)
+}
+
+fn finish(
+    table: &Table,
+    suppressed: Vec<bool>,
+    external: &[Equation],
+    lower: f64,
+) -> Result<Protection, Unprotectable> {
+    let systems: Vec<System> = (0..table.measures)
+        .map(|m| System::new(table, &suppressed, external, m, lower))
+        .collect();
+    let mut intervals = Vec::new();
+    for c in (0..table.cells.len()).filter(|&c| suppressed[c]) {
+        let mut per_measure = Vec::new();
+        for (m, system) in systems.iter().enumerate() {
+            per_measure.push(
+                system
+                    .interval(table, c, m)
+                    .map_err(|reason| Unprotectable {
+                        cell: c,
+                        measure: m,
+                        interval: Interval {
+                            low: f64::NAN,
+                            high: f64::NAN,
+                        },
+                        reason,
+                    })?,
+            );
+        }
+        intervals.push((c, per_measure));
+    }
+    let secondary = (0..table.cells.len())
+        .filter(|&c| suppressed[c] && !table.cells[c].primary)
+        .collect();
+    Ok(Protection {
+        suppressed,
+        secondary,
+        intervals,
+    })
+}
+
+/// The first primary (with its measure and interval) the pattern leaves recoverable.
+fn first_failure(
+    table: &Table,
+    suppressed: &[bool],
+    external: &[Equation],
+    lower: f64,
+    protection: f64,
+    primaries: &[usize],
+) -> Result<Option<Unprotectable>, Unprotectable> {
+    for m in 0..table.measures {
+        let system = System::new(table, suppressed, external, m, lower);
+        for &p in primaries {
+            if let Some(failure) = check(table, &system, p, m, protection)? {
+                return Ok(Some(failure));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn check(
+    table: &Table,
+    system: &System,
+    p: usize,
+    m: usize,
+    protection: f64,
+) -> Result<Option<Unprotectable>, Unprotectable> {
+    let cell = &table.cells[p];
+    let interval = system
+        .interval(table, p, m)
+        .map_err(|reason| Unprotectable {
+            cell: p,
+            measure: m,
+            interval: Interval {
+                low: f64::NAN,
+                high: f64::NAN,
+            },
+            reason,
+        })?;
+    if protects(interval, cell.values[m], cell.small, protection) {
+        Ok(None)
+    } else {
+        Ok(Some(Unprotectable {
+            cell: p,
+            measure: m,
+            interval,
+            reason: String::new(),
+        }))
+    }
+}
+
+fn cost(table: &Table, cells: &[usize]) -> (usize, f64) {
+    let total = cells
+        .iter()
+        .map(|&c| table.cells[c].values.first().copied().unwrap_or(0.0).abs())
+        .sum();
+    (cells.len(), total)
+}
+
+/// The passing pattern with the fewest complements, then the smallest total, if one exists
+/// within [`EXHAUSTIVE_SIZE`] complements.
+fn exhaustive(
+    table: &Table,
+    base: &[bool],
+    candidates: &[usize],
+    external: &[Equation],
+    lower: f64,
+    protection: f64,
+    primaries: &[usize],
+) -> Result<Option<Vec<bool>>, Unprotectable> {
+    for size in 1..=EXHAUSTIVE_SIZE.min(candidates.len()) {
+        let mut best: Option<(f64, Vec<bool>)> = None;
+        let mut chosen: Vec<usize> = (0..size).collect();
+        loop {
+            let cells: Vec<usize> = chosen.iter().map(|&i| candidates[i]).collect();
+            let (_, total) = cost(table, &cells);
+            if best.as_ref().is_none_or(|(t, _)| total < *t) {
+                let mut pattern = base.to_vec();
+                for &c in &cells {
+                    pattern[c] = true;
+                }
+                if first_failure(table, &pattern, external, lower, protection, primaries)?.is_none()
+                {
+                    best = Some((total, pattern));
+                }
+            }
+            // Next combination in lexicographic order.
+            let mut i = size;
+            while i > 0 && chosen[i - 1] == candidates.len() - size + i - 1 {
+                i -= 1;
+            }
+            if i == 0 {
+                break;
+            }
+            chosen[i - 1] += 1;
+            for j in i..size {
+                chosen[j] = chosen[j - 1] + 1;
+            }
+        }
+        if let Some((_, pattern)) = best {
+            return Ok(Some(pattern));
+        }
+    }
+    Ok(None)
+}
+
+fn greedy(
+    table: &Table,
+    suppressed: &mut [bool],
+    external: &[Equation],
+    lower: f64,
+    protection: f64,
+    primaries: &[usize],
+) -> Result<(), Unprotectable> {
+    let levels = table.levels();
+    // Dimensions with totals: only along these do margins constrain the cells.
+    let free: Vec<usize> = (0..table.dims).filter(|&d| levels[d].1).collect();
+    for &p in primaries {
+        let mut tried: HashSet<Vec<usize>> = HashSet::new();
+        for _ in 0..=MAX_STEPS_PER_PRIMARY {
+            let failure = (0..table.measures)
+                .map(|m| {
+                    let system = System::new(table, suppressed, external, m, lower);
+                    check(table, &system, p, m, protection)
+                })
+                .find_map(|r| r.transpose());
+            let Some(failure) = failure.transpose()? else {
+                break;
+            };
+            let best = hypercubes(table, &levels, &free, p, suppressed)
+                .into_iter()
+                .filter(|cube| !tried.contains(cube))
+                .min_by(|a, b| {
+                    let (ca, cb) = (cost(table, a), cost(table, b));
+                    ca.0.cmp(&cb.0).then(ca.1.total_cmp(&cb.1))
+                });
+            match best {
+                Some(cube) if tried.len() < MAX_STEPS_PER_PRIMARY => {
+                    for &c in &cube {
+                        suppressed[c] = true;
+                    }
+                    tried.insert(cube);
+                }
+                _ => {
+                    return Err(Unprotectable {
+                        reason: if free.is_empty() {
+                            "no margin to hide it behind".into()
+                        } else {
+                            "no further complementary cells (zeros and empty cells are never complements)".into()
+                        },
+                        ..failure
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hypercubes through cell `p`: for every choice of another level (or the total) in each
+/// free dimension, the 2^d cells mixing `p`'s levels and the chosen ones. Returns, per cube, the
+/// cells not yet suppressed; cubes that would use a zero, or that add nothing, are left out.
+fn hypercubes(
+    table: &Table,
+    levels: &[(Vec<u32>, bool)],
+    free: &[usize],
+    p: usize,
+    suppressed: &[bool],
+) -> Vec<Vec<usize>> {
+    let key = &table.cells[p].key;
+    let alternatives: Vec<Vec<Option<u32>>> = free
+        .iter()
+        .map(|&d| {
+            levels[d]
+                .0
+                .iter()
+                .map(|&l| Some(l))
+                .chain(std::iter::once(None))
+                .filter(|alt| *alt != key[d])
+                .collect()
+        })
+        .collect();
+    if alternatives.iter().any(Vec::is_empty) {
+        return Vec::new();
+    }
+    let mut cubes = Vec::new();
+    let mut choice = vec![0usize; free.len()];
+    'outer: loop {
+        let mut cells = Vec::new();
+        let mut usable = true;
+        for corner in 0..(1u32 << free.len()) {
+            let mut k = key.clone();
+            for (j, &d) in free.iter().enumerate() {
+                if corner & (1 << j) != 0 {
+                    k[d] = alternatives[j][choice[j]];
+                }
+            }
+            if let Some(c) = table.find(&k)
+                && !suppressed[c]
+            {
+                if table.cells[c].zero {
+                    usable = false;
+                    break;
+                }
+                cells.push(c);
+            }
+        }
+        if usable && !cells.is_empty() {
+            cells.sort_unstable();
+            cubes.push(cells);
+        }
+        for j in 0..free.len() {
+            choice[j] += 1;
+            if choice[j] < alternatives[j].len() {
+                continue 'outer;
+            }
+            choice[j] = 0;
+        }
+        break;
+    }
+    cubes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disclosure::table::Cell;
+
+    /// A two-way table with margins from its interior: rows x columns of counts, the primaries
+    /// given by position; level `None` is the total.
+    fn two_way(interior: &[&[f64]], primaries: &[(usize, usize)], threshold: f64) -> Table {
+        let rows = interior.len();
+        let cols = interior[0].len();
+        let mut cells = Vec::new();
+        let mut push = |r: Option<usize>, c: Option<usize>, v: f64| {
+            let primary =
+                r.is_some() && c.is_some() && primaries.contains(&(r.unwrap(), c.unwrap()));
+            cells.push(Cell {
+                key: vec![r.map(|x| x as u32), c.map(|x| x as u32)],
+                values: vec![v],
+                primary,
+                zero: v == 0.0,
+                small: v < threshold,
+            });
+        };
+        for r in 0..rows {
+            for c in 0..cols {
+                push(Some(r), Some(c), interior[r][c]);
+            }
+            push(Some(r), None, interior[r].iter().sum());
+        }
+        for c in 0..cols {
+            push(None, Some(c), interior.iter().map(|row| row[c]).sum());
+        }
+        push(None, None, interior.iter().flat_map(|r| r.iter()).sum());
+        Table::new(2, 1, cells)
+    }
+
+    fn interval_of(p: &Protection, table: &Table, key: [Option<u32>; 2]) -> (f64, f64) {
+        let cell = table.find(&key).unwrap();
+        let (_, i) = p.intervals.iter().find(|(c, _)| *c == cell).unwrap();
+        (
+            (i[0].low * 1e6).round() / 1e6,
+            (i[0].high * 1e6).round() / 1e6,
+        )
+    }
+
+    const A: Option<u32> = Some(0);
+    const B: Option<u32> = Some(1);
+    const C: Option<u32> = Some(2);
+    const X: Option<u32> = Some(0);
+    const Y: Option<u32> = Some(1);
+
+    /// DISCLOSURE.md's worked example: regions A, B, C by outcomes X, Y with margins, A-Y (3) and
+    /// C-X (0) primary.
+    fn worked_example() -> Table {
+        two_way(
+            &[&[25.0, 3.0], &[12.0, 15.0], &[0.0, 20.0]],
+            &[(0, 1), (2, 0)],
+            10.0,
+        )
+    }
+
+    #[test]
+    fn worked_example_rectangle_pins_a_y_at_its_true_value() {
+        // The rectangle {A-X, A-Y, C-X, C-Y}: by hand, with A-Y = t, A-X = 28 - t,
+        // C-Y = 23 - t, C-X = t - 3, so t in [3, 23]: the lower bound is the true value.
+        let table = worked_example();
+        let mut suppressed = vec![false; table.cells.len()];
+        for key in [[A, X], [A, Y], [C, X], [C, Y]] {
+            suppressed[table.find(&key).unwrap()] = true;
+        }
+        let system = System::new(&table, &suppressed, &[], 0, 0.0);
+        let a_y = system
+            .interval(&table, table.find(&[A, Y]).unwrap(), 0)
+            .unwrap();
+        assert!(
+            (a_y.low - 3.0).abs() < 1e-6 && (a_y.high - 23.0).abs() < 1e-6,
+            "{a_y:?}"
+        );
+        assert!(!protects(a_y, 3.0, true, 0.1));
+        let c_x = system
+            .interval(&table, table.find(&[C, X]).unwrap(), 0)
+            .unwrap();
+        assert!(
+            (c_x.low - 0.0).abs() < 1e-6 && (c_x.high - 20.0).abs() < 1e-6,
+            "{c_x:?}"
+        );
+    }
+
+    #[test]
+    fn worked_example_is_widened_to_the_whole_interior() {
+        // By hand: no pattern of 3 complements can break both derivations of A-Y - C-X = 3 (row A
+        // with column X, and column Y with row C) while giving each primary a row and a column
+        // partner; of the 4-cell patterns that pass, the interior {A-X, B-X, B-Y, C-Y} hides the
+        // least (72). Its intervals, solved by hand from the five margins: A-Y [0, 28],
+        // C-X [0, 20], A-X [0, 28], B-X [0, 27], B-Y [0, 27], C-Y [0, 20].
+        let table = worked_example();
+        let p = protect(&table, &[], 0.0, 0.1).unwrap();
+        let mut secondary: Vec<Vec<Option<u32>>> = p
+            .secondary
+            .iter()
+            .map(|&c| table.cells[c].key.clone())
+            .collect();
+        secondary.sort();
+        assert_eq!(
+            secondary,
+            vec![vec![A, X], vec![B, X], vec![B, Y], vec![C, Y]]
+        );
+        assert_eq!(interval_of(&p, &table, [A, Y]), (0.0, 28.0));
+        assert_eq!(interval_of(&p, &table, [C, X]), (0.0, 20.0));
+        assert_eq!(interval_of(&p, &table, [A, X]), (0.0, 28.0));
+        assert_eq!(interval_of(&p, &table, [B, X]), (0.0, 27.0));
+        assert_eq!(interval_of(&p, &table, [B, Y]), (0.0, 27.0));
+        assert_eq!(interval_of(&p, &table, [C, Y]), (0.0, 20.0));
+    }
+
+    #[test]
+    fn three_by_three_with_margins() {
+        // R1 = (20, 4, 30), R2 = (15, 25, 18), R3 = (22, 16, 40); R1-K2 (4) is primary. Every
+        // one-cell or two-cell pattern leaves it on a published row or column sum; the cheapest
+        // rectangle is rows R1, R3 x columns K1, K2 (20 + 22 + 16 = 58). By hand, with
+        // R1-K2 = t: R1-K1 = 24 - t, R3-K2 = 20 - t, R3-K1 = 18 + t, so t in [0, 20].
+        let table = two_way(
+            &[&[20.0, 4.0, 30.0], &[15.0, 25.0, 18.0], &[22.0, 16.0, 40.0]],
+            &[(0, 1)],
+            10.0,
+        );
+        let p = protect(&table, &[], 0.0, 0.1).unwrap();
+        let mut secondary: Vec<Vec<Option<u32>>> = p
+            .secondary
+            .iter()
+            .map(|&c| table.cells[c].key.clone())
+            .collect();
+        secondary.sort();
+        let (r1, r3, k1, k2) = (Some(0), Some(2), Some(0), Some(1));
+        assert_eq!(secondary, vec![vec![r1, k1], vec![r3, k1], vec![r3, k2]]);
+        assert_eq!(interval_of(&p, &table, [r1, k2]), (0.0, 20.0));
+        assert_eq!(interval_of(&p, &table, [r1, k1]), (4.0, 24.0));
+        assert_eq!(interval_of(&p, &table, [r3, k2]), (0.0, 20.0));
+        assert_eq!(interval_of(&p, &table, [r3, k1]), (18.0, 38.0));
+    }
+
+    #[test]
+    fn a_primary_that_cannot_be_protected_is_explained() {
+        // One dimension with a single level: the cell and its total are the same number.
+        let cells = vec![
+            Cell {
+                key: vec![Some(0)],
+                values: vec![4.0],
+                primary: true,
+                zero: false,
+                small: true,
+            },
+            Cell {
+                key: vec![None],
+                values: vec![4.0],
+                primary: true,
+                zero: false,
+                small: true,
+            },
+        ];
+        let table = Table::new(1, 1, cells);
+        // Both primaries hidden, nothing published: unbounded above, so protected.
+        assert!(protect(&table, &[], 0.0, 0.1).is_ok());
+        // An earlier release published the total 4: the cell is pinned and nothing can help.
+        let earlier = Equation {
+            interior: vec![0],
+            values: vec![4.0],
+            source: "release 1".into(),
+        };
+        let e = protect(&table, &[earlier], 0.0, 0.1).unwrap_err();
+        assert_eq!(e.cell, 0);
+        assert_eq!((e.interval.low, e.interval.high), (4.0, 4.0));
+    }
+
+    #[test]
+    fn a_larger_table_takes_the_hypercube_route_and_passes_its_audit() {
+        // 6 x 5 with margins has 41 cells, beyond the exhaustive search.
+        let mut interior: Vec<Vec<f64>> = (0..6)
+            .map(|r| {
+                (0..5)
+                    .map(|c| ((r * 7 + c * 11) % 23 + 12) as f64)
+                    .collect()
+            })
+            .collect();
+        interior[1][2] = 3.0;
+        interior[4][0] = 6.0;
+        let rows: Vec<&[f64]> = interior.iter().map(|r| r.as_slice()).collect();
+        let table = two_way(&rows, &[(1, 2), (4, 0)], 10.0);
+        let p = protect(&table, &[], 0.0, 0.1).unwrap();
+        assert!(!p.secondary.is_empty());
+        for (cell, intervals) in &p.intervals {
+            let c = &table.cells[*cell];
+            if c.primary {
+                assert!(protects(intervals[0], c.values[0], c.small, 0.1), "{c:?}");
+            }
+        }
+    }
+}
