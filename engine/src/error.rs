@@ -46,10 +46,15 @@ pub enum EngineError {
         expected: String,
         found: String,
     },
+    /// Refused by the disclosure policy or the release checks; the message says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("invalid setting: {0}")]
     Config(String),
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

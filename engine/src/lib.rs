@@ -4,16 +4,21 @@
 //! (design/DATA.md) against its Parquet files, registers the tables with their column
 //! descriptions and declared sort orders, defines the researchers' views (`linked_people`),
 //! exposes the coverage windows as `fjq.*` session settings, registers the domain functions,
-//! and applies the memory limit and spill directory. Every front end (shell, batch mode, Flight
-//! SQL) goes through this one API; the engine knows nothing about terminals or networks.
+//! and applies the memory limit and spill directory. It enforces the disclosure policy on every
+//! statement ([`safe`]): under `safe`, row-level results are refused and aggregates are released
+//! through disclosure control. Every front end (shell, batch mode, Flight SQL) goes through this
+//! one API; the engine knows nothing about terminals or networks.
 
 pub mod error;
 pub mod export;
+pub mod safe;
 mod validate;
 
 pub use error::{EngineError, Result};
 pub use fjq_sample_data::DatasetInfo;
 pub use fjq_sample_data::contract::{self, ColumnSpec, ColumnType, TableSpec};
+pub use safe::Policy;
+pub use safe::release::Release;
 
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -39,6 +44,12 @@ pub struct EngineConfig {
     pub target_partitions: Option<usize>,
     /// Also register the generator's ground truth (`_truth/`) as schema `truth`, for tests.
     pub register_truth: bool,
+    /// The disclosure policy (design/DISCLOSURE.md).
+    pub policy: Policy,
+    /// Where safe releases and their log go.
+    pub release_dir: Option<PathBuf>,
+    /// Under the open policy, where SQL may write (COPY TO) besides the data directory.
+    pub output_dir: Option<PathBuf>,
 }
 
 /// The open dataset and its session.
@@ -46,6 +57,9 @@ pub struct Engine {
     ctx: SessionContext,
     data_dir: PathBuf,
     dataset: DatasetInfo,
+    policy: Policy,
+    releaser: Arc<safe::release::Releaser>,
+    output_dir: Option<PathBuf>,
 }
 
 /// The views every session defines: joins researchers would otherwise write again and again.
@@ -95,11 +109,39 @@ impl Engine {
         if config.register_truth {
             register_truth(&ctx, &data_dir)?;
         }
+        let releaser = Arc::new(safe::release::Releaser::new(
+            config.release_dir.as_ref().map(|d| absolute(d)),
+        ));
+        ctx.register_udtf(
+            "safe_table",
+            Arc::new(safe::SafeTableFunction {
+                releaser: releaser.clone(),
+            }),
+        );
         Ok(Engine {
             ctx,
             data_dir,
             dataset,
+            policy: config.policy,
+            releaser,
+            output_dir: config.output_dir.as_ref().map(|d| absolute(d)),
         })
+    }
+
+    /// The disclosure policy in force.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Where safe releases go, if anywhere.
+    pub fn release_dir(&self) -> Option<&Path> {
+        self.releaser.dir.as_deref()
+    }
+
+    /// Releases an aggregate query as a safe table (design/DISCLOSURE.md): rules, secondary
+    /// suppression, audit, differencing against the release log, report.
+    pub async fn release(&self, sql: &str) -> Result<Release> {
+        safe::release::release(&self.ctx.state(), sql, &self.releaser).await
     }
 
     /// The DataFusion session (for front ends that need more than `sql`).
@@ -137,11 +179,79 @@ impl Engine {
         Ok(statements.into_iter().collect())
     }
 
-    /// Plans one parsed statement; executing the frame streams its result.
+    /// Plans one parsed statement under the policy; executing the frame streams its result.
+    /// Under the safe policy an aggregate query is released here (and its safe table returned).
     pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
         let state = self.ctx.state();
+        let text = statement.to_string();
         let plan = state.statement_to_plan(statement).await.map_err(clarify)?;
+        match self.policy {
+            Policy::Open => self.check_paths(&plan)?,
+            Policy::Safe => {
+                use datafusion::execution::context::SQLOptions;
+                SQLOptions::new()
+                    .with_allow_ddl(false)
+                    .with_allow_dml(false)
+                    .with_allow_statements(false)
+                    .verify_plan(&plan)
+                    .map_err(|e| {
+                        EngineError::Refused(format!(
+                            "refused under the safe policy: {}; only queries run here (no SET, CREATE, COPY, INSERT or DROP)",
+                            e.strip_backtrace().trim_start_matches("Error during planning: ")
+                        ))
+                    })?;
+                if let safe::Verdict::Release = safe::judge(&plan)? {
+                    let released = self.release(&text).await?;
+                    return Ok(self.ctx.read_batches(released.batches)?);
+                }
+            }
+        }
         self.ctx.execute_logical_plan(plan).await.map_err(clarify)
+    }
+
+    /// Under the open policy SQL may write and read files only in the data directory and the
+    /// output directory (COPY ... TO, CREATE EXTERNAL TABLE).
+    fn check_paths(&self, plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+        use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+        let (verb, locations) = match plan {
+            LogicalPlan::Copy(copy) => ("COPY ... TO", vec![copy.output_url.clone()]),
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(t)) => {
+                ("CREATE EXTERNAL TABLE", t.locations.clone())
+            }
+            _ => return Ok(()),
+        };
+        for location in locations {
+            self.check_path(verb, &location)?;
+        }
+        Ok(())
+    }
+
+    fn check_path(&self, verb: &str, location: &str) -> Result<()> {
+        let path = absolute(Path::new(
+            location.strip_prefix("file://").unwrap_or(location),
+        ));
+        let allowed = std::iter::once(self.data_dir.as_path())
+            .chain(self.output_dir.as_deref())
+            .chain(self.releaser.dir.as_deref());
+        if location.contains("://") && !location.starts_with("file://") {
+            return Err(EngineError::Refused(format!(
+                "{verb} {location}: only local files in the data or output directory are allowed"
+            )));
+        }
+        for dir in allowed {
+            if path.starts_with(dir) {
+                return Ok(());
+            }
+        }
+        Err(EngineError::Refused(format!(
+            "{verb} {}: outside the data directory ({}){}",
+            path.display(),
+            self.data_dir.display(),
+            match &self.output_dir {
+                Some(d) => format!(" and the output directory ({})", d.display()),
+                None => String::new(),
+            }
+        )))
     }
 
     /// Runs one SQL statement and streams its result into `path` (format by extension).
@@ -150,9 +260,18 @@ impl Engine {
         export::export(stream, path).await
     }
 
-    /// Plans one SQL statement.
+    /// Plans one SQL statement (under the policy, as [`Engine::plan`]).
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        self.ctx.sql(sql).await.map_err(clarify)
+        let mut statements = self.parse(sql)?;
+        if statements.len() != 1 {
+            return Err(EngineError::DataFusion(
+                datafusion::error::DataFusionError::Plan(format!(
+                    "expected one statement, got {}",
+                    statements.len()
+                )),
+            ));
+        }
+        self.plan(statements.remove(0)).await
     }
 }
 
@@ -184,6 +303,41 @@ fn clarify(e: datafusion::error::DataFusionError) -> EngineError {
         )));
     }
     EngineError::DataFusion(e)
+}
+
+/// A path made absolute against the current directory, with `.` and `..` resolved lexically
+/// (the file need not exist yet).
+fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    // Resolve symbolic links in the part that exists, so a link cannot lead outside.
+    let mut existing = out.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(name) => rest.push(name.to_os_string()),
+            None => break,
+        }
+        existing.pop();
+    }
+    let mut resolved = existing.canonicalize().unwrap_or(existing);
+    for name in rest.into_iter().rev() {
+        resolved.push(name);
+    }
+    resolved
 }
 
 /// Levenshtein distance, for suggesting a known name.
@@ -250,6 +404,7 @@ fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<Session
         court_coverage_end: dataset.coverage.family_court.to.clone(),
         cafcass_coverage_start: dataset.coverage.cafcass.from.clone(),
         cafcass_coverage_end: dataset.coverage.cafcass.to.clone(),
+        disclosure: Default::default(),
     };
     let partitions = config.target_partitions.unwrap_or_else(|| {
         std::thread::available_parallelism()

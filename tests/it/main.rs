@@ -6,6 +6,7 @@
 mod calibration;
 mod common;
 mod differential;
+mod disclosure;
 mod docs_examples;
 mod engine_validation;
 mod full_scale;

@@ -26,14 +26,16 @@ impl Interval {
 
 const EPSILON: f64 = 1e-6;
 
+type Constraint = (Vec<usize>, ComparisonOp, f64);
+
 /// The equations over the unknowns for one measure, split into components.
 pub struct System {
     /// Unknown number of each suppressed interior cell.
     unknown: HashMap<usize, usize>,
     /// Component of each unknown.
     component: Vec<usize>,
-    /// Per component: its unknowns and its equations (unknowns, right-hand side).
-    components: Vec<(Vec<usize>, Vec<(Vec<usize>, f64)>)>,
+    /// Per component: its unknowns and its constraints (unknowns, relation, right-hand side).
+    components: Vec<(Vec<usize>, Vec<Constraint>)>,
     /// Index of the equation an earlier release contributed, per component, for messages.
     pub sources: Vec<Vec<String>>,
     lower: f64,
@@ -65,11 +67,15 @@ impl System {
             }
             x
         }
-        let mut equations: Vec<(Vec<usize>, f64, String)> = Vec::new();
+        let exact = table.exact.get(measure).copied().unwrap_or(true);
+        let mut equations: Vec<(Constraint, String)> = Vec::new();
         let published = table.published_equations(suppressed);
         for eq in published.iter().chain(external) {
+            let Some(Some(total)) = eq.values.get(measure).copied() else {
+                continue;
+            };
+            let mut rhs = total;
             let mut vars = Vec::new();
-            let mut rhs = eq.values[measure];
             for &i in &eq.interior {
                 match unknown.get(&i) {
                     Some(&u) => vars.push(u),
@@ -83,11 +89,19 @@ impl System {
                 let (a, b) = (root(&mut parent, w[0]), root(&mut parent, w[1]));
                 parent[a] = b;
             }
-            equations.push((vars, rhs, eq.source.clone()));
+            if exact {
+                equations.push(((vars, ComparisonOp::Eq, rhs), eq.source.clone()));
+            } else {
+                // A distinct count's margin is at most the sum of its cells and at least each.
+                for &u in &vars {
+                    equations.push(((vec![u], ComparisonOp::Le, total), eq.source.clone()));
+                }
+                equations.push(((vars, ComparisonOp::Ge, rhs), eq.source.clone()));
+            }
         }
         let mut component = vec![0; unknown.len()];
         let mut numbering: HashMap<usize, usize> = HashMap::new();
-        let mut components: Vec<(Vec<usize>, Vec<(Vec<usize>, f64)>)> = Vec::new();
+        let mut components: Vec<(Vec<usize>, Vec<Constraint>)> = Vec::new();
         let mut sources: Vec<Vec<String>> = Vec::new();
         for u in 0..unknown.len() {
             let r = root(&mut parent, u);
@@ -100,9 +114,9 @@ impl System {
             component[u] = k;
             components[k].0.push(u);
         }
-        for (vars, rhs, source) in equations {
-            let k = component[vars[0]];
-            components[k].1.push((vars, rhs));
+        for (constraint, source) in equations {
+            let k = component[constraint.0[0]];
+            components[k].1.push(constraint);
             sources[k].push(source);
         }
         System {
@@ -153,9 +167,9 @@ impl System {
             let coefficient = if target.contains(&u) { 1.0 } else { 0.0 };
             vars.insert(u, problem.add_var(coefficient, (self.lower, f64::INFINITY)));
         }
-        for (eq_vars, rhs) in equations {
+        for (eq_vars, op, rhs) in equations {
             let terms: Vec<_> = eq_vars.iter().map(|u| (vars[u], 1.0)).collect();
-            problem.add_constraint(terms.as_slice(), ComparisonOp::Eq, *rhs);
+            problem.add_constraint(terms.as_slice(), *op, *rhs);
         }
         match problem.solve() {
             Ok(outcome) => match outcome.into_solution() {
@@ -234,5 +248,27 @@ mod tests {
         let i = system.interval(&table, 0, 0).unwrap();
         assert_eq!(i.low, 0.0);
         assert!(i.high.is_infinite());
+    }
+
+    #[test]
+    fn a_distinct_count_margin_bounds_its_cells_between_the_largest_and_the_sum() {
+        // Two groups of 5 distinct persons overlapping in 2: the margin counts 8. Hiding the
+        // first leaves x <= 8 and x + 5 >= 8: x in [3, 8] (an exact sum would pin it at 3).
+        let table = Table::new(
+            1,
+            1,
+            vec![
+                cell(&[Some(0)], 5.0),
+                cell(&[Some(1)], 5.0),
+                cell(&[None], 8.0),
+            ],
+        )
+        .with_exact(vec![false]);
+        let system = System::new(&table, &[true, false, false], &[], 0, 0.0);
+        let i = system.interval(&table, 0, 0).unwrap();
+        assert!(
+            (i.low - 3.0).abs() < 1e-6 && (i.high - 8.0).abs() < 1e-6,
+            "{i:?}"
+        );
     }
 }

@@ -507,7 +507,7 @@ mod tests {
         // An earlier release published the total 4: the cell is pinned and nothing can help.
         let earlier = Equation {
             interior: vec![0],
-            values: vec![4.0],
+            values: vec![Some(4.0)],
             source: "release 1".into(),
         };
         let e = protect(&table, &[earlier], 0.0, 0.1).unwrap_err();

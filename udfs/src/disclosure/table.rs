@@ -28,7 +28,8 @@ pub struct Cell {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Equation {
     pub interior: Vec<usize>,
-    pub values: Vec<f64>,
+    /// Per measure; None where the other table did not publish that measure.
+    pub values: Vec<Option<f64>>,
     /// Where the equation comes from, for messages ("release 3, cell region=A").
     pub source: String,
 }
@@ -38,6 +39,9 @@ pub struct Equation {
 pub struct Table {
     pub dims: usize,
     pub measures: usize,
+    /// Per measure: margins are exact sums of their cells (counts of rows, sums); false for
+    /// distinct counts, whose margin lies between its largest cell and their sum.
+    pub exact: Vec<bool>,
     pub cells: Vec<Cell>,
     /// For each cell, the interior cells it covers (an interior cell covers itself).
     pub cover: Vec<Vec<usize>>,
@@ -80,10 +84,17 @@ impl Table {
         Table {
             dims,
             measures,
+            exact: vec![true; measures],
             cells,
             cover,
             index,
         }
+    }
+
+    /// Declares which measures' margins are exact sums (see `exact`).
+    pub fn with_exact(mut self, exact: Vec<bool>) -> Table {
+        self.exact = exact;
+        self
     }
 
     pub fn find(&self, key: &[Option<u32>]) -> Option<usize> {
@@ -114,7 +125,7 @@ impl Table {
             .filter(|&c| !suppressed[c] && !self.is_interior(c))
             .map(|c| Equation {
                 interior: self.cover[c].clone(),
-                values: self.cells[c].values.clone(),
+                values: self.cells[c].values.iter().map(|v| Some(*v)).collect(),
                 source: format!("cell {}", c),
             })
             .collect()

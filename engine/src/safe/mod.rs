@@ -1,0 +1,312 @@
+//! Safe outputs (design/DISCLOSURE.md): the policy that decides what may leave, the
+//! `safe_table('<aggregate query>')` table function, and the release pipeline behind both.
+//!
+//! Under the `open` policy every result is returned and `safe_table` (or the shell's `\safe`)
+//! releases a table on request. Under `safe`, statements that change the session or touch files
+//! are refused by DataFusion's `SQLOptions`, row-level results are refused with the reason, and
+//! every aggregate query is released as a safe table: the rules, secondary suppression and its
+//! audit, the differencing check against the release log, and a report beside the table.
+
+pub mod analyze;
+pub mod log;
+pub mod release;
+pub mod report;
+
+use crate::{EngineError, Result};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{DataFusionError, ScalarValue, plan_err};
+use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use datafusion::sql::sqlparser::ast;
+use release::{Release, Releaser};
+use std::fmt;
+use std::sync::Arc;
+
+/// Who gets what (design/DISCLOSURE.md, "Policy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// A researcher inside the environment: every result.
+    #[default]
+    Open,
+    /// Anything leaving: aggregates only, each released through disclosure control.
+    Safe,
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "open" => Ok(Policy::Open),
+            "safe" => Ok(Policy::Safe),
+            other => Err(format!(
+                "unknown policy '{other}'; expected 'open' or 'safe'"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Open => "open",
+            Policy::Safe => "safe",
+        })
+    }
+}
+
+/// What the safe policy does with a planned query.
+pub enum Verdict {
+    /// Run as it is: no data from the dataset's tables (e.g. `SELECT 1`, the catalogue), or only
+    /// already-released safe tables.
+    Run,
+    /// Release through disclosure control.
+    Release,
+}
+
+/// Decides a planned statement's fate under the safe policy.
+pub fn judge(plan: &LogicalPlan) -> Result<Verdict> {
+    if let LogicalPlan::Explain(e) = plan {
+        let _ = e;
+        return Ok(Verdict::Run);
+    }
+    if matches!(plan, LogicalPlan::Analyze(_)) {
+        return Err(EngineError::Refused(
+            "EXPLAIN ANALYZE is refused under the safe policy: its row counts describe individual records; EXPLAIN without ANALYZE shows the plan".into(),
+        ));
+    }
+    let mut data_tables = Vec::new();
+    let mut safe_tables = 0;
+    plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(scan) = p {
+            let name = scan.table_name.table().to_string();
+            if name.starts_with("safe_table") {
+                safe_tables += 1;
+            } else if scan.table_name.schema() != Some("information_schema") {
+                data_tables.push(name);
+            }
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    })?;
+    if data_tables.is_empty() {
+        return Ok(Verdict::Run);
+    }
+    if safe_tables > 0 {
+        return Err(EngineError::Refused(
+            "a query mixing safe_table with the dataset's tables is refused under the safe policy; release the whole query with safe_table".into(),
+        ));
+    }
+    if analyze::is_aggregate(plan) {
+        return Ok(Verdict::Release);
+    }
+    data_tables.sort();
+    data_tables.dedup();
+    Err(EngineError::Refused(format!(
+        "row-level results are refused under the safe policy: this query returns one row per record of {}, which could identify a child or a family. Aggregate it (GROUP BY with counts, sums or averages) and it will be released through disclosure control, with small cells suppressed",
+        data_tables
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// `safe_table('<aggregate query>')`.
+#[derive(Debug)]
+pub struct SafeTableFunction {
+    pub releaser: Arc<Releaser>,
+}
+
+impl TableFunctionImpl for SafeTableFunction {
+    fn call_with_args(
+        &self,
+        args: TableFunctionArgs,
+    ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
+        let sql = match args.exprs() {
+            [
+                Expr::Literal(
+                    ScalarValue::Utf8(Some(s))
+                    | ScalarValue::LargeUtf8(Some(s))
+                    | ScalarValue::Utf8View(Some(s)),
+                    _,
+                ),
+            ] => s.clone(),
+            _ => {
+                return plan_err!(
+                    "safe_table takes one argument, the aggregate query as a string: safe_table('SELECT dfj_area, count(*) AS cases FROM cases GROUP BY dfj_area')"
+                );
+            }
+        };
+        let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
+            return plan_err!("safe_table: no session");
+        };
+        let state = state.clone();
+        // Planning reads only the catalogue (in memory), so it completes without the runtime.
+        let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
+        if release::uses_safe_table(&plan) {
+            return plan_err!("safe_table cannot be nested in a safe_table query");
+        }
+        let analysis = analyze::analyze(&plan).map_err(|e| {
+            DataFusionError::Plan(format!(
+                "safe_table: not releasable as a safe table: {}",
+                e.strip_backtrace()
+                    .trim_start_matches("Error during planning: ")
+            ))
+        })?;
+        let fields: Vec<_> = analysis
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        Ok(Arc::new(SafeTable {
+            sql,
+            schema: Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+            state,
+            releaser: self.releaser.clone(),
+        }))
+    }
+}
+
+/// The provider behind one `safe_table(...)` call: the release happens when it is read.
+#[derive(Debug)]
+struct SafeTable {
+    sql: String,
+    schema: SchemaRef,
+    state: SessionState,
+    releaser: Arc<Releaser>,
+}
+
+#[async_trait]
+impl TableProvider for SafeTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        Ok(Arc::new(SafeTableExec {
+            sql: self.sql.clone(),
+            projection: projection.cloned(),
+            properties: Arc::new(PlanProperties::new(
+                EquivalenceProperties::new(schema.clone()),
+                Partitioning::UnknownPartitioning(1),
+                EmissionType::Final,
+                Boundedness::Bounded,
+            )),
+            schema,
+            state: self.state.clone(),
+            releaser: self.releaser.clone(),
+        }))
+    }
+}
+
+/// Runs the release when executed (not when planned, so EXPLAIN releases nothing).
+#[derive(Debug)]
+struct SafeTableExec {
+    sql: String,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    state: SessionState,
+    releaser: Arc<Releaser>,
+}
+
+impl DisplayAs for SafeTableExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SafeTableExec: {}", self.sql)
+    }
+}
+
+impl ExecutionPlan for SafeTableExec {
+    fn name(&self) -> &str {
+        "SafeTableExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> datafusion::common::Result<
+            datafusion::common::tree_node::TreeNodeRecursion,
+        >,
+    ) -> datafusion::common::Result<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> datafusion::common::Result<SendableRecordBatchStream> {
+        let (sql, state, releaser, projection) = (
+            self.sql.clone(),
+            self.state.clone(),
+            self.releaser.clone(),
+            self.projection.clone(),
+        );
+        let stream = futures::stream::once(async move {
+            let released: Release = release::release(&state, &sql, &releaser)
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let batches: Vec<_> = released
+                .batches
+                .into_iter()
+                .map(|b| match &projection {
+                    Some(p) => b.project(p).map_err(DataFusionError::from),
+                    None => Ok(b),
+                })
+                .collect();
+            Ok::<_, DataFusionError>(futures::stream::iter(batches))
+        });
+        use futures::TryStreamExt;
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            stream.try_flatten(),
+        )))
+    }
+}
+
+/// Whether a parsed statement is a plain query (what the safe policy can release).
+pub fn is_query(statement: &datafusion::sql::parser::Statement) -> bool {
+    matches!(
+        statement,
+        datafusion::sql::parser::Statement::Statement(s) if matches!(s.as_ref(), ast::Statement::Query(_))
+    )
+}
