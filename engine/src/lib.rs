@@ -133,6 +133,31 @@ impl Engine {
         self.policy
     }
 
+    /// The one-line summary of the latest safe release, once (shown after its result).
+    pub fn take_release_summary(&self) -> Option<String> {
+        self.releaser.take_latest()
+    }
+
+    /// Whether `path` is somewhere SQL results may be written under the policy: anywhere when
+    /// open; inside the release directory when safe.
+    pub fn may_write(&self, path: &Path) -> Result<()> {
+        if self.policy == Policy::Open {
+            return Ok(());
+        }
+        let target = absolute(path);
+        match self.releaser.dir.as_deref() {
+            Some(dir) if target.starts_with(dir) => Ok(()),
+            Some(dir) => Err(EngineError::Refused(format!(
+                "{} is outside the release directory {}: under the safe policy results are written only there",
+                target.display(),
+                dir.display()
+            ))),
+            None => Err(EngineError::Refused(
+                "under the safe policy results are written only to the release directory (--release-dir)".into(),
+            )),
+        }
+    }
+
     /// Where safe releases go, if anywhere.
     pub fn release_dir(&self) -> Option<&Path> {
         self.releaser.dir.as_deref()
@@ -179,29 +204,70 @@ impl Engine {
         Ok(statements.into_iter().collect())
     }
 
+    /// A view of this engine whose queries share one memory pool of `limit` bytes of their own
+    /// (the server gives each query one); tables, functions, policy and releases are shared.
+    pub fn with_memory_limit(&self, limit: usize) -> Result<Engine> {
+        use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+        use datafusion::execution::runtime_env::RuntimeEnv;
+        use datafusion::execution::session_state::SessionStateBuilder;
+        let base = self.ctx.runtime_env();
+        let pool = Arc::new(TrackConsumersPool::new(
+            GreedyMemoryPool::new(limit),
+            std::num::NonZeroUsize::new(5).expect("five"),
+        ));
+        let runtime = RuntimeEnv {
+            memory_pool: pool,
+            disk_manager: base.disk_manager.clone(),
+            cache_manager: base.cache_manager.clone(),
+            object_store_registry: base.object_store_registry.clone(),
+        };
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_runtime_env(Arc::new(runtime))
+            .build();
+        Ok(Engine {
+            ctx: SessionContext::new_with_state(state),
+            data_dir: self.data_dir.clone(),
+            dataset: self.dataset.clone(),
+            policy: self.policy,
+            releaser: self.releaser.clone(),
+            output_dir: self.output_dir.clone(),
+        })
+    }
+
     /// Plans one parsed statement under the policy; executing the frame streams its result.
     /// Under the safe policy an aggregate query is released here (and its safe table returned).
     pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
         let state = self.ctx.state();
         let text = statement.to_string();
         let plan = state.statement_to_plan(statement).await.map_err(clarify)?;
+        self.plan_logical(plan, &text).await
+    }
+
+    /// Whether the policy lets this plan run (or be released), without running it.
+    pub fn check_policy(&self, plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+        match self.policy {
+            Policy::Open => self.check_paths(plan),
+            Policy::Safe => {
+                safe_statement_options(plan)?;
+                safe::judge(plan).map(|_| ())
+            }
+        }
+    }
+
+    /// Applies the policy to a logical plan (`text` is the statement, for the release log).
+    pub async fn plan_logical(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        text: &str,
+    ) -> Result<DataFrame> {
         match self.policy {
             Policy::Open => self.check_paths(&plan)?,
             Policy::Safe => {
-                use datafusion::execution::context::SQLOptions;
-                SQLOptions::new()
-                    .with_allow_ddl(false)
-                    .with_allow_dml(false)
-                    .with_allow_statements(false)
-                    .verify_plan(&plan)
-                    .map_err(|e| {
-                        EngineError::Refused(format!(
-                            "refused under the safe policy: {}; only queries run here (no SET, CREATE, COPY, INSERT or DROP)",
-                            e.strip_backtrace().trim_start_matches("Error during planning: ")
-                        ))
-                    })?;
+                safe_statement_options(&plan)?;
                 if let safe::Verdict::Release = safe::judge(&plan)? {
-                    let released = self.release(&text).await?;
+                    let released =
+                        safe::release::release_plan(&self.ctx.state(), plan, text, &self.releaser)
+                            .await?;
                     return Ok(self.ctx.read_batches(released.batches)?);
                 }
             }
@@ -273,6 +339,22 @@ impl Engine {
         }
         self.plan(statements.remove(0)).await
     }
+}
+
+/// Under the safe policy only queries run: DataFusion's statement options refuse the rest.
+fn safe_statement_options(plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+    use datafusion::execution::context::SQLOptions;
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(plan)
+        .map_err(|e| {
+            EngineError::Refused(format!(
+                "refused under the safe policy: {}; only queries run here (no SET, CREATE, COPY, INSERT or DROP)",
+                e.strip_backtrace().trim_start_matches("Error during planning: ")
+            ))
+        })
 }
 
 /// A domain function's argument error comes back from DataFusion wrapped in its signature

@@ -63,6 +63,7 @@ const COMMANDS: &[&str] = &[
     "\\df",
     "\\catalogue",
     "\\explain",
+    "\\safe",
     "\\i",
     "\\o",
     "\\export",

@@ -39,6 +39,9 @@ pub async fn run_sql(
     for (i, statement) in statements.into_iter().enumerate() {
         let started = Instant::now();
         let result = run_one(engine, printer, statement, out).await;
+        if let Some(summary) = engine.take_release_summary() {
+            eprintln!("Released {summary}");
+        }
         match result {
             Ok(printed) => {
                 if show.timing_to_stderr {
@@ -88,6 +91,12 @@ async fn run_one(
         .print(stream, out)
         .await
         .map_err(|e| describe(&e.to_string()))
+}
+
+/// `\safe QUERY` as SQL: the query released through `safe_table`.
+pub fn safe_sql(query: &str) -> String {
+    let query = query.trim().trim_end_matches(';').trim();
+    format!("SELECT * FROM safe_table('{}')", query.replace('\'', "''"))
 }
 
 pub fn elapsed(d: Duration) -> String {

@@ -11,6 +11,7 @@ mod exec;
 mod generate;
 mod print;
 mod repl;
+mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -81,6 +82,15 @@ struct Cli {
     /// Keep going after a failed statement (the exit code is still 3 if any failed).
     #[arg(long)]
     continue_on_error: bool,
+
+    /// Disclosure policy: `open` returns every result; `safe` refuses row-level results and
+    /// releases aggregates through disclosure control (design/DISCLOSURE.md).
+    #[arg(long, default_value = "open", value_name = "open|safe")]
+    policy: fjq_engine::Policy,
+
+    /// Where safe releases (\safe, safe_table, --policy safe) and their log are written.
+    #[arg(long, value_name = "DIR", default_value = "fjq-releases")]
+    release_dir: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,6 +109,10 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Serve the dataset over Arrow Flight SQL (pyarrow, ADBC) to notebooks.
+    Serve(serve::ServeArgs),
+    /// Manage the users of `fjq serve`.
+    User(serve::UserArgs),
 }
 
 fn main() -> ExitCode {
@@ -139,6 +153,34 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::User(ref args)) => match serve::user(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fjq: {e:#}");
+                ExitCode::from(EXIT_STARTUP)
+            }
+        },
+        Some(Command::Serve(args)) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("fjq: cannot start: {e}");
+                    return ExitCode::from(EXIT_STARTUP);
+                }
+            };
+            let result = runtime.block_on(serve::serve(args));
+            runtime.shutdown_background();
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fjq: {e:#}");
+                    ExitCode::from(EXIT_STARTUP)
+                }
+            }
+        }
         None => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -172,6 +214,8 @@ async fn open_engine(cli: &Cli) -> anyhow::Result<Engine> {
     let config = EngineConfig {
         memory_limit,
         register_truth: cli.truth,
+        policy: cli.policy,
+        release_dir: Some(cli.release_dir.clone()),
         ..EngineConfig::default()
     };
     Engine::open(&data, config)
@@ -222,6 +266,12 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> ExitCode {
+    if let Some(path) = &cli.output
+        && let Err(e) = engine.may_write(path)
+    {
+        eprintln!("fjq: {e}");
+        return ExitCode::from(EXIT_STARTUP);
+    }
     let mut out: Box<dyn Write> = match &cli.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
@@ -250,6 +300,15 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
     };
     let mut failed = false;
     for (name, sql) in sources {
+        // `\safe QUERY` releases the query through disclosure control.
+        let released;
+        let sql = match sql.trim_start().strip_prefix("\\safe") {
+            Some(query) => {
+                released = exec::safe_sql(query);
+                &released
+            }
+            None => sql,
+        };
         // A source that is a backslash command (`fjq -c '\\d people'`) runs as in the shell.
         if sql.trim_start().starts_with('\\') {
             match describe::command(engine, sql.trim()) {

@@ -22,6 +22,9 @@ commands. Ctrl-C cancels a running query, Ctrl-D quits. DuckDB's .tables, .schem
                   description, example
   \\catalogue      the data contract in words: every table and column
   \\explain QUERY  the query's plan
+  \\safe QUERY     release an aggregate query through disclosure control: small cells and
+                  the cells that would give them back are suppressed, counts rounded; the
+                  table, its report (results.json) and the release log go to --release-dir
   \\i FILE         run the statements in FILE
   \\o [FILE]       send results to FILE (\\o alone: back to the terminal)
   \\export FILE    write the last query's whole result to FILE: .parquet, .csv, .tsv, .json
@@ -316,6 +319,12 @@ impl Repl {
                     "error: \\explain takes a query, e.g. \\explain SELECT count(*) FROM cases"
                 ),
             },
+            "\\safe" => match rest {
+                Some(query) => self.execute(&crate::exec::safe_sql(query)).await,
+                None => eprintln!(
+                    "error: \\safe takes an aggregate query, e.g. \\safe SELECT case_type, count(*) AS cases FROM cases GROUP BY case_type"
+                ),
+            },
             "\\i" | "\\include" => match rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
                 Some(path) => match std::fs::read_to_string(path) {
                     Ok(sql) => self.execute(&sql).await,
@@ -329,6 +338,10 @@ impl Repl {
                     println!("Results written to {} are closed.", path.display());
                 }
                 if let Some(path) = rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
+                    if let Err(e) = self.engine.may_write(std::path::Path::new(path)) {
+                        eprintln!("error: {e}");
+                        return true;
+                    }
                     match std::fs::File::create(path) {
                         Ok(f) => {
                             self.output = Some((PathBuf::from(path), std::io::BufWriter::new(f)));
@@ -346,6 +359,13 @@ impl Repl {
                     "error: \\export takes a file name ending .parquet, .csv, .tsv, .json or .ndjson"
                 ),
                 (Some(_), None) => eprintln!("error: nothing to export yet: run a query first"),
+                (Some(path), Some(_))
+                    if self.engine.may_write(std::path::Path::new(path)).is_err() =>
+                {
+                    if let Err(e) = self.engine.may_write(std::path::Path::new(path)) {
+                        eprintln!("error: {e}");
+                    }
+                }
                 (Some(path), Some(sql)) => {
                     let started = std::time::Instant::now();
                     let progress = std::io::stderr().is_terminal().then(Progress::start);

@@ -289,7 +289,10 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
             _ => None,
         };
         measures.push(Measure {
-            name: e.schema_name().to_string(),
+            name: e
+                .schema_name()
+                .to_string()
+                .replace("count(Int64(1))", "count(*)"),
             kind,
             stats_column,
             distinct: params.distinct,

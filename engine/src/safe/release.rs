@@ -27,6 +27,8 @@ use std::sync::Arc;
 pub struct Releaser {
     pub dir: Option<PathBuf>,
     lock: tokio::sync::Mutex<()>,
+    /// The summary of the latest release not yet shown to the user.
+    latest: std::sync::Mutex<Option<String>>,
 }
 
 impl Releaser {
@@ -34,7 +36,13 @@ impl Releaser {
         Releaser {
             dir,
             lock: tokio::sync::Mutex::new(()),
+            latest: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Takes the summary of the latest release, once (front ends print it after the result).
+    pub fn take_latest(&self) -> Option<String> {
+        self.latest.lock().ok()?.take()
     }
 }
 
@@ -86,12 +94,22 @@ struct Row {
 
 /// Runs `sql` as a safe release.
 pub async fn release(state: &SessionState, sql: &str, releaser: &Releaser) -> Result<Release> {
+    let plan = state.create_logical_plan(sql).await?;
+    release_plan(state, plan, sql, releaser).await
+}
+
+/// Releases a planned query (`sql` is what the log and report record as the command).
+pub async fn release_plan(
+    state: &SessionState,
+    plan: LogicalPlan,
+    sql: &str,
+    releaser: &Releaser,
+) -> Result<Release> {
     let Some(dir) = releaser.dir.clone() else {
         return Err(refused(
             "no release directory: start fjq with --release-dir DIR to release safe tables",
         ));
     };
-    let plan = state.create_logical_plan(sql).await?;
     if !matches!(
         plan,
         LogicalPlan::Projection(_)
@@ -290,7 +308,7 @@ pub async fn release(state: &SessionState, sql: &str, releaser: &Releaser) -> Re
 
     let primary = table.cells.iter().filter(|c| c.primary).count();
     let secondary = protection.secondary.len();
-    Ok(Release {
+    let released = Release {
         id,
         dir: release_dir,
         schema: out_schema,
@@ -305,7 +323,11 @@ pub async fn release(state: &SessionState, sql: &str, releaser: &Releaser) -> Re
         primary,
         secondary,
         report: report_path,
-    })
+    };
+    if let Ok(mut latest) = releaser.latest.lock() {
+        *latest = Some(released.summary());
+    }
+    Ok(released)
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> EngineError {
@@ -503,7 +525,14 @@ fn judge(analysis: &Analysis, row: &mut Row, rules: &Rules) {
     for (m, measure) in analysis.measures.iter().enumerate() {
         for f in rules.check(measure.kind, row.persons, &row.stats[m]) {
             if seen.insert(f.rule) {
-                row.failures.push((f.rule, f.detail));
+                let detail = if analysis.person_columns.is_empty() {
+                    // Without a person column each row is a contributor: say so.
+                    f.detail
+                        .replace(" persons,", " rows (the query reads no person column),")
+                } else {
+                    f.detail
+                };
+                row.failures.push((f.rule, detail));
             }
         }
     }

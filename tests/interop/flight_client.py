@@ -1,0 +1,189 @@
+"""The real Flight SQL clients against `fjq serve`, for the interop tests and the benchmark.
+
+Usage: flight_client.py ACTION URI USER PASSWORD [ARGS...]; prints one JSON object.
+
+  pyarrow SQL            pyarrow.flight: basic-token handshake, statement query, read_all
+  adbc SQL [PARAMS]      ADBC Flight SQL driver: connect with username/password, execute
+                         (PARAMS: a JSON list bound to $1, $2, ...), fetch_arrow_table
+  objects                ADBC adbc_get_objects: catalogs, schemas, tables and their columns
+  refusals               wrong password (pyarrow, ADBC) and a call without a token
+  load CLIENTS QUERIES   CLIENTS threads, each its own ADBC connection running QUERIES queries
+  throughput SQL         pyarrow read of a large result: rows, Arrow bytes, seconds
+
+Rows come back as JSON objects (dates as ISO text) so the Rust side can compare them with
+`fjq -c ... --format json`.
+"""
+
+import json
+import sys
+import threading
+import time
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field(number, payload):
+    """A length-delimited protobuf field."""
+    return varint((number << 3) | 2) + varint(len(payload)) + payload
+
+
+def statement_query(sql):
+    """Any(CommandStatementQuery(query=sql)) as Flight SQL expects in a command descriptor."""
+    command = field(1, sql.encode())
+    type_url = b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery"
+    return field(1, type_url) + field(2, command)
+
+
+def rows_of(table):
+    def plain(v):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        return str(v)
+
+    return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def pyarrow_client(uri, user, password):
+    client = flight.FlightClient(uri)
+    header = client.authenticate_basic_token(user, password)
+    return client, flight.FlightCallOptions(headers=[header])
+
+
+def pyarrow_query(uri, user, password, sql):
+    client, options = pyarrow_client(uri, user, password)
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(statement_query(sql)), options)
+    reader = client.do_get(info.endpoints[0].ticket, options)
+    table = reader.read_all()
+    return table
+
+
+def adbc_connect(uri, user, password):
+    import adbc_driver_flightsql.dbapi as dbapi
+
+    return dbapi.connect(uri, db_kwargs={"username": user, "password": password})
+
+
+def error_text(e):
+    return f"{type(e).__name__}: {e}"
+
+
+def main():
+    action, uri, user, password, *args = sys.argv[1:]
+    out = {}
+    if action == "pyarrow":
+        table = pyarrow_query(uri, user, password, args[0])
+        out = {"rows": rows_of(table), "types": [str(t) for t in table.schema.types]}
+    elif action == "adbc":
+        params = json.loads(args[1]) if len(args) > 1 else None
+        with adbc_connect(uri, user, password) as conn:
+            with conn.cursor() as cur:
+                cur.execute(args[0], params)
+                table = cur.fetch_arrow_table()
+        out = {"rows": rows_of(table), "types": [str(t) for t in table.schema.types]}
+    elif action == "objects":
+        with adbc_connect(uri, user, password) as conn:
+            objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()
+        tables = {}
+        for catalog in objects:
+            for schema in catalog["catalog_db_schemas"] or []:
+                for t in schema["db_schema_tables"] or []:
+                    name = f'{catalog["catalog_name"]}.{schema["db_schema_name"]}.{t["table_name"]}'
+                    tables[name] = {
+                        "type": t["table_type"],
+                        "columns": [c["column_name"] for c in t["table_columns"] or []],
+                    }
+        out = {"tables": tables}
+    elif action == "refusals":
+        try:
+            pyarrow_client(uri, user, password + "-wrong")
+            out["pyarrow_wrong_password"] = "accepted"
+        except flight.FlightUnauthenticatedError as e:
+            out["pyarrow_wrong_password"] = "UNAUTHENTICATED " + str(e)
+        except Exception as e:  # noqa: BLE001 - report whatever came back
+            out["pyarrow_wrong_password"] = error_text(e)
+        try:
+            client = flight.FlightClient(uri)
+            client.get_flight_info(flight.FlightDescriptor.for_command(statement_query("SELECT 1")))
+            out["no_token"] = "accepted"
+        except flight.FlightUnauthenticatedError as e:
+            out["no_token"] = "UNAUTHENTICATED " + str(e)
+        except Exception as e:  # noqa: BLE001
+            out["no_token"] = error_text(e)
+        try:
+            with adbc_connect(uri, user, password + "-wrong") as conn:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                    cur.fetch_arrow_table()
+            out["adbc_wrong_password"] = "accepted"
+        except Exception as e:  # noqa: BLE001
+            status = getattr(e, "status_code", None)
+            out["adbc_wrong_password"] = f"{status} {error_text(e)}"
+    elif action == "load":
+        clients, queries = int(args[0]), int(args[1])
+        sqls = [
+            "SELECT case_type, count(*) AS n FROM cases GROUP BY case_type",
+            "SELECT dfj_area, count(*) AS n FROM cases WHERE case_type = 'public_law' GROUP BY dfj_area",
+            "SELECT count(*) AS n FROM events",
+            "SELECT role, count(DISTINCT person_id) AS people FROM people GROUP BY role",
+        ]
+        failures = []
+        rows = [0]
+        lock = threading.Lock()
+
+        def work(i):
+            try:
+                with adbc_connect(uri, user, password) as conn:
+                    for q in range(queries):
+                        with conn.cursor() as cur:
+                            cur.execute(sqls[(i + q) % len(sqls)])
+                            n = cur.fetch_arrow_table().num_rows
+                        with lock:
+                            rows[0] += n
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    failures.append(error_text(e))
+
+        started = time.time()
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        out = {
+            "queries": clients * queries,
+            "failures": failures,
+            "rows": rows[0],
+            "seconds": time.time() - started,
+        }
+    elif action == "throughput":
+        client, options = pyarrow_client(uri, user, password)
+        started = time.time()
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(statement_query(args[0])), options)
+        reader = client.do_get(info.endpoints[0].ticket, options)
+        rows = 0
+        nbytes = 0
+        for chunk in reader:
+            rows += chunk.data.num_rows
+            nbytes += chunk.data.nbytes
+        seconds = time.time() - started
+        out = {"rows": rows, "bytes": nbytes, "seconds": seconds, "mb_per_s": nbytes / 1e6 / seconds}
+    else:
+        raise SystemExit(f"unknown action {action}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
