@@ -226,7 +226,9 @@ pub async fn release_plan(
                 .collect(),
         })
         .collect();
-    let dimensions: Vec<String> = analysis.dimensions.iter().map(|d| short(d)).collect();
+    let dimensions: Vec<String> = (0..analysis.dimensions.len())
+        .map(|d| dimension_name(&analysis, d))
+        .collect();
     let exact: Vec<bool> = additive
         .iter()
         .map(|&m| !analysis.measures[m].distinct)
@@ -278,6 +280,7 @@ pub async fn release_plan(
             describe: &describe,
             output_rows: out_batch.num_rows(),
             files: vec![("output_0.csv".to_string(), csv_sha.clone())],
+            method: protection.method,
         },
     )
     .map_err(|e| io_error(&release_dir, e))?;
@@ -350,6 +353,16 @@ fn short(name: &str) -> String {
     name.rsplit('.').next().unwrap_or(name).to_string()
 }
 
+/// A dimension's name: the result column showing it, else its expression's column name.
+fn dimension_name(analysis: &Analysis, d: usize) -> String {
+    analysis
+        .columns
+        .iter()
+        .position(|c| *c == OutputColumn::Dimension(d))
+        .map(|i| analysis.schema.field(i).name().clone())
+        .unwrap_or_else(|| short(&analysis.dimensions[d]))
+}
+
 fn additive_name(analysis: &Analysis, additive: &[usize], m: usize) -> String {
     additive
         .get(m)
@@ -363,7 +376,7 @@ fn describe_cell(analysis: &Analysis, levels: &[Vec<String>], key: &[Option<u32>
         .map(|(d, k)| {
             format!(
                 "{}={}",
-                short(&analysis.dimensions[d]),
+                dimension_name(analysis, d),
                 k.map(|l| levels[d][l as usize].clone())
                     .unwrap_or_else(|| "(total)".into())
             )

@@ -21,6 +21,8 @@ pub struct ReportInput<'a> {
     pub describe: &'a dyn Fn(usize) -> String,
     pub output_rows: usize,
     pub files: Vec<(String, String)>,
+    /// How the audit found the intervals.
+    pub method: &'a str,
 }
 
 /// The time now as ISO 8601 (UTC), without a date library.
@@ -174,6 +176,7 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
             "person_columns": input.analysis.person_columns.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
             "dimensions": input.analysis.dimensions,
             "measures": input.analysis.measures.iter().map(|m| json!({"name": m.name, "kind": m.kind})).collect::<Vec<_>>(),
+            "audit_method": input.method,
             "audit": audit,
             "checksums": input.files.iter().map(|(n, h)| (n.clone(), json!(h))).collect::<Map<_, _>>(),
         }
@@ -188,7 +191,7 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// JSON has no infinity: an unbounded side is null.
+/// JSON has no infinity: an unbounded side is null (and so is a bound not certified).
 fn finite(v: f64) -> Value {
     if v.is_finite() { json!(v) } else { Value::Null }
 }

@@ -5,6 +5,7 @@
 //! engine decides when a result must pass (the policy), runs the query, and hands the cells here.
 
 pub mod audit;
+pub mod certificate;
 pub mod functions;
 pub mod rules;
 pub mod secondary;

@@ -9,8 +9,18 @@
 //! Either way the audit ([`super::audit`]) has the last word.
 
 use super::audit::{Interval, System, protects};
+use super::certificate::Grid;
 use super::table::{Equation, Table};
 use std::collections::HashSet;
+
+/// Tables with more cells than this (and no earlier release to reckon with) are protected and
+/// audited with hypercube certificates ([`super::certificate`]) instead of linear programs,
+/// which would take minutes: two programs per hidden cell over thousands of unknowns.
+pub const LP_CELLS: usize = 400;
+
+/// How the intervals were found.
+pub const BY_LINEAR_PROGRAMS: &str = "linear programs (exact)";
+pub const BY_CERTIFICATES: &str = "hypercube certificates (the true interval contains it)";
 
 /// Complements searched exhaustively up to this many eligible cells.
 pub const EXHAUSTIVE_CANDIDATES: usize = 15;
@@ -24,8 +34,10 @@ pub struct Protection {
     pub suppressed: Vec<bool>,
     /// Complementary cells (suppressed, not primary).
     pub secondary: Vec<usize>,
-    /// Each suppressed cell's interval, per additive measure.
+    /// Each suppressed cell's interval, per additive measure (NaN bounds: not certified).
     pub intervals: Vec<(usize, Vec<Interval>)>,
+    /// [`BY_LINEAR_PROGRAMS`] or [`BY_CERTIFICATES`].
+    pub method: &'static str,
 }
 
 /// Why no pattern could protect a primary.
@@ -49,6 +61,9 @@ pub fn protect(
     let primaries: Vec<usize> = (0..table.cells.len()).filter(|&c| suppressed[c]).collect();
     if primaries.is_empty() || table.measures == 0 {
         return finish(table, suppressed, external, lower);
+    }
+    if table.cells.len() > LP_CELLS && external.is_empty() {
+        return protect_large(table, suppressed, &primaries, protection);
     }
     if first_failure(table, &suppressed, external, lower, protection, &primaries)?.is_none() {
         return finish(table, suppressed, external, lower);
@@ -116,7 +131,176 @@ fn finish(
         suppressed,
         secondary,
         intervals,
+        method: BY_LINEAR_PROGRAMS,
     })
+}
+
+fn unprotectable(table: &Table, p: usize, reason: &str) -> Unprotectable {
+    let _ = table;
+    Unprotectable {
+        cell: p,
+        measure: 0,
+        interval: Interval {
+            low: f64::NAN,
+            high: f64::NAN,
+        },
+        reason: reason.to_string(),
+    }
+}
+
+/// Whether every measure's certified interval protects `p`.
+fn certified(table: &Table, p: usize, intervals: &[Option<Interval>], protection: f64) -> bool {
+    let cell = &table.cells[p];
+    intervals
+        .iter()
+        .enumerate()
+        .all(|(m, i)| i.is_some_and(|i| protects(i, cell.values[m], cell.small, protection)))
+}
+
+/// The hypercube method with certificates: for each primary not yet certified, hide the cheapest
+/// cube through it that certifies it (fewest new cells, then smallest total; never a zero).
+fn protect_large(
+    table: &Table,
+    mut suppressed: Vec<bool>,
+    primaries: &[usize],
+    protection: f64,
+) -> Result<Protection, Unprotectable> {
+    let grid = Grid::new(table).ok_or_else(|| {
+        unprotectable(
+            table,
+            primaries[0],
+            "the table has too many cells to protect",
+        )
+    })?;
+    for &p in primaries {
+        for step in 0..=MAX_STEPS_PER_PRIMARY {
+            let cell = &table.cells[p];
+            let accept =
+                |m: usize, i: Interval| protects(i, cell.values[m], cell.small, protection);
+            // One cube that protects it alone is enough (the union of several is checked below
+            // when none does).
+            if grid.any_cube(table, &suppressed, p, &accept)
+                || certified(table, p, &grid.certify(table, &suppressed, p), protection)
+            {
+                break;
+            }
+            if step == MAX_STEPS_PER_PRIMARY {
+                return Err(unprotectable(
+                    table,
+                    p,
+                    "no hypercube of complementary cells protects it (zeros and empty cells are never complements)",
+                ));
+            }
+            let mut best: Option<((usize, f64), Vec<usize>)> = None;
+            let mut fallback: Option<((usize, f64), Vec<usize>)> = None;
+            grid.for_each_cube(table, p, |corners| {
+                let mut new = Vec::new();
+                for &(position, _) in corners {
+                    if let Some(c) = grid.cell(position)
+                        && !suppressed[c]
+                    {
+                        if table.cells[c].zero {
+                            return;
+                        }
+                        new.push(c);
+                    }
+                }
+                if new.is_empty() {
+                    return;
+                }
+                let cost = cost(table, &new);
+                let better = |slot: &Option<((usize, f64), Vec<usize>)>| {
+                    slot.as_ref()
+                        .is_none_or(|(c, _)| cost.0 < c.0 || (cost.0 == c.0 && cost.1 < c.1))
+                };
+                let hidden = |c: usize| suppressed[c] || new.contains(&c);
+                let cell = &table.cells[p];
+                let passes = (0..table.measures).all(|m| {
+                    grid.cube_interval(table, &hidden, corners, m)
+                        .is_some_and(|i| protects(i, cell.values[m], cell.small, protection))
+                });
+                if passes {
+                    if better(&best) {
+                        best = Some((cost, new));
+                    }
+                } else if better(&fallback) {
+                    fallback = Some((cost, new));
+                }
+            });
+            match best.or(fallback) {
+                Some((_, cells)) => {
+                    for c in cells {
+                        suppressed[c] = true;
+                    }
+                }
+                None => {
+                    return Err(unprotectable(
+                        table,
+                        p,
+                        "no hypercube of complementary cells protects it (zeros and empty cells are never complements)",
+                    ));
+                }
+            }
+        }
+    }
+    let intervals = (0..table.cells.len())
+        .filter(|&c| suppressed[c])
+        .map(|c| {
+            let certs = grid.certify(table, &suppressed, c);
+            (
+                c,
+                certs
+                    .into_iter()
+                    .map(|i| {
+                        i.unwrap_or(Interval {
+                            low: f64::NAN,
+                            high: f64::NAN,
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let secondary = (0..table.cells.len())
+        .filter(|&c| suppressed[c] && !table.cells[c].primary)
+        .collect();
+    Ok(Protection {
+        suppressed,
+        secondary,
+        intervals,
+        method: BY_CERTIFICATES,
+    })
+}
+
+/// Audits a fixed pattern's primaries against the published cells: exactly (linear programs)
+/// for small tables, by certificates for large ones. Returns the first primary left
+/// recoverable.
+pub fn audit_pattern(
+    table: &Table,
+    suppressed: &[bool],
+    lower: f64,
+    protection: f64,
+) -> Option<usize> {
+    let primaries: Vec<usize> = (0..table.cells.len())
+        .filter(|&c| table.cells[c].primary && suppressed[c])
+        .collect();
+    if table.cells.len() > LP_CELLS
+        && let Some(grid) = Grid::new(table)
+    {
+        return primaries
+            .into_iter()
+            .find(|&p| !certified(table, p, &grid.certify(table, suppressed, p), protection));
+    }
+    for m in 0..table.measures {
+        let system = System::new(table, suppressed, &[], m, lower);
+        for &p in &primaries {
+            match check(table, &system, p, m, protection) {
+                Ok(None) => {}
+                _ => return Some(p),
+            }
+        }
+    }
+    None
 }
 
 /// The first primary (with its measure and interval) the pattern leaves recoverable.
@@ -535,6 +719,53 @@ mod tests {
             let c = &table.cells[*cell];
             if c.primary {
                 assert!(protects(intervals[0], c.values[0], c.small, 0.1), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn large_tables_use_certificates_that_the_linear_programs_confirm() {
+        // 24 x 16 with margins: 425 cells, beyond LP_CELLS. Each certified interval must lie
+        // inside the exact interval the linear programs find, and protect its primary.
+        let mut interior: Vec<Vec<f64>> = (0..24)
+            .map(|r| {
+                (0..16)
+                    .map(|c| ((r * 5 + c * 3) % 17 + 11) as f64)
+                    .collect()
+            })
+            .collect();
+        let primaries = [(0, 0), (3, 7), (10, 2), (23, 15), (5, 5)];
+        for &(r, c) in &primaries {
+            interior[r][c] = (r % 9) as f64 + 1.0;
+        }
+        interior[7][9] = 0.0;
+        let rows: Vec<&[f64]> = interior.iter().map(|r| r.as_slice()).collect();
+        let mut all = primaries.to_vec();
+        all.push((7, 9));
+        let table = two_way(&rows, &all, 10.0);
+        assert!(table.cells.len() > LP_CELLS);
+        let p = protect(&table, &[], 0.0, 0.1).unwrap();
+        assert_eq!(p.method, BY_CERTIFICATES);
+        let system = System::new(&table, &p.suppressed, &[], 0, 0.0);
+        for (cell, intervals) in &p.intervals {
+            let c = &table.cells[*cell];
+            let exact = system.interval(&table, *cell, 0).unwrap();
+            let certified = intervals[0];
+            if c.primary {
+                assert!(
+                    protects(certified, c.values[0], c.small, 0.1),
+                    "{c:?} {certified:?}"
+                );
+                assert!(
+                    protects(exact, c.values[0], c.small, 0.1),
+                    "{c:?} {exact:?}"
+                );
+            }
+            if !certified.low.is_nan() {
+                assert!(
+                    exact.low <= certified.low + 1e-6 && certified.high <= exact.high + 1e-6,
+                    "{c:?}: certified {certified:?} not inside exact {exact:?}"
+                );
             }
         }
     }
