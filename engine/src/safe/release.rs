@@ -148,6 +148,7 @@ pub async fn release_plan(
         .map(|(i, _)| i)
         .collect();
     complete(&analysis, &mut rows, &levels, &rules);
+    let levels = sort_levels(&mut rows, levels);
     let table = Table::new(
         analysis.dimensions.len(),
         additive.len(),
@@ -396,6 +397,31 @@ pub fn uses_safe_table(plan: &LogicalPlan) -> bool {
         Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
     });
     found
+}
+
+/// Numbers each dimension's levels in sorted order (they were numbered as rows arrived, which
+/// parallel execution varies), so that the same query always gets the same pattern.
+fn sort_levels(rows: &mut [Row], levels: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let mut sorted = Vec::with_capacity(levels.len());
+    let mut renumber: Vec<Vec<u32>> = Vec::with_capacity(levels.len());
+    for names in levels {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+        let mut new_of = vec![0u32; names.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_of[old] = new as u32;
+        }
+        sorted.push(order.iter().map(|&i| names[i].clone()).collect());
+        renumber.push(new_of);
+    }
+    for r in rows.iter_mut() {
+        for (d, k) in r.key.iter_mut().enumerate() {
+            if let Some(l) = k {
+                *l = renumber[d][*l as usize];
+            }
+        }
+    }
+    sorted
 }
 
 fn is_zero(analysis: &Analysis, r: &Row) -> bool {

@@ -119,19 +119,101 @@ impl Grid {
     }
 
     /// As [`Grid::for_each_cube`], stopping when `f` returns false.
-    pub fn try_each_cube(
+    pub fn try_each_cube(&self, table: &Table, p: usize, f: impl FnMut(&[(usize, i8)]) -> bool) {
+        self.try_cubes_where(table, p, &|_| true, f);
+    }
+
+    /// As [`Grid::try_each_cube`], over partners whose corner next to `p` (`p` with that one
+    /// level changed) `partner_ok` accepts, given its cell (None: not in the table). Every
+    /// corner of a certifying cube is hidden, so filtering on the hidden ones prunes most cubes.
+    pub fn try_cubes_where(
         &self,
         table: &Table,
         p: usize,
-        mut f: impl FnMut(&[(usize, i8)]) -> bool,
+        partner_ok: &dyn Fn(Option<usize>) -> bool,
+        f: impl FnMut(&[(usize, i8)]) -> bool,
     ) {
         let key = &table.cells[p].key;
         let dims = key.len();
         let own: Vec<usize> = (0..dims)
             .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
             .collect();
+        let base_position: usize = (0..dims).map(|d| own[d] * self.strides[d]).sum();
         let alternatives: Vec<Vec<usize>> = (0..dims)
-            .map(|d| (0..=self.sizes[d]).filter(|&a| a != own[d]).collect())
+            .map(|d| {
+                (0..=self.sizes[d])
+                    .filter(|&a| a != own[d])
+                    .filter(|&a| {
+                        let position =
+                            base_position - own[d] * self.strides[d] + a * self.strides[d];
+                        partner_ok(self.cell(position))
+                    })
+                    .collect()
+            })
+            .collect();
+        self.try_cubes_with(table, p, alternatives, f);
+    }
+
+    /// The `keep` cheapest partners in each dimension for a new cube through `p`: hidden cells
+    /// first, then the smallest (missing cells count as hidden; zeros are left out).
+    pub fn cheapest_partners(
+        &self,
+        table: &Table,
+        suppressed: &[bool],
+        p: usize,
+        keep: usize,
+    ) -> Vec<Vec<usize>> {
+        let key = &table.cells[p].key;
+        let dims = key.len();
+        let own: Vec<usize> = (0..dims)
+            .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
+            .collect();
+        let base_position: usize = (0..dims).map(|d| own[d] * self.strides[d]).sum();
+        (0..dims)
+            .map(|d| {
+                let mut scored: Vec<(f64, usize)> = (0..=self.sizes[d])
+                    .filter(|&a| a != own[d])
+                    .filter_map(|a| {
+                        let position =
+                            base_position - own[d] * self.strides[d] + a * self.strides[d];
+                        match self.cell(position) {
+                            None => Some((-1.0, a)),
+                            Some(c) if suppressed[c] => Some((-1.0, a)),
+                            Some(c) if table.cells[c].zero => None,
+                            Some(c) => Some((
+                                table.cells[c].values.first().copied().unwrap_or(0.0).abs(),
+                                a,
+                            )),
+                        }
+                    })
+                    .collect();
+                scored.sort_by(|x, y| x.0.total_cmp(&y.0));
+                let mut chosen: Vec<usize> = scored.iter().take(keep).map(|(_, a)| *a).collect();
+                // The total is always a partner: a cube of totals protects when nothing else can.
+                let total = self.sizes[d];
+                if total != own[d]
+                    && !chosen.contains(&total)
+                    && scored.iter().any(|(_, a)| *a == total)
+                {
+                    chosen.push(total);
+                }
+                chosen
+            })
+            .collect()
+    }
+
+    /// The cubes through `p` with the given partners per dimension (grid indices).
+    pub fn try_cubes_with(
+        &self,
+        table: &Table,
+        p: usize,
+        alternatives: Vec<Vec<usize>>,
+        mut f: impl FnMut(&[(usize, i8)]) -> bool,
+    ) {
+        let key = &table.cells[p].key;
+        let dims = key.len();
+        let own: Vec<usize> = (0..dims)
+            .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
             .collect();
         if alternatives.iter().any(Vec::is_empty) {
             return;
@@ -282,8 +364,9 @@ impl Grid {
         accept: &dyn Fn(usize, Interval) -> bool,
     ) -> bool {
         let hidden = |c: usize| suppressed[c];
+        let partner_ok = |c: Option<usize>| c.is_none_or(|c| suppressed[c]);
         let mut found = false;
-        self.try_each_cube(table, p, |corners| {
+        self.try_cubes_where(table, p, &partner_ok, |corners| {
             found = (0..table.measures).all(|m| {
                 self.cube_interval(table, &hidden, corners, m)
                     .is_some_and(|i| accept(m, i))
@@ -297,7 +380,8 @@ impl Grid {
     pub fn certify(&self, table: &Table, suppressed: &[bool], p: usize) -> Vec<Option<Interval>> {
         let mut best: Vec<Option<Interval>> = vec![None; table.measures];
         let hidden = |c: usize| suppressed[c];
-        self.for_each_cube(table, p, |corners| {
+        let partner_ok = |c: Option<usize>| c.is_none_or(|c| suppressed[c]);
+        self.try_cubes_where(table, p, &partner_ok, |corners| {
             for (m, slot) in best.iter_mut().enumerate() {
                 if let Some(i) = self.cube_interval(table, &hidden, corners, m) {
                     *slot = Some(match *slot {
@@ -309,6 +393,7 @@ impl Grid {
                     });
                 }
             }
+            true
         });
         best
     }

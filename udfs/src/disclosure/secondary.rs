@@ -25,6 +25,8 @@ pub const BY_CERTIFICATES: &str = "hypercube certificates (the true interval con
 /// Complements searched exhaustively up to this many eligible cells.
 pub const EXHAUSTIVE_CANDIDATES: usize = 15;
 const EXHAUSTIVE_SIZE: usize = 5;
+/// Partners per dimension considered when choosing a new cube (the cheapest ones).
+const CUBE_PARTNERS: usize = 8;
 /// Hypercubes tried per primary before giving up.
 const MAX_STEPS_PER_PRIMARY: usize = 12;
 
@@ -172,7 +174,10 @@ fn protect_large(
             "the table has too many cells to protect",
         )
     })?;
-    for &p in primaries {
+    // In key order, so the pattern does not depend on the order rows arrived in.
+    let mut primaries = primaries.to_vec();
+    primaries.sort_by(|&a, &b| table.cells[a].key.cmp(&table.cells[b].key));
+    for &p in &primaries {
         for step in 0..=MAX_STEPS_PER_PRIMARY {
             let cell = &table.cells[p];
             let accept =
@@ -193,26 +198,38 @@ fn protect_large(
             }
             let mut best: Option<((usize, f64), Vec<usize>)> = None;
             let mut fallback: Option<((usize, f64), Vec<usize>)> = None;
-            grid.for_each_cube(table, p, |corners| {
+            // Cubes over the cheapest partners in each dimension (hidden cells first); the
+            // audit, not this choice, decides safety.
+            // The last tries look at every partner.
+            let partners = if step + 2 >= MAX_STEPS_PER_PRIMARY {
+                grid.cheapest_partners(table, &suppressed, p, usize::MAX)
+            } else {
+                grid.cheapest_partners(table, &suppressed, p, CUBE_PARTNERS)
+            };
+            grid.try_cubes_with(table, p, partners, |corners| {
                 let mut new = Vec::new();
                 for &(position, _) in corners {
                     if let Some(c) = grid.cell(position)
                         && !suppressed[c]
                     {
                         if table.cells[c].zero {
-                            return;
+                            return true;
                         }
                         new.push(c);
                     }
                 }
                 if new.is_empty() {
-                    return;
+                    return true;
                 }
                 let cost = cost(table, &new);
                 let better = |slot: &Option<((usize, f64), Vec<usize>)>| {
                     slot.as_ref()
                         .is_none_or(|(c, _)| cost.0 < c.0 || (cost.0 == c.0 && cost.1 < c.1))
                 };
+                // Only a cheaper cube than the best passing one so far is worth certifying.
+                if best.is_some() && !better(&best) {
+                    return true;
+                }
                 let hidden = |c: usize| suppressed[c] || new.contains(&c);
                 let cell = &table.cells[p];
                 let passes = (0..table.measures).all(|m| {
@@ -226,6 +243,7 @@ fn protect_large(
                 } else if better(&fallback) {
                     fallback = Some((cost, new));
                 }
+                true
             });
             match best.or(fallback) {
                 Some((_, cells)) => {
