@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod export;
+pub mod memory;
 pub mod safe;
 mod validate;
 
@@ -204,17 +205,14 @@ impl Engine {
         Ok(statements.into_iter().collect())
     }
 
-    /// A view of this engine whose queries share one memory pool of `limit` bytes of their own
-    /// (the server gives each query one); tables, functions, policy and releases are shared.
+    /// A view of this engine whose queries may use `limit` bytes between them, within the
+    /// engine's own limit (the server gives each query one); tables, functions, policy and
+    /// releases are shared.
     pub fn with_memory_limit(&self, limit: usize) -> Result<Engine> {
-        use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
         use datafusion::execution::runtime_env::RuntimeEnv;
         use datafusion::execution::session_state::SessionStateBuilder;
         let base = self.ctx.runtime_env();
-        let pool = Arc::new(TrackConsumersPool::new(
-            GreedyMemoryPool::new(limit),
-            std::num::NonZeroUsize::new(5).expect("five"),
-        ));
+        let pool = Arc::new(memory::QueryPool::new(base.memory_pool.clone(), limit));
         let runtime = RuntimeEnv {
             memory_pool: pool,
             disk_manager: base.disk_manager.clone(),

@@ -48,7 +48,13 @@ async fn every_function_example_runs_on_generated_data() {
             f.documentation().and_then(|d| d.sql_example.clone()),
         )
     }));
-    assert_eq!(docs.len(), 13, "every function of FUNCTIONS.md");
+    // `safe_table`'s internal contributions aggregate is not for users and has no example.
+    docs.retain(|(name, _)| name != fjq_udfs::disclosure::functions::CELL_STATS);
+    assert_eq!(
+        docs.len(),
+        17,
+        "every function of FUNCTIONS.md (13) and DISCLOSURE.md (4)"
+    );
     let mut ran = 0;
     for (name, example) in docs {
         let example = example.unwrap_or_else(|| panic!("{name} has no SQL example"));
@@ -71,5 +77,5 @@ async fn every_function_example_runs_on_generated_data() {
             ran += 1;
         }
     }
-    assert!(ran >= 13);
+    assert!(ran >= 17);
 }

@@ -35,11 +35,11 @@ pub struct ServeArgs {
     /// Where safe releases and their log go.
     #[arg(long, value_name = "DIR", default_value = "fjq-releases")]
     pub release_dir: PathBuf,
-    /// Memory for all queries together, e.g. 8G.
-    #[arg(long, value_name = "SIZE")]
-    pub memory_limit: Option<String>,
-    /// Memory for each query, e.g. 1G; a query beyond it spills or fails alone.
-    #[arg(long, value_name = "SIZE", default_value = "2G")]
+    /// Memory for all queries together; operators spill beyond it.
+    #[arg(long, value_name = "SIZE", default_value = "4G")]
+    pub memory_limit: String,
+    /// Memory for each query, within --memory-limit; a query beyond it spills or fails alone.
+    #[arg(long, value_name = "SIZE", default_value = "1G")]
     pub query_memory_limit: String,
     /// TLS certificate (PEM); with --tls-key, clients connect with grpc+tls://.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -133,11 +133,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => dir.clone(),
         None => crate::default_data::ensure()?,
     };
-    let memory_limit = args
-        .memory_limit
-        .as_deref()
-        .map(fjq_engine::parse_memory_size)
-        .transpose()?;
+    let memory_limit = Some(fjq_engine::parse_memory_size(&args.memory_limit)?);
     let query_memory = fjq_engine::parse_memory_size(&args.query_memory_limit)?;
     let engine = Engine::open(
         &data,

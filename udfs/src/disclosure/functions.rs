@@ -716,6 +716,14 @@ impl Default for PDisclosive {
 /// Fills omitted parameters from the session's `fjq.disclosure.*` settings at planning time.
 fn rule_defaults(rule: Dominance) -> Option<AggregateFunctionSimplification> {
     Some(Box::new(move |mut af: AggregateFunction, ctx| {
+        let full = match rule {
+            Dominance::NK => NK_PARAMS.params.len(),
+            Dominance::P => P_PARAMS.params.len(),
+        };
+        // Simplification runs more than once: fill in only what is missing.
+        if af.params.args.len() > full {
+            return Ok(Expr::AggregateFunction(af));
+        }
         let rules = rules_from(ctx.config_options());
         let negative_absolute = rules.negative == NegativeValues::Absolute;
         let defaults = match rule {
