@@ -727,6 +727,7 @@ fn round_count(v: ScalarValue, base: i64) -> ScalarValue {
 
 /// Refuses a release that, with an earlier release of the same population (same measure, a
 /// coarser or finer breakdown), would give back a cell that either table suppressed.
+#[allow(clippy::too_many_arguments, clippy::ptr_arg)]
 fn differencing(
     previous: &[Entry],
     population: &str,

@@ -518,7 +518,7 @@ impl FlightSqlService for FjqFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query.as_any(), request.into_inner())
     }
 

@@ -103,6 +103,7 @@ impl System {
         let mut numbering: HashMap<usize, usize> = HashMap::new();
         let mut components: Vec<(Vec<usize>, Vec<Constraint>)> = Vec::new();
         let mut sources: Vec<Vec<String>> = Vec::new();
+        #[allow(clippy::needless_range_loop)]
         for u in 0..unknown.len() {
             let r = root(&mut parent, u);
             let next = numbering.len();

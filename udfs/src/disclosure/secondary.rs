@@ -566,6 +566,7 @@ mod tests {
                 small: v < threshold,
             });
         };
+        #[allow(clippy::needless_range_loop)]
         for r in 0..rows {
             for c in 0..cols {
                 push(Some(r), Some(c), interior[r][c]);
