@@ -339,3 +339,29 @@ async fn a_tampered_release_log_is_detected() {
         .to_string();
     assert!(e.contains("hash chain breaks at line 1"), "{e}");
 }
+
+/// Regression: the complement search once kept choosing cubes whose zero corners could not
+/// move, and refused a plain ROLLUP of cases by area and type.
+#[tokio::test]
+async fn a_rollup_of_cases_by_area_and_type_is_released_with_every_small_cell_protected() {
+    let releases = fresh("disclosure-rollup");
+    let engine = engine(Policy::Open, &releases).await;
+    let release = engine
+        .release("SELECT dfj_area, case_type, count(*) AS cases FROM cases GROUP BY ROLLUP(dfj_area, case_type)")
+        .await
+        .unwrap();
+    assert!(
+        release.primary > 0 && release.secondary > 0,
+        "{}",
+        release.summary()
+    );
+    let report = report(&releases, &release.id);
+    assert_eq!(report["fjq"]["audit_method"], "linear programs (exact)");
+    for a in report["fjq"]["audit"].as_array().unwrap() {
+        if a["role"] == "primary" {
+            let low = a["low"].as_f64().unwrap();
+            let high = a["high"].as_f64().unwrap_or(f64::INFINITY);
+            assert!(high > low, "{a}");
+        }
+    }
+}
