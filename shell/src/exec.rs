@@ -39,9 +39,7 @@ pub async fn run_sql(
     for (i, statement) in statements.into_iter().enumerate() {
         let started = Instant::now();
         let result = run_one(engine, printer, statement, out).await;
-        if let Some(summary) = engine.take_release_summary() {
-            eprintln!("Released {summary}");
-        }
+        let released = engine.take_release_summary();
         match result {
             Ok(printed) => {
                 if show.timing_to_stderr {
@@ -59,6 +57,15 @@ pub async fn run_sql(
                         line.push_str(&elapsed(started.elapsed()));
                     }
                     let _ = writeln!(out, "{line}");
+                }
+                // What was released, after the table it describes (on standard error when the
+                // output is data).
+                if let Some(summary) = released {
+                    if show.rows {
+                        let _ = writeln!(out, "Released {summary}");
+                    } else {
+                        eprintln!("Released {summary}");
+                    }
                 }
             }
             Err(message) => {

@@ -101,8 +101,28 @@ pub fn is_aggregate(plan: &LogicalPlan) -> bool {
     }
 }
 
+/// Whether an Aggregate sits at the top of `plan` under projections, sorts, aliases, limits and
+/// filters (so a refusal can name what is wrong with a table rather than say it is not one).
+fn has_top_aggregate(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Aggregate(_) => true,
+        LogicalPlan::Projection(p) => has_top_aggregate(&p.input),
+        LogicalPlan::Sort(s) => has_top_aggregate(&s.input),
+        LogicalPlan::SubqueryAlias(s) => has_top_aggregate(&s.input),
+        LogicalPlan::Limit(l) => has_top_aggregate(&l.input),
+        LogicalPlan::Filter(f) => has_top_aggregate(&f.input),
+        LogicalPlan::Window(w) => has_top_aggregate(&w.input),
+        _ => false,
+    }
+}
+
 /// Analyses and rewrites `plan` (an unoptimised logical plan).
 pub fn analyze(plan: &LogicalPlan) -> Result<Analysis> {
+    if !has_top_aggregate(plan) {
+        return plan_err!(
+            "not a table of aggregates: the query returns rows, not counts or other aggregates; group it (GROUP BY ...) with count, sum or avg"
+        );
+    }
     let schema = plan.schema().clone();
     let mut state = Rewrite::default();
     let rewritten = rewrite(plan, &mut state)?;

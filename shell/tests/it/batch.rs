@@ -185,3 +185,55 @@ fn backslash_commands_run_in_batch_mode_with_descriptions() {
         stderr(&o)
     );
 }
+
+#[test]
+fn safe_releases_and_the_safe_policy_in_batch_mode() {
+    let releases = crate::scratch("batch-releases");
+    let _ = std::fs::remove_dir_all(&releases);
+    let dir = releases.to_str().unwrap();
+    // \safe releases through disclosure control and says where the report went.
+    let o = run(&[
+        "--release-dir",
+        dir,
+        "-c",
+        "\\safe SELECT case_type, count(*) AS cases FROM cases GROUP BY case_type",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Released release-0001: 7 cells"), "{out}");
+    assert!(releases.join("release-0001/results.json").exists());
+    // Under --policy safe a row-level query fails with the reason and exit code 3.
+    let o = run(&[
+        "--policy",
+        "safe",
+        "--release-dir",
+        dir,
+        "-c",
+        "SELECT person_id FROM people LIMIT 5",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("row-level results are refused under the safe policy"),
+        "{}",
+        stderr(&o)
+    );
+    // ... and results may be written only inside the release directory.
+    let outside = crate::scratch("batch-outside.csv");
+    let o = run(&[
+        "--policy",
+        "safe",
+        "--release-dir",
+        dir,
+        "--output",
+        outside.to_str().unwrap(),
+        "-c",
+        "SELECT case_type, count(*) AS cases FROM cases GROUP BY case_type",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("outside the release directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!outside.exists());
+}
