@@ -161,15 +161,8 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Serve(args)) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("fjq: cannot start: {e}");
-                    return ExitCode::from(EXIT_STARTUP);
-                }
+            let Some(runtime) = runtime() else {
+                return ExitCode::from(EXIT_STARTUP);
             };
             let result = runtime.block_on(serve::serve(args));
             runtime.shutdown_background();
@@ -182,21 +175,28 @@ fn main() -> ExitCode {
             }
         }
         None => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("fjq: cannot start: {e}");
-                    return ExitCode::from(EXIT_STARTUP);
-                }
+            let Some(runtime) = runtime() else {
+                return ExitCode::from(EXIT_STARTUP);
             };
             let code = runtime.block_on(run(cli));
             // Don't wait for the worker tasks of a query the user cancelled: they stop at their
             // next yield, and the process is leaving anyway.
             runtime.shutdown_background();
             code
+        }
+    }
+}
+
+/// The multi-threaded runtime queries and the server run on (None, said why, if it cannot start).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("fjq: cannot start: {e}");
+            None
         }
     }
 }

@@ -234,16 +234,13 @@ pub async fn release_plan(
         .iter()
         .map(|&m| !analysis.measures[m].distinct)
         .collect();
-    differencing(
-        &previous,
-        &analysis.population,
-        &dimensions,
-        &additive_names,
-        &exact,
-        &logged_cells,
-        lower,
-        &rules,
-    )?;
+    let new_side = Side {
+        dims: &dimensions,
+        measures: &additive_names,
+        exact: &exact,
+        cells: &logged_cells,
+    };
+    differencing(&previous, &analysis.population, &new_side, lower, &rules)?;
 
     // The table as published.
     let (out_schema, out_batch) =
@@ -725,82 +722,56 @@ fn round_count(v: ScalarValue, base: i64) -> ScalarValue {
     }
 }
 
+/// One released (or about to be released) table, as differencing compares them.
+struct Side<'a> {
+    dims: &'a [String],
+    /// The additive measures' names, and whether each one's margins are exact sums.
+    measures: &'a [String],
+    exact: &'a [bool],
+    cells: &'a [LoggedCell],
+}
+
 /// Refuses a release that, with an earlier release of the same population (same measure, a
 /// coarser or finer breakdown), would give back a cell that either table suppressed.
-#[allow(clippy::too_many_arguments, clippy::ptr_arg)]
 fn differencing(
     previous: &[Entry],
     population: &str,
-    dimensions: &Vec<String>,
-    additive: &Vec<String>,
-    exact: &Vec<bool>,
-    cells: &Vec<LoggedCell>,
+    new: &Side,
     lower: f64,
     rules: &Rules,
 ) -> Result<()> {
-    if additive.is_empty() {
+    if new.measures.is_empty() {
         return Ok(());
     }
-    let new_entry_dims: BTreeSet<&String> = dimensions.iter().collect();
+    let new_dims: BTreeSet<&String> = new.dims.iter().collect();
     for earlier in previous {
-        if earlier.population != population {
-            continue;
-        }
-        if !earlier.additive.iter().any(|m| additive.contains(m)) {
+        if earlier.population != population
+            || !earlier.additive.iter().any(|m| new.measures.contains(m))
+        {
             continue;
         }
         let earlier_dims: BTreeSet<&String> = earlier.dimensions.iter().collect();
-        let new_is_finer = earlier_dims.is_subset(&new_entry_dims);
-        let earlier_is_finer = new_entry_dims.is_subset(&earlier_dims);
-        let mut checks = Vec::new();
         let earlier_exact = if earlier.exact.len() == earlier.additive.len() {
             earlier.exact.clone()
         } else {
             vec![true; earlier.additive.len()]
         };
-        if new_is_finer {
-            checks.push((
-                dimensions,
-                additive,
-                exact,
-                cells,
-                &earlier.dimensions,
-                &earlier.additive,
-                &earlier.cells,
-            ));
+        let old = Side {
+            dims: &earlier.dimensions,
+            measures: &earlier.additive,
+            exact: &earlier_exact,
+            cells: &earlier.cells,
+        };
+        // The finer table's hidden cells, with the coarser table's cells published beside it.
+        let mut checks: Vec<(&Side, &Side)> = Vec::new();
+        if earlier_dims.is_subset(&new_dims) {
+            checks.push((new, &old));
         }
-        if earlier_is_finer {
-            checks.push((
-                &earlier.dimensions,
-                &earlier.additive,
-                &earlier_exact,
-                &earlier.cells,
-                dimensions,
-                additive,
-                cells,
-            ));
+        if new_dims.is_subset(&earlier_dims) {
+            checks.push((&old, new));
         }
-        for (
-            fine_dims,
-            fine_measures,
-            fine_exact,
-            fine_cells,
-            coarse_dims,
-            coarse_measures,
-            coarse_cells,
-        ) in checks
-        {
-            if let Some(cell) = recovered(
-                fine_dims,
-                fine_measures,
-                fine_exact,
-                fine_cells,
-                coarse_dims,
-                coarse_measures,
-                coarse_cells,
-                lower,
-                rules,
-            ) {
+        for (fine, coarse) in checks {
+            if let Some(cell) = recovered(fine, coarse, lower, rules) {
                 return Err(refused(format!(
                     "refused: together with {} (released {}: {}), this table gives back the suppressed cell {}; release a table that does not overlap it, or the same breakdown as before",
                     earlier.id,
@@ -816,18 +787,10 @@ fn differencing(
 
 /// Whether the coarse table's published cells, added to the fine table's own, pin a primary of
 /// the fine table; returns that cell, described.
-#[allow(clippy::too_many_arguments)]
-fn recovered(
-    fine_dims: &[String],
-    fine_measures: &[String],
-    fine_exact: &[bool],
-    fine_cells: &[LoggedCell],
-    coarse_dims: &[String],
-    coarse_measures: &[String],
-    coarse_cells: &[LoggedCell],
-    lower: f64,
-    rules: &Rules,
-) -> Option<String> {
+fn recovered(fine: &Side, coarse: &Side, lower: f64, rules: &Rules) -> Option<String> {
+    let (fine_dims, fine_measures, fine_exact, fine_cells) =
+        (fine.dims, fine.measures, fine.exact, fine.cells);
+    let (coarse_dims, coarse_measures, coarse_cells) = (coarse.dims, coarse.measures, coarse.cells);
     // Levels as numbers per fine dimension.
     let mut levels: Vec<HashMap<String, u32>> = vec![HashMap::new(); fine_dims.len()];
     let keys: Vec<Vec<Option<u32>>> = fine_cells

@@ -19,6 +19,12 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// No interval known (a bound the certificates could not establish).
+    pub const UNKNOWN: Interval = Interval {
+        low: f64::NAN,
+        high: f64::NAN,
+    };
+
     pub fn width(&self) -> f64 {
         self.high - self.low
     }

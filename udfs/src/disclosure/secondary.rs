@@ -122,10 +122,7 @@ fn finish(
                     .map_err(|reason| Unprotectable {
                         cell: c,
                         measure: m,
-                        interval: Interval {
-                            low: f64::NAN,
-                            high: f64::NAN,
-                        },
+                        interval: Interval::UNKNOWN,
                         reason,
                     })?,
             );
@@ -148,10 +145,7 @@ fn unprotectable(table: &Table, p: usize, reason: &str) -> Unprotectable {
     Unprotectable {
         cell: p,
         measure: 0,
-        interval: Interval {
-            low: f64::NAN,
-            high: f64::NAN,
-        },
+        interval: Interval::UNKNOWN,
         reason: reason.to_string(),
     }
 }
@@ -275,12 +269,7 @@ fn protect_large(
                 c,
                 certs
                     .into_iter()
-                    .map(|i| {
-                        i.unwrap_or(Interval {
-                            low: f64::NAN,
-                            high: f64::NAN,
-                        })
-                    })
+                    .map(|i| i.unwrap_or(Interval::UNKNOWN))
                     .collect(),
             )
         })
@@ -360,10 +349,7 @@ fn check(
         .map_err(|reason| Unprotectable {
             cell: p,
             measure: m,
-            interval: Interval {
-                low: f64::NAN,
-                high: f64::NAN,
-            },
+            interval: Interval::UNKNOWN,
             reason,
         })?;
     if protects(interval, cell.values[m], cell.small, protection) {
