@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Memory for each query, within --memory-limit; a query beyond it spills or fails alone.
     #[arg(long, value_name = "SIZE", default_value = "1G")]
     pub query_memory_limit: String,
+    /// Queries running at once (the others wait); default: twice the cores.
+    #[arg(long, value_name = "N")]
+    pub max_running: Option<usize>,
     /// TLS certificate (PEM); with --tls-key, clients connect with grpc+tls://.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -153,7 +156,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let user_count = users.as_ref().map_or(0, |u| u.len());
-    let service = service::FjqFlightSql::new(engine, users, Some(query_memory));
+    let max_running = args
+        .max_running
+        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let service = service::FjqFlightSql::new(engine, users, Some(query_memory), max_running);
     let server = FlightServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);

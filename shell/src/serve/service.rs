@@ -30,7 +30,7 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use fjq_engine::Engine;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -64,6 +64,9 @@ pub struct FjqFlightSql {
     pending: Mutex<HashMap<Vec<u8>, Pending>>,
     prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
     sql_info: SqlInfoData,
+    /// Queries running at once; the others wait their turn (more would only share the same
+    /// cores and multiply the memory in use).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 fn handle() -> Vec<u8> {
@@ -94,7 +97,12 @@ fn decode_error(e: impl std::fmt::Display) -> Status {
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
 
 impl FjqFlightSql {
-    pub fn new(engine: Engine, users: Option<Users>, query_memory: Option<usize>) -> Self {
+    pub fn new(
+        engine: Engine,
+        users: Option<Users>,
+        query_memory: Option<usize>,
+        max_running: usize,
+    ) -> Self {
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "fjq");
         info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
@@ -113,6 +121,7 @@ impl FjqFlightSql {
             pending: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
             sql_info: info.build().expect("static SqlInfo"),
+            running: Arc::new(tokio::sync::Semaphore::new(max_running.max(1))),
         }
     }
 
@@ -149,6 +158,14 @@ impl FjqFlightSql {
                 .with_memory_limit(usize::MAX)
                 .map_err(|e| Status::internal(e.to_string())),
         }
+    }
+
+    async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        self.running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Status::unavailable("the server is stopping"))
     }
 
     fn keep(&self, frame: DataFrame, user: &str) -> Vec<u8> {
@@ -209,6 +226,8 @@ impl FjqFlightSql {
     }
 
     async fn plan_sql(&self, sql: &str, user: &str) -> Result<DataFrame, Status> {
+        // Planning may run a safe release: it takes a turn too.
+        let _turn = self.turn().await?;
         let engine = self.engine_for_query()?;
         let frame = engine.sql(sql).await.map_err(query_error)?;
         eprintln!("fjq serve: {user}: {}", one_line(sql));
@@ -314,13 +333,20 @@ impl FlightSqlService for FjqFlightSql {
                 "this statement belongs to another user",
             ));
         }
+        let turn = self.turn().await?;
         let stream = pending
             .frame
             .execute_stream()
             .await
             .map_err(|e| Status::internal(crate::exec::describe(&e.to_string())))?;
         let schema = stream.schema();
-        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
+        // The turn is held until the stream ends or the client goes away.
+        let batches = stream
+            .map_err(|e| FlightError::ExternalError(Box::new(e)))
+            .map(move |b| {
+                let _ = &turn;
+                b
+            });
         Ok(Self::stream(schema, batches))
     }
 
@@ -485,10 +511,13 @@ impl FlightSqlService for FjqFlightSql {
                 .with_param_values(cast)
                 .map_err(|e| query_error(e.into()))?;
         }
-        let frame = engine
-            .plan_logical(plan, &text)
-            .await
-            .map_err(query_error)?;
+        let frame = {
+            let _turn = self.turn().await?;
+            engine
+                .plan_logical(plan, &text)
+                .await
+                .map_err(query_error)?
+        };
         eprintln!("fjq serve: {user}: {}", one_line(&text));
         let schema = frame.schema().as_arrow().clone();
         let id = self.keep(frame, &user);
