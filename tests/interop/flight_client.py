@@ -9,6 +9,7 @@ Usage: flight_client.py ACTION URI USER PASSWORD [ARGS...]; prints one JSON obje
   refusals               wrong password (pyarrow, ADBC) and a call without a token
   load CLIENTS QUERIES   CLIENTS threads, each its own ADBC connection running QUERIES queries
   throughput SQL         pyarrow read of a large result: rows, Arrow bytes, seconds
+  abandon SQL            read the first batch of a result, then exit without closing
 
 Rows come back as JSON objects (dates as ISO text) so the Rust side can compare them with
 `fjq -c ... --format json`.
@@ -180,6 +181,15 @@ def main():
             nbytes += chunk.data.nbytes
         seconds = time.time() - started
         out = {"rows": rows, "bytes": nbytes, "seconds": seconds, "mb_per_s": nbytes / 1e6 / seconds}
+    elif action == "abandon":
+        import os
+
+        client, options = pyarrow_client(uri, user, password)
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(statement_query(args[0])), options)
+        reader = client.do_get(info.endpoints[0].ticket, options)
+        first = reader.read_chunk()
+        print(json.dumps({"first_batch_rows": first.data.num_rows}), flush=True)
+        os._exit(0)
     else:
         raise SystemExit(f"unknown action {action}")
     print(json.dumps(out))

@@ -272,6 +272,21 @@ fn sixteen_clients_at_once() {
 }
 
 #[test]
+fn a_client_that_leaves_mid_stream_does_not_disturb_the_server() {
+    let server = Server::start("flight-abandon", "open");
+    // A large result (every event joined to its case), left after its first batch.
+    let left = server.client(&[
+        "abandon",
+        "SELECT e.*, c.dfj_area FROM events e JOIN cases c USING (case_id)",
+    ]);
+    assert!(left["first_batch_rows"].as_i64().unwrap() > 0, "{left}");
+    // The server still answers, the same as fjq -c.
+    let sql = QUERIES[0];
+    let again = server.client(&["pyarrow", sql]);
+    assert_eq!(normalise(&again["rows"]), fjq_rows(sql));
+}
+
+#[test]
 fn a_non_loopback_address_needs_users_and_tls() {
     let o = fjq()
         .args(["serve", "--addr", "0.0.0.0:0"])
