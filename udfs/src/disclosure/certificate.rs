@@ -104,6 +104,15 @@ impl Grid {
             .sum()
     }
 
+    /// A key's index on the grid in each dimension (the total is `sizes[d]`), and its position.
+    fn grid_index(&self, key: &[Option<u32>]) -> (Vec<usize>, usize) {
+        let own: Vec<usize> = (0..key.len())
+            .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
+            .collect();
+        let position = own.iter().zip(&self.strides).map(|(i, s)| i * s).sum();
+        (own, position)
+    }
+
     pub fn cell(&self, position: usize) -> Option<usize> {
         let c = self.cell_at[position];
         (c != NONE).then_some(c as usize)
@@ -135,10 +144,7 @@ impl Grid {
     ) {
         let key = &table.cells[p].key;
         let dims = key.len();
-        let own: Vec<usize> = (0..dims)
-            .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
-            .collect();
-        let base_position: usize = (0..dims).map(|d| own[d] * self.strides[d]).sum();
+        let (own, base_position) = self.grid_index(key);
         let alternatives: Vec<Vec<usize>> = (0..dims)
             .map(|d| {
                 (0..=self.sizes[d])
@@ -165,10 +171,7 @@ impl Grid {
     ) -> Vec<Vec<usize>> {
         let key = &table.cells[p].key;
         let dims = key.len();
-        let own: Vec<usize> = (0..dims)
-            .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
-            .collect();
-        let base_position: usize = (0..dims).map(|d| own[d] * self.strides[d]).sum();
+        let (own, base_position) = self.grid_index(key);
         (0..dims)
             .map(|d| {
                 let mut scored: Vec<(f64, usize)> = (0..=self.sizes[d])
@@ -212,13 +215,10 @@ impl Grid {
     ) {
         let key = &table.cells[p].key;
         let dims = key.len();
-        let own: Vec<usize> = (0..dims)
-            .map(|d| key[d].map_or(self.sizes[d], |l| l as usize))
-            .collect();
+        let (own, base) = self.grid_index(key);
         if alternatives.iter().any(Vec::is_empty) {
             return;
         }
-        let base: usize = (0..dims).map(|d| own[d] * self.strides[d]).sum();
         let mut choice = vec![0usize; dims];
         let mut corners: Vec<(usize, i8)> = Vec::with_capacity(1 << dims);
         loop {
