@@ -28,6 +28,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::col;
 use datafusion::sql::parser::{DFParser, Statement};
 use fjq_udfs::FjqOptions;
@@ -516,10 +517,13 @@ fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<Session
         }
         runtime = runtime.with_temp_file_path(dir);
     }
-    Ok(SessionContext::new_with_config_rt(
-        session,
-        runtime.build_arc()?,
-    ))
+    let state = SessionStateBuilder::new()
+        .with_config(session)
+        .with_runtime_env(runtime.build_arc()?)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule))
+        .build();
+    Ok(SessionContext::new_with_state(state))
 }
 
 fn sql_type(t: ColumnType) -> &'static str {

@@ -83,7 +83,12 @@ async fn same_answer(name: &str, fjq_sql: &str, duckdb_sql: &str) {
     let engine = Engine::open(data, EngineConfig::default())
         .await
         .expect("opens");
-    let ours = fjq_rows(&engine, fjq_sql).await;
+    compare(name, &engine, fjq_sql, duckdb_sql).await;
+}
+
+async fn compare(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql: &str) {
+    let data = common::calibration_dataset();
+    let ours = fjq_rows(engine, fjq_sql).await;
     let theirs = duckdb_rows(data, duckdb_sql);
     assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
     if ours != theirs {
@@ -177,6 +182,44 @@ async fn entry_numbers_gaps_and_returns_match_duckdb_window_functions() {
                           lag(start_date) OVER (PARTITION BY who ORDER BY start_date) AS prev,
                           lead(start_date) OVER (PARTITION BY who ORDER BY start_date) AS nxt FROM e)
              SELECT who, CAST(start_date AS VARCHAR), n, n - 1, start_date - prev,
+                    CASE WHEN nxt - start_date <= 730 THEN 1 WHEN DATE '2021-01-31' - start_date >= 730 THEN 0 END
+             FROM w"
+        ),
+    )
+    .await;
+}
+
+/// The entry functions run in fjq's own streaming operator (EntryWindowExec); with batches of
+/// 64 rows some person's entries straddle nearly every batch boundary, and must be carried over.
+#[tokio::test]
+async fn entry_functions_over_partitions_that_straddle_batches_match_duckdb() {
+    let engine = Engine::open(common::calibration_dataset(), EngineConfig::default())
+        .await
+        .expect("opens");
+    query(&engine, "SET datafusion.execution.batch_size = 64").await;
+    let fjq_sql = format!(
+        "SELECT who, CAST(start_date AS VARCHAR), entry_number(start_date) OVER w, prior_entries(start_date, 1095) OVER w,
+                CAST(returns_within(start_date, 730) OVER w AS INT)
+         FROM ({ENTRIES}) WINDOW w AS (PARTITION BY who ORDER BY start_date)"
+    );
+    let plan = fjq_rows(&engine, &format!("EXPLAIN {fjq_sql}"))
+        .await
+        .join("\n");
+    assert!(
+        plan.contains("EntryWindowExec: functions=[entry_number, prior_entries, returns_within]"),
+        "{plan}"
+    );
+    compare(
+        "entry functions in batches of 64",
+        &engine,
+        &fjq_sql,
+        &format!(
+            "WITH e AS ({ENTRIES}),
+             w AS (SELECT who, start_date, row_number() OVER (PARTITION BY who ORDER BY start_date) AS n,
+                          count(*) OVER (PARTITION BY who ORDER BY start_date
+                                         RANGE BETWEEN INTERVAL 1095 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING) AS prior,
+                          lead(start_date) OVER (PARTITION BY who ORDER BY start_date) AS nxt FROM e)
+             SELECT who, CAST(start_date AS VARCHAR), n, prior,
                     CASE WHEN nxt - start_date <= 730 THEN 1 WHEN DATE '2021-01-31' - start_date >= 730 THEN 0 END
              FROM w"
         ),

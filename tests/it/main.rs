@@ -11,5 +11,6 @@ mod docs_examples;
 mod engine_validation;
 mod full_scale;
 mod functions_truth;
+mod fuzz;
 mod generator;
 mod slt;

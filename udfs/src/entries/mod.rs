@@ -13,6 +13,7 @@ pub mod prior_entries;
 pub mod repeat_entries;
 pub mod return_probability;
 pub mod returns_within;
+pub mod window_exec;
 
 use crate::args::{Coverage, Params, coverage_from};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder};
@@ -21,6 +22,7 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::function::WindowFunctionSimplification;
 use datafusion::logical_expr::{Expr, PartitionEvaluator, lit};
+use std::ops::Range;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,6 +77,28 @@ fn negative(function: &str, argument: &str, value: i64) -> datafusion::error::Da
     ))
 }
 
+/// Where a kernel's answers go: one builder for a whole batch of partitions.
+pub enum Answers {
+    Int(Int64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl Answers {
+    pub fn new(kind: EntryKind, capacity: usize) -> Answers {
+        match kind.return_type() {
+            DataType::Boolean => Answers::Bool(BooleanBuilder::with_capacity(capacity)),
+            _ => Answers::Int(Int64Builder::with_capacity(capacity)),
+        }
+    }
+
+    pub fn finish(&mut self) -> ArrayRef {
+        match self {
+            Answers::Int(b) => Arc::new(b.finish()),
+            Answers::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
 /// Answers every row of one partition.
 pub fn evaluate(
     kind: EntryKind,
@@ -82,39 +106,58 @@ pub fn evaluate(
     values: &[ArrayRef],
     n: usize,
 ) -> Result<ArrayRef> {
+    let mut out = Answers::new(kind, n);
+    answer_partition(kind, function, values, 0..n, &mut Vec::new(), &mut out)?;
+    Ok(out.finish())
+}
+
+/// Answers the rows `rows` of `values` (one partition) into `out`; `distinct` is scratch space
+/// kept by the caller so that millions of small partitions do not allocate each.
+pub fn answer_partition(
+    kind: EntryKind,
+    function: &str,
+    values: &[ArrayRef],
+    rows: Range<usize>,
+    distinct: &mut Vec<i32>,
+    out: &mut Answers,
+) -> Result<()> {
     let dates = values[0].as_primitive::<Date32Type>();
-    let mut distinct: Vec<i32> = dates.iter().flatten().collect();
+    distinct.clear();
+    distinct.extend(
+        rows.clone()
+            .filter(|&r| dates.is_valid(r))
+            .map(|r| dates.value(r)),
+    );
     if !distinct.is_sorted() {
         distinct.sort_unstable();
     }
     distinct.dedup();
+    let distinct = &*distinct;
     let position = |row: usize| -> Option<(i32, usize)> {
         if dates.is_null(row) {
             return None;
         }
         let d = dates.value(row);
-        Some((
-            d,
-            distinct
-                .binary_search(&d)
-                .expect("every date is among the distinct dates"),
-        ))
+        // Every date of the partition is among its distinct dates.
+        distinct.binary_search(&d).ok().map(|p| (d, p))
     };
     // A lookback (prior_entries, left_truncated) reaching forward means nothing: say so.
     if matches!(kind, EntryKind::Prior | EntryKind::LeftTruncated)
         && let Some(lookback) = values.get(1)
-        && let Some(bad) = lookback
-            .as_primitive::<Int64Type>()
-            .iter()
-            .flatten()
-            .find(|l| *l < 0)
     {
-        return Err(negative(function, "lookback_days", bad));
+        let lookback = lookback.as_primitive::<Int64Type>();
+        if let Some(bad) = rows
+            .clone()
+            .filter(|&r| lookback.is_valid(r))
+            .map(|r| lookback.value(r))
+            .find(|l| *l < 0)
+        {
+            return Err(negative(function, "lookback_days", bad));
+        }
     }
-    match kind {
-        EntryKind::Number | EntryKind::Prior | EntryKind::DaysSinceLast => {
-            let mut out = Int64Builder::with_capacity(n);
-            for row in 0..n {
+    match (kind, out) {
+        (EntryKind::Number | EntryKind::Prior | EntryKind::DaysSinceLast, Answers::Int(out)) => {
+            for row in rows {
                 let value = position(row).and_then(|(d, p)| match kind {
                     EntryKind::Number => Some(p as i64 + 1),
                     EntryKind::Prior => match values.get(1) {
@@ -129,11 +172,9 @@ pub fn evaluate(
                 });
                 out.append_option(value);
             }
-            Ok(Arc::new(out.finish()))
         }
-        EntryKind::ReturnsWithin => {
-            let mut out = BooleanBuilder::with_capacity(n);
-            for row in 0..n {
+        (EntryKind::ReturnsWithin, Answers::Bool(out)) => {
+            for row in rows {
                 let (Some((d, p)), Some(days)) = (position(row), int_at(values, 1, row)) else {
                     out.append_null();
                     continue;
@@ -154,11 +195,9 @@ pub fn evaluate(
                 };
                 out.append_option(value);
             }
-            Ok(Arc::new(out.finish()))
         }
-        EntryKind::LeftTruncated => {
-            let mut out = BooleanBuilder::with_capacity(n);
-            for row in 0..n {
+        (EntryKind::LeftTruncated, Answers::Bool(out)) => {
+            for row in rows {
                 let value = match (
                     position(row),
                     int_at(values, 1, row),
@@ -171,9 +210,14 @@ pub fn evaluate(
                 };
                 out.append_option(value);
             }
-            Ok(Arc::new(out.finish()))
+        }
+        _ => {
+            return Err(datafusion::error::DataFusionError::Internal(format!(
+                "{function}: answers of the wrong type"
+            )));
         }
     }
+    Ok(())
 }
 
 /// The `WindowUDFImpl` every entry function shares: its file gives the struct (with its

@@ -1,0 +1,1 @@
+SELECT CAST(extract(year FROM first_disposal_date) AS BIGINT), count(*), CAST(round(sum(weeks_between(start_date, first_disposal_date)) * 7) AS BIGINT), sum(CASE WHEN within_weeks(start_date, first_disposal_date, 26) THEN 1 ELSE 0 END) FROM cases WHERE case_type = 'public_law' AND first_disposal_date IS NOT NULL GROUP BY 1

@@ -1,0 +1,1 @@
+SELECT case_type, pathway, count(*) FROM ( SELECT c.case_type, case_pathway(pathway_stage(c.case_type, e.event_code, e.hearing_type, e.disposal_type), e.event_date, 'observed') AS pathway FROM events e JOIN cases c USING (case_id) WHERE c.case_type IN ('public_law', 'private_law') AND NOT e.error AND NOT e.vacated GROUP BY c.case_id, c.case_type) GROUP BY 1, 2

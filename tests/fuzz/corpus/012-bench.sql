@@ -1,0 +1,1 @@
+SELECT r, count(*) FROM (SELECT who, repeat_entries(start_date) AS r FROM (SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL) GROUP BY who) GROUP BY r

@@ -1,0 +1,1 @@
+SELECT n, count(*) FROM (SELECT prior_entries(start_date, 1095) OVER (PARTITION BY who ORDER BY start_date) AS n FROM (SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL)) GROUP BY n

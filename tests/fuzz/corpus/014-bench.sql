@@ -1,0 +1,1 @@
+SELECT pathway, count(*) FROM (SELECT p.person_id, person_pathway(c.case_type, c.start_date) AS pathway FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL GROUP BY p.person_id) GROUP BY pathway

@@ -1,0 +1,1 @@
+SELECT CAST(round(return_probability(p.person_id, c.start_date, 2557) * 1e9) AS BIGINT) FROM people p JOIN cases c USING (case_id) WHERE c.case_type = 'public_law' AND p.relationship_to_child = 'mother'

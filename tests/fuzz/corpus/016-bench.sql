@@ -1,0 +1,1 @@
+SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id) FROM people p JOIN cases c USING (case_id) LEFT JOIN linked_people l ON l.person_id = p.person_id AND l.cafcass_role = 'subject' WHERE c.case_type = 'public_law' AND p.role = 'child' GROUP BY 1

@@ -1,0 +1,1 @@
+SELECT region, case_type, CASE WHEN n < 10 THEN NULL ELSE n END FROM ( SELECT c.region, c.case_type, count(DISTINCT p.person_id) AS n FROM cases c JOIN people p USING (case_id) WHERE p.role = 'child' GROUP BY 1, 2)

@@ -1,0 +1,1 @@
+SELECT dfj_area, case_type, count(*) FROM cases GROUP BY CUBE(dfj_area, case_type)

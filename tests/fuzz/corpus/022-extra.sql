@@ -1,0 +1,1 @@
+SELECT suppress(count(*)), round_to_base(count(*), 5) FROM events GROUP BY event_code

@@ -1,0 +1,1 @@
+SELECT person_id, entry_number(start_date) OVER (PARTITION BY person_id ORDER BY start_date), left_truncated(start_date, 1095) OVER (PARTITION BY person_id ORDER BY start_date), days_since_last_entry(start_date) OVER (PARTITION BY person_id ORDER BY start_date) FROM people JOIN cases USING (case_id)

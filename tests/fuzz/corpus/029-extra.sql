@@ -1,0 +1,1 @@
+COPY (SELECT * FROM people) TO '/tmp/people.csv'

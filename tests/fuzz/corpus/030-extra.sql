@@ -1,0 +1,1 @@
+SET fjq.disclosure.threshold = 1

@@ -1,0 +1,1 @@
+SELECT region, count(*) FROM cases WHERE start_date BETWEEN DATE '2011-01-01' AND DATE '2020-12-31' GROUP BY region HAVING count(*) > 10 ORDER BY 2 DESC LIMIT 3

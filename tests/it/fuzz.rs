@@ -1,0 +1,850 @@
+//! Fuzzing (issue 8), property-based with proptest: whatever the input, fjq answers or says
+//! what is wrong. It never panics and never hangs.
+//!
+//! - **Domain functions.** The target is generated tables: NULLs, no rows at all, extreme and
+//!   unsorted dates, dictionary-encoded and plain strings, unknown codes, negative, zero and
+//!   huge numbers, NaN and infinities, the rows split into many small batches. Every fjq
+//!   function is called on them through SQL, as a researcher calls it, so argument coercion is
+//!   fuzzed too.
+//! - **SQL text.** The statements are the seed corpus (`tests/fuzz/corpus/*.sql`: the README's
+//!   and the benchmark's queries, domain-function calls, bypass attempts), mutated token by
+//!   token, plus statements built from a small grammar of fjq's tables, columns, functions and
+//!   odd literals. They run against a generated dataset under the open policy and under the
+//!   safe one. Under `safe` nothing may appear outside the release directory.
+//!
+//! Each statement has a deadline. An error saying a task panicked counts as a panic. Failing
+//! inputs are shrunk and kept in `tests/fuzz/regressions/` (replayed first on every run). CI runs
+//! `FJQ_FUZZ_CASES` tables (default 64) and four times as many statements. The long runs are described in the README.
+
+use crate::common;
+use datafusion::arrow::array::{
+    ArrayRef, Date32Array, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use fjq_engine::{Engine, EngineConfig, Policy};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Long enough for any statement on the tiny datasets used here; a hang is far longer.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn cases() -> u32 {
+    std::env::var("FJQ_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
+fn config(regressions: &'static str) -> Config {
+    Config {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        // Shrinking re-runs whole SQL statements; bound it.
+        max_shrink_iters: 512,
+        ..Config::default()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// What running one statement came to. A panic anywhere fails the property.
+enum Outcome {
+    Answered,
+    Refused,
+}
+
+fn judge(sql: &str, result: Result<Result<(), String>, tokio::time::error::Elapsed>) -> Outcome {
+    match result {
+        Err(_) => panic!("no answer within {DEADLINE:?} (hang?) for:\n{sql}"),
+        Ok(Ok(())) => Outcome::Answered,
+        Ok(Err(message)) => {
+            assert!(
+                !message.contains("panicked"),
+                "a task panicked on:\n{sql}\n{message}"
+            );
+            assert!(!message.trim().is_empty(), "an empty error for:\n{sql}");
+            if std::env::var("FJQ_FUZZ_SHOW").is_ok() {
+                eprintln!("--- {sql}\n=> {message}");
+            }
+            Outcome::Refused
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domain functions over generated tables
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Row {
+    case: Option<u8>,
+    person: Option<u8>,
+    date: Option<i32>,
+    other_date: Option<i32>,
+    code: Option<String>,
+    hearing: Option<String>,
+    case_type: Option<String>,
+    number: Option<i64>,
+    value: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct Table {
+    rows: Vec<Row>,
+    dictionary: bool,
+    batch_rows: usize,
+}
+
+fn date() -> impl Strategy<Value = Option<i32>> {
+    prop::option::weighted(
+        0.85,
+        prop_oneof![
+            4 => 14_000i32..19_000, // 2008 to 2022, where the data lives
+            1 => Just(i32::MIN),
+            1 => Just(i32::MAX),
+            1 => Just(0),
+            1 => Just(-719_162), // 0001-01-01
+            1 => Just(2_932_896), // 9999-12-31
+            1 => any::<i32>(),
+        ],
+    )
+}
+
+fn text(vocabulary: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
+    prop::option::weighted(
+        0.85,
+        prop_oneof![
+            4 => prop::sample::select(vocabulary).prop_map(str::to_string),
+            1 => "[ -~]{0,8}",
+            1 => Just(String::new()),
+            1 => "\\PC{0,4}",
+        ],
+    )
+}
+
+const CODES: &[&str] = &[
+    "U22", "U21", "C6", "G61", "G62", "G63", "U24", "C23", "C32A", "C43", "C45A", "ORDREF",
+    "ORDNOM", "A70",
+];
+const HEARINGS: &[&str] = &[
+    "CMH",
+    "FCMH",
+    "IRH",
+    "FHDRA",
+    "DRA",
+    "fact_finding",
+    "final_hearing",
+];
+const CASE_TYPES: &[&str] = &["public_law", "private_law", "matrimonial", "adoption"];
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        prop::option::weighted(0.9, 0u8..4),
+        prop::option::weighted(0.9, 0u8..5),
+        date(),
+        date(),
+        text(CODES),
+        text(HEARINGS),
+        text(CASE_TYPES),
+        prop::option::weighted(
+            0.85,
+            prop_oneof![
+                4 => -3i64..4000,
+                1 => Just(i64::MIN),
+                1 => Just(i64::MAX),
+                1 => any::<i64>(),
+            ],
+        ),
+        prop::option::weighted(
+            0.85,
+            prop_oneof![
+                4 => -10.0f64..1e6,
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(0.0),
+                1 => any::<f64>(),
+            ],
+        ),
+    )
+        .prop_map(
+            |(case, person, date, other_date, code, hearing, case_type, number, value)| Row {
+                case,
+                person,
+                date,
+                other_date,
+                code,
+                hearing,
+                case_type,
+                number,
+                value,
+            },
+        )
+}
+
+fn table() -> impl Strategy<Value = Table> {
+    (
+        prop::collection::vec(row(), 0..40),
+        any::<bool>(),
+        1usize..9,
+    )
+        .prop_map(|(rows, dictionary, batch_rows)| Table {
+            rows,
+            dictionary,
+            batch_rows,
+        })
+}
+
+fn strings(values: Vec<Option<String>>, dictionary: bool) -> ArrayRef {
+    if dictionary {
+        Arc::new(
+            values
+                .iter()
+                .map(|v| v.as_deref())
+                .collect::<DictionaryArray<Int32Type>>(),
+        )
+    } else {
+        Arc::new(StringArray::from(values))
+    }
+}
+
+fn register(ctx: &SessionContext, t: &Table) {
+    let text_type = if t.dictionary {
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+    } else {
+        DataType::Utf8
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("case_id", text_type.clone(), true),
+        Field::new("person_id", text_type.clone(), true),
+        Field::new("d", DataType::Date32, true),
+        Field::new("d2", DataType::Date32, true),
+        Field::new("code", text_type.clone(), true),
+        Field::new("hearing", text_type.clone(), true),
+        Field::new("case_type", text_type, true),
+        Field::new("n", DataType::Int64, true),
+        Field::new("v", DataType::Float64, true),
+    ]));
+    let mut batches = Vec::new();
+    for chunk in t.rows.chunks(t.batch_rows) {
+        let r = chunk;
+        let columns: Vec<ArrayRef> = vec![
+            strings(
+                r.iter().map(|x| x.case.map(|c| format!("C{c}"))).collect(),
+                t.dictionary,
+            ),
+            strings(
+                r.iter()
+                    .map(|x| x.person.map(|p| format!("P{p}")))
+                    .collect(),
+                t.dictionary,
+            ),
+            Arc::new(Date32Array::from(
+                r.iter().map(|x| x.date).collect::<Vec<_>>(),
+            )),
+            Arc::new(Date32Array::from(
+                r.iter().map(|x| x.other_date).collect::<Vec<_>>(),
+            )),
+            strings(r.iter().map(|x| x.code.clone()).collect(), t.dictionary),
+            strings(r.iter().map(|x| x.hearing.clone()).collect(), t.dictionary),
+            strings(
+                r.iter().map(|x| x.case_type.clone()).collect(),
+                t.dictionary,
+            ),
+            Arc::new(Int64Array::from(
+                r.iter().map(|x| x.number).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                r.iter().map(|x| x.value).collect::<Vec<_>>(),
+            )),
+        ];
+        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns).expect("a batch"));
+    }
+    // Two partitions, one of them sometimes empty, as scans deliver them.
+    let half = batches.len() / 2;
+    let second = batches.split_off(half);
+    let table = MemTable::try_new(schema, vec![batches, second]).expect("a table");
+    ctx.deregister_table("t").expect("deregister");
+    ctx.register_table("t", Arc::new(table)).expect("register");
+}
+
+/// Every fjq function, with arguments taken from the generated columns.
+const FUNCTION_CALLS: &[&str] = &[
+    "SELECT pathway_stage(case_type, code, hearing), pathway_stage(case_type, code, hearing, hearing) FROM t",
+    "SELECT case_id, case_pathway(pathway_stage(case_type, code, hearing), d), case_pathway(pathway_stage(case_type, code, hearing), d, 'furthest'),
+            case_pathway_detail(pathway_stage(case_type, code, hearing), d) FROM t GROUP BY case_id",
+    "SELECT case_pathway(code, d, hearing) FROM t",
+    "SELECT person_id, person_pathway(case_type, d) FROM t GROUP BY person_id",
+    "SELECT weeks_between(d, d2), within_weeks(d, d2, n), within_weeks(d, d2, v), within_weeks(d2, d, 26) FROM t",
+    "SELECT entry_number(d) OVER w, prior_entries(d) OVER w, prior_entries(d, n) OVER w, days_since_last_entry(d) OVER w,
+            returns_within(d, n) OVER w, returns_within(d, 730, d2) OVER w, left_truncated(d, n) OVER w, left_truncated(d, 30, d2) OVER w
+     FROM t WINDOW w AS (PARTITION BY person_id ORDER BY d)",
+    "SELECT entry_number(d) OVER (PARTITION BY person_id ORDER BY code), returns_within(d, 365) OVER (PARTITION BY person_id, case_id ORDER BY v) FROM t",
+    "SELECT entry_number(d) OVER (ORDER BY d), returns_within(d, 365) OVER (), row_number() OVER (PARTITION BY person_id ORDER BY d),
+            prior_entries(d, 365) OVER (PARTITION BY person_id ORDER BY d) FROM t",
+    "SELECT person_id, repeat_entries(d), repeat_entries(d, n), repeat_entries(d, 365) FROM t GROUP BY person_id",
+    "SELECT return_probability(person_id, d, n), return_probability(person_id, d, 2557, d2) FROM t",
+    "SELECT case_id, return_probability(person_id, d, 730) FROM t GROUP BY case_id",
+    "SELECT suppress(n), suppress(n, n), suppress(v, 10), round_to_base(n), round_to_base(v, n), round_to_base(n, 0) FROM t",
+    "SELECT case_id, nk_disclosive(v), nk_disclosive(n, 2, 0.9), p_disclosive(v), p_disclosive(n, 0.1), nk_disclosive(v, n, v) FROM t GROUP BY case_id",
+    "SELECT suppress(count(*)), round_to_base(count(DISTINCT person_id), 5) FROM t GROUP BY case_type",
+];
+
+fn run_function_calls(rt: &tokio::runtime::Runtime, ctx: &SessionContext, t: &Table) -> usize {
+    register(ctx, t);
+    let mut answered = 0;
+    for sql in FUNCTION_CALLS {
+        let result = rt.block_on(async {
+            tokio::time::timeout(DEADLINE, async {
+                let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
+                df.collect().await.map(|_| ()).map_err(|e| e.to_string())
+            })
+            .await
+        });
+        if let Outcome::Answered = judge(sql, result) {
+            answered += 1;
+        }
+    }
+    answered
+}
+
+#[test]
+fn domain_functions_never_panic_or_hang_on_generated_tables() {
+    let rt = runtime();
+    let ctx = SessionContext::new();
+    fjq_udfs::register_all(&ctx);
+    let started = Instant::now();
+    let mut runner = TestRunner::new(config("fuzz/regressions/domain_functions.txt"));
+    let executions = Cell::new(0usize);
+    let answered = Cell::new(0usize);
+    runner
+        .run(&table(), |t| {
+            answered.set(answered.get() + run_function_calls(&rt, &ctx, &t));
+            executions.set(executions.get() + FUNCTION_CALLS.len());
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (executions, answered) = (executions.get(), answered.get());
+    // Most statements are well-formed: if hardly any answer, the fuzzer tests only errors.
+    assert!(
+        answered * 2 > executions,
+        "only {answered} of {executions} statements answered"
+    );
+    eprintln!(
+        "fuzz domain functions: {} tables, {executions} statements ({answered} answered) in {:.1} s",
+        cases(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL text against the engine
+// ---------------------------------------------------------------------------------------------
+
+fn corpus() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/fuzz/corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let seeds: Vec<String> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("a seed"))
+        .collect();
+    assert!(seeds.len() >= 30, "the seed corpus is missing");
+    seeds
+}
+
+/// Tokens a mutation may insert: keywords, fjq's names, and literals at the edges.
+const DICTIONARY: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT JOIN",
+    "CROSS JOIN",
+    "USING (case_id)",
+    "ON",
+    "UNION ALL",
+    "EXCEPT",
+    "WITH",
+    "AS",
+    "DISTINCT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "AND",
+    "OR",
+    "NOT",
+    "IS NULL",
+    "IN",
+    "BETWEEN",
+    "OVER",
+    "PARTITION BY",
+    "(",
+    ")",
+    ",",
+    ";",
+    "*",
+    "+",
+    "-",
+    "/",
+    "%",
+    "=",
+    "<>",
+    "<",
+    "||",
+    "::",
+    "CAST(",
+    "AS BIGINT)",
+    "AS DATE)",
+    "NULL",
+    "0",
+    "-1",
+    "1e308",
+    "'NaN'",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "''",
+    "'x'",
+    "DATE '0001-01-01'",
+    "DATE '9999-12-31'",
+    "INTERVAL '1' DAY",
+    "TRUE",
+    "cases",
+    "events",
+    "people",
+    "persons",
+    "case_links",
+    "linkage",
+    "cafcass_cases",
+    "cafcass_people",
+    "cafcass_work",
+    "linked_people",
+    "case_id",
+    "person_id",
+    "start_date",
+    "event_date",
+    "event_code",
+    "hearing_type",
+    "case_type",
+    "region",
+    "dfj_area",
+    "age_at_start",
+    "role",
+    "count(*)",
+    "sum(",
+    "avg(",
+    "min(",
+    "max(",
+    "string_agg(",
+    "count(DISTINCT",
+    "pathway_stage(",
+    "case_pathway(",
+    "case_pathway_detail(",
+    "person_pathway(",
+    "weeks_between(",
+    "within_weeks(",
+    "entry_number(",
+    "prior_entries(",
+    "days_since_last_entry(",
+    "returns_within(",
+    "left_truncated(",
+    "repeat_entries(",
+    "return_probability(",
+    "suppress(",
+    "round_to_base(",
+    "nk_disclosive(",
+    "p_disclosive(",
+    "safe_table(",
+    "'furthest'",
+    "'observed'",
+    "GROUPING SETS",
+    "CUBE(",
+    "ROLLUP(",
+    "read_parquet(",
+    "'/etc/passwd'",
+    "unnest(",
+    "generate_series(",
+    "range(",
+    "COPY",
+    "TO",
+    "'/tmp/out.csv'",
+    "SET",
+    "fjq.disclosure.threshold",
+    "datafusion.execution.batch_size",
+    "CREATE",
+    "VIEW",
+    "EXTERNAL TABLE",
+    "DROP TABLE",
+    "INSERT INTO",
+    "VALUES",
+    "EXPLAIN",
+    "ANALYZE",
+];
+
+/// Statements that may write or change the session run only under the safe policy, which must
+/// refuse them; under `open` they would change what later cases see.
+fn changes_things(sql: &str) -> bool {
+    let upper = sql.to_uppercase();
+    [
+        "COPY", "CREATE", "INSERT", "DROP", "SET", "DELETE", "UPDATE", "ALTER", "TRUNCATE",
+    ]
+    .iter()
+    .any(|w| {
+        upper
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|t| t == *w)
+    })
+}
+
+fn tokens(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in sql.chars() {
+        if c == '\'' {
+            quoted = !quoted;
+            current.push(c);
+            if !quoted {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if quoted {
+            current.push(c);
+        } else if c.is_whitespace() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else if "(),;*+-/=<>".contains(c) {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            out.push(c.to_string());
+        } else {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Delete(usize),
+    Duplicate(usize),
+    Swap(usize),
+    Insert(usize, usize),
+    Replace(usize, usize),
+    Truncate(usize),
+    Splice(usize, usize),
+    /// A number or quoted string becomes an edge literal: the statement still parses.
+    Literal(usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let word = 0..DICTIONARY.len();
+    prop_oneof![
+        any::<usize>().prop_map(Mutation::Delete),
+        any::<usize>().prop_map(Mutation::Duplicate),
+        any::<usize>().prop_map(Mutation::Swap),
+        (any::<usize>(), word.clone()).prop_map(|(a, b)| Mutation::Insert(a, b)),
+        (any::<usize>(), word).prop_map(|(a, b)| Mutation::Replace(a, b)),
+        any::<usize>().prop_map(Mutation::Truncate),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Splice(a, b)),
+        (any::<usize>(), 0..LITERALS.len()).prop_map(|(a, b)| Mutation::Literal(a, b)),
+        (any::<usize>(), 0..LITERALS.len()).prop_map(|(a, b)| Mutation::Literal(a, b)),
+    ]
+}
+
+fn mutate(seed: &str, other: &str, mutations: &[Mutation]) -> String {
+    let mut t = tokens(seed);
+    let other = tokens(other);
+    for m in mutations {
+        let len = t.len().max(1);
+        match *m {
+            Mutation::Delete(i) if !t.is_empty() => {
+                t.remove(i % len);
+            }
+            Mutation::Duplicate(i) if !t.is_empty() => {
+                let x = t[i % len].clone();
+                t.insert(i % len, x);
+            }
+            Mutation::Swap(i) if t.len() > 1 => t.swap(i % (len - 1), i % (len - 1) + 1),
+            Mutation::Insert(i, w) => t.insert(i % (t.len() + 1), DICTIONARY[w].to_string()),
+            Mutation::Replace(i, w) if !t.is_empty() => t[i % len] = DICTIONARY[w].to_string(),
+            Mutation::Truncate(i) => t.truncate(i % (t.len() + 1)),
+            // The tail of another statement after the head of this one.
+            Mutation::Splice(i, j) if !other.is_empty() => {
+                t.truncate(i % (t.len() + 1));
+                t.extend(other[j % other.len()..].iter().cloned());
+            }
+            Mutation::Literal(i, w) => {
+                let literal =
+                    |x: &String| x.starts_with('\'') || x.parse::<f64>().is_ok() && !x.is_empty();
+                let found: Vec<usize> = (0..t.len()).filter(|&k| literal(&t[k])).collect();
+                if !found.is_empty() {
+                    t[found[i % found.len()]] = LITERALS[w].to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    t.join(" ")
+}
+
+/// The grammar's FROM clauses, each with columns it has.
+const FROMS: &[(&str, &[&str])] = &[
+    (
+        "cases",
+        &[
+            "case_id",
+            "start_date",
+            "first_disposal_date",
+            "case_type",
+            "region",
+            "dfj_area",
+        ],
+    ),
+    (
+        "events e JOIN cases c USING (case_id)",
+        &[
+            "case_id",
+            "e.event_date",
+            "e.event_code",
+            "e.hearing_type",
+            "e.disposal_type",
+            "c.case_type",
+            "c.start_date",
+            "e.vacated",
+        ],
+    ),
+    (
+        "people p JOIN cases c USING (case_id)",
+        &[
+            "case_id",
+            "p.person_id",
+            "p.age_at_start",
+            "p.role",
+            "c.start_date",
+            "c.case_type",
+            "c.region",
+        ],
+    ),
+    (
+        "linked_people",
+        &[
+            "case_id",
+            "person_id",
+            "cafcass_person_id",
+            "cafcass_role",
+            "court_role",
+            "link_id",
+        ],
+    ),
+];
+
+const LITERALS: &[&str] = &[
+    "NULL",
+    "DATE '9999-12-31'",
+    "DATE '0001-01-01'",
+    "-1",
+    "0",
+    "''",
+    "'x'",
+    "9223372036854775807",
+    "1e308",
+    "730",
+    "'furthest'",
+];
+
+/// A statement built from the grammar: function calls and aggregates over one of the FROM
+/// clauses' own columns (and edge literals), with optional filter, grouping and limit.
+fn generated() -> impl Strategy<Value = String> {
+    let function = prop::sample::select(
+        &[
+            "weeks_between({a}, {b})",
+            "within_weeks({a}, {b}, {c})",
+            "pathway_stage({a}, {b}, {c})",
+            "suppress({a}, {b})",
+            "round_to_base({a}, {b})",
+            "count(DISTINCT {a})",
+            "case_pathway({a}, {b})",
+            "case_pathway(pathway_stage({a}, {b}, {c}), {c}, 'furthest')",
+            "person_pathway({a}, {b})",
+            "repeat_entries({a}, {b})",
+            "return_probability({a}, {b}, {c})",
+            "nk_disclosive({a})",
+            "p_disclosive({a}, {b})",
+            "entry_number({a}) OVER (PARTITION BY {b} ORDER BY {c})",
+            "returns_within({a}, {b}) OVER (PARTITION BY {c} ORDER BY {a})",
+            "prior_entries({a}, {b}) OVER (ORDER BY {c})",
+            "left_truncated({a}, {b}, {c}) OVER (PARTITION BY {b})",
+            "{a} = {b}",
+            "CAST({a} AS DATE)",
+            "{a} - {b}",
+            "min({a})",
+        ][..],
+    );
+    (0..FROMS.len()).prop_flat_map(move |f| {
+        let (from, columns) = FROMS[f];
+        let word = prop_oneof![
+            4 => prop::sample::select(columns),
+            1 => prop::sample::select(LITERALS),
+        ];
+        let call = (function.clone(), word.clone(), word.clone(), word.clone())
+            .prop_map(|(f, a, b, c)| f.replace("{a}", a).replace("{b}", b).replace("{c}", c));
+        (
+            prop::collection::vec(call, 1..4),
+            prop::option::of((word.clone(), word.clone())),
+            prop::option::of(prop::sample::select(columns)),
+            prop::option::of(0u32..5),
+        )
+            .prop_map(move |(calls, filter, group, limit)| {
+                let mut sql = format!("SELECT {} FROM {from}", calls.join(", "));
+                if let Some((a, b)) = filter {
+                    sql += &format!(" WHERE {a} < {b}");
+                }
+                if let Some(g) = group {
+                    sql += &format!(" GROUP BY {g}");
+                }
+                if let Some(n) = limit {
+                    sql += &format!(" LIMIT {n}");
+                }
+                sql
+            })
+    })
+}
+
+fn statement(seeds: Vec<String>) -> impl Strategy<Value = String> {
+    let n = seeds.len();
+    let seeds = Arc::new(seeds);
+    let replay = Arc::clone(&seeds);
+    prop_oneof![
+        1 => (0..n).prop_map(move |i| replay[i].clone()),
+        2 => (0..n, 0..n, prop::collection::vec(mutation(), 1..3))
+            .prop_map(move |(i, j, m)| mutate(&seeds[i], &seeds[j], &m)),
+        3 => generated(),
+    ]
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
+    let rt = runtime();
+    let scratch = common::scratch("fuzz-sql");
+    let data = scratch.join("data");
+    common::copy_dataset(common::small_dataset(), &data);
+    let releases = scratch.join("releases");
+    let before = files_under(&data);
+    let (open, safe) = rt.block_on(async {
+        let open = Engine::open(
+            &data,
+            EngineConfig {
+                memory_limit: Some(512 << 20),
+                ..EngineConfig::default()
+            },
+        )
+        .await
+        .expect("opens");
+        let safe = Engine::open(
+            &data,
+            EngineConfig {
+                memory_limit: Some(512 << 20),
+                policy: Policy::Safe,
+                release_dir: Some(releases.clone()),
+                ..EngineConfig::default()
+            },
+        )
+        .await
+        .expect("opens");
+        (open, safe)
+    });
+    let started = Instant::now();
+    // Statements are cheap next to tables of calls: four times as many.
+    let mut config = config("fuzz/regressions/sql_text.txt");
+    config.cases *= 4;
+    let mut runner = TestRunner::new(config);
+    let executions = Cell::new(0usize);
+    let answered = Cell::new(0usize);
+    runner
+        .run(&statement(corpus()), |sql| {
+            let mut engines = vec![&safe];
+            if !changes_things(&sql) {
+                engines.push(&open);
+            }
+            for engine in engines {
+                let result = rt.block_on(async {
+                    tokio::time::timeout(DEADLINE, async {
+                        let df = engine.sql(&sql).await.map_err(|e| e.to_string())?;
+                        df.collect().await.map(|_| ()).map_err(|e| e.to_string())
+                    })
+                    .await
+                });
+                executions.set(executions.get() + 1);
+                if let Outcome::Answered = judge(&sql, result) {
+                    answered.set(answered.get() + 1);
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (executions, answered) = (executions.get(), answered.get());
+    assert_eq!(
+        files_under(&data),
+        before,
+        "files appeared in the data directory"
+    );
+    for f in files_under(&scratch) {
+        assert!(
+            f.starts_with(&data) || f.starts_with(&releases),
+            "{} was written outside the release directory",
+            f.display()
+        );
+    }
+    assert!(answered > 0, "no fuzzed statement was ever answered");
+    eprintln!(
+        "fuzz SQL: {} statements, {executions} executions ({answered} answered) in {:.1} s",
+        cases() * 4,
+        started.elapsed().as_secs_f64()
+    );
+}
