@@ -62,6 +62,8 @@ pub struct Engine {
     policy: Policy,
     releaser: Arc<safe::release::Releaser>,
     output_dir: Option<PathBuf>,
+    /// Each table's files (size and time) as last checked against the contract.
+    files_seen: Arc<std::sync::Mutex<validate::Snapshot>>,
 }
 
 /// The views every session defines: joins researchers would otherwise write again and again.
@@ -99,6 +101,9 @@ impl Engine {
             validate::check_files(spec, &files)?;
             tables.push(*spec);
         }
+        let files_seen = Arc::new(std::sync::Mutex::new(validate::snapshot(
+            &data_dir, &tables,
+        )));
 
         let ctx = build_context(&dataset, &config)?;
         fjq_udfs::register_all(&ctx);
@@ -127,6 +132,7 @@ impl Engine {
             policy: config.policy,
             releaser,
             output_dir: config.output_dir.as_ref().map(|d| absolute(d)),
+            files_seen,
         })
     }
 
@@ -185,6 +191,54 @@ impl Engine {
         &self.dataset
     }
 
+    /// Before a query runs: if a table it reads has files added, removed or rewritten since they
+    /// were last checked, checks them against the contract again (footers and schemas, as at
+    /// open), so that a file replaced under a running engine is named rather than read with
+    /// missing columns filled in as NULLs.
+    fn recheck_changed_files(&self, plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+        let specs = tables_scanned(plan).unwrap_or_else(|| contract::TABLES.to_vec());
+        let now = validate::snapshot(&self.data_dir, &specs);
+        let mut seen = self.files_seen.lock().unwrap_or_else(|p| p.into_inner());
+        for spec in &specs {
+            if now.get(spec.name) != seen.get(spec.name) {
+                let files = validate::table_files(&self.data_dir, spec)?;
+                validate::check_files(spec, &files)?;
+                if let Some(files) = now.get(spec.name) {
+                    seen.insert(spec.name, files.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Explains a query that failed while it ran. When it failed reading the dataset (a file
+    /// truncated, replaced, damaged or deleted since the engine opened it), the answer names
+    /// the table and the file, found by reading the files of the tables `plan` scans. Any other
+    /// failure comes back as it was.
+    pub fn explain_failure(
+        &self,
+        plan: Option<&datafusion::logical_expr::LogicalPlan>,
+        error: datafusion::error::DataFusionError,
+    ) -> EngineError {
+        let text = error.to_string();
+        let reading = [
+            "Parquet",
+            "parquet",
+            "Object at location",
+            "No such file",
+            "os error",
+        ]
+        .iter()
+        .any(|w| text.contains(w));
+        if !reading {
+            return EngineError::DataFusion(error);
+        }
+        let specs = plan
+            .and_then(tables_scanned)
+            .unwrap_or_else(|| contract::TABLES.to_vec());
+        validate::find_damage(&self.data_dir, &specs).unwrap_or(EngineError::DataFusion(error))
+    }
+
     /// The contract tables (with descriptions) this engine serves.
     pub fn tables(&self) -> &'static [&'static TableSpec] {
         contract::TABLES
@@ -230,6 +284,7 @@ impl Engine {
             policy: self.policy,
             releaser: self.releaser.clone(),
             output_dir: self.output_dir.clone(),
+            files_seen: self.files_seen.clone(),
         })
     }
 
@@ -259,6 +314,7 @@ impl Engine {
         plan: datafusion::logical_expr::LogicalPlan,
         text: &str,
     ) -> Result<DataFrame> {
+        self.recheck_changed_files(&plan)?;
         match self.policy {
             Policy::Open => self.check_paths(&plan)?,
             Policy::Safe => {
@@ -477,6 +533,38 @@ fn read_dataset_json(data_dir: &Path) -> Result<DatasetInfo> {
 
 fn is_iso_date(s: &str) -> bool {
     fjq_udfs::settings::parse_iso_date(s).is_some()
+}
+
+/// The contract tables a plan reads, seeing through the views; `None` when it reads something
+/// else too (a table function such as `safe_table`), so that every table is checked.
+fn tables_scanned(plan: &datafusion::logical_expr::LogicalPlan) -> Option<Vec<&'static TableSpec>> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::LogicalPlan;
+    let mut names = Vec::new();
+    let mut unknown = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let name = scan.table_name.table();
+            if name == "linked_people" {
+                names.extend(["people", "linkage", "cafcass_people"]);
+            } else if let Some(spec) = contract::TABLES.iter().find(|t| t.name == name) {
+                names.push(spec.name);
+            } else {
+                unknown = true;
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    if unknown {
+        return None;
+    }
+    Some(
+        contract::TABLES
+            .iter()
+            .filter(|t| names.contains(&t.name))
+            .copied()
+            .collect(),
+    )
 }
 
 fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<SessionContext> {

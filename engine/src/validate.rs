@@ -76,3 +76,70 @@ pub fn check_files(spec: &TableSpec, files: &[PathBuf]) -> Result<()> {
     }
     Ok(())
 }
+
+/// After a query failed while reading, finds the file to blame: a table folder or file that
+/// has gone, a footer or schema that no longer matches (checked as at open), or a data page
+/// that no longer decodes (every row group of the tables in question is read). `None` when
+/// every file reads cleanly, so the failure was something else.
+pub fn find_damage(data_dir: &Path, specs: &[&TableSpec]) -> Option<EngineError> {
+    let mut all = Vec::new();
+    for spec in specs {
+        let files = match table_files(data_dir, spec) {
+            Ok(files) => files,
+            Err(e) => return Some(e),
+        };
+        if let Err(e) = check_files(spec, &files) {
+            return Some(e);
+        }
+        all.push((spec, files));
+    }
+    for (spec, files) in all {
+        for file in files {
+            let damaged = |message: String| EngineError::CorruptParquet {
+                table: spec.name.to_string(),
+                file: file.clone(),
+                message,
+            };
+            let reader = File::open(&file).map_err(|e| e.to_string()).and_then(|f| {
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                    .and_then(|b| b.build())
+                    .map_err(|e| e.to_string())
+            });
+            match reader {
+                Err(e) => return Some(damaged(e)),
+                Ok(reader) => {
+                    for batch in reader {
+                        if let Err(e) = batch {
+                            return Some(damaged(format!("a data page does not decode: {e}")));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Each table's Parquet files with their size and modification time.
+pub type Snapshot =
+    std::collections::HashMap<&'static str, Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>;
+
+/// The files of `specs` as they are now (a table whose folder cannot be read has none).
+pub fn snapshot(data_dir: &Path, specs: &[&'static TableSpec]) -> Snapshot {
+    specs
+        .iter()
+        .map(|spec| {
+            let files = table_files(data_dir, spec).unwrap_or_default();
+            let stats = files
+                .into_iter()
+                .map(|f| {
+                    let meta = std::fs::metadata(&f).ok();
+                    let len = meta.as_ref().map_or(0, |m| m.len());
+                    let modified = meta.and_then(|m| m.modified().ok());
+                    (f, len, modified)
+                })
+                .collect();
+            (spec.name, stats)
+        })
+        .collect()
+}

@@ -1,7 +1,7 @@
 //! Running SQL text: split into statements, plan each through the engine, stream its result to
 //! the printer. Shared by batch mode and the interactive shell.
 
-use crate::print::{Printed, Printer, footer};
+use crate::print::{PrintError, Printed, Printer, footer};
 use fjq_engine::Engine;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -90,14 +90,16 @@ async fn run_one(
         .plan(statement)
         .await
         .map_err(|e| describe(&e.to_string()))?;
-    let stream = frame
-        .execute_stream()
-        .await
-        .map_err(|e| describe(&e.to_string()))?;
-    printer
-        .print(stream, out)
-        .await
-        .map_err(|e| describe(&e.to_string()))
+    let plan = frame.logical_plan().clone();
+    // A failure while running may be a file damaged since the dataset was opened: name it.
+    let failed = |e: datafusion::error::DataFusionError| {
+        describe(&engine.explain_failure(Some(&plan), e).to_string())
+    };
+    let stream = frame.execute_stream().await.map_err(failed)?;
+    printer.print(stream, out).await.map_err(|e| match e {
+        PrintError::Query(e) => failed(e),
+        other => describe(&other.to_string()),
+    })
 }
 
 /// `\safe QUERY` as SQL: the query released through `safe_table`.

@@ -365,3 +365,113 @@ async fn a_rollup_of_cases_by_area_and_type_is_released_with_every_small_cell_pr
         }
     }
 }
+
+/// Ways round the safe policy a researcher might try; each must be refused, and nothing may be
+/// written anywhere.
+#[tokio::test]
+async fn attempts_to_get_round_the_safe_policy_are_refused() {
+    let releases = fresh("disclosure-bypass");
+    let engine = engine(Policy::Safe, &releases).await;
+    let people = small_dataset().join("people");
+    let attempts = [
+        format!("SELECT * FROM '{}/part-00000.parquet'", people.display()),
+        "SELECT * FROM '/etc/passwd'".to_string(),
+        format!("CREATE EXTERNAL TABLE p STORED AS PARQUET LOCATION '{}'", people.display()),
+        "SELECT * FROM safe_table('SELECT * FROM people')".to_string(),
+        "SELECT * FROM safe_table('COPY people TO ''/tmp/x.csv''')".to_string(),
+        "SELECT * FROM safe_table('SELECT person_id, count(*) FROM people GROUP BY person_id HAVING count(*) < 3')".to_string(),
+        "SELECT max(person_id) FROM people".to_string(),
+        "SELECT case_id, string_agg(person_id, ',') FROM people GROUP BY case_id".to_string(),
+        "SELECT case_id, array_agg(age_at_start) FROM people GROUP BY case_id".to_string(),
+        "SELECT (SELECT person_id FROM people LIMIT 1) AS who".to_string(),
+        "WITH x AS (SELECT * FROM people) SELECT * FROM x".to_string(),
+        "SELECT role, count(*) FROM people GROUP BY role LIMIT 1".to_string(),
+        "SELECT role, count(*) OVER () FROM people".to_string(),
+        "SET fjq.disclosure.threshold = 1".to_string(),
+        "SET fjq.disclosure.rounding_base = 1".to_string(),
+        "SET datafusion.execution.target_partitions = 1".to_string(),
+        "RESET fjq.disclosure.threshold".to_string(),
+        "CREATE VIEW v AS SELECT * FROM people".to_string(),
+        "CREATE TABLE t AS SELECT * FROM people".to_string(),
+        "INSERT INTO people SELECT * FROM people".to_string(),
+        "DROP VIEW linked_people".to_string(),
+        "PREPARE q AS SELECT * FROM people WHERE person_id = $1".to_string(),
+        "COPY (SELECT role, count(*) FROM people GROUP BY role) TO '/tmp/fjq-bypass.csv'".to_string(),
+    ];
+    for sql in &attempts {
+        let outcome = match engine.sql(sql).await {
+            Ok(df) => df.collect().await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let e = outcome
+            .err()
+            .unwrap_or_else(|| panic!("not refused: {sql}"));
+        assert!(!e.trim().is_empty(), "an empty refusal for {sql}");
+    }
+    // Nothing was released or written, and the settings are as they were.
+    assert!(
+        std::fs::read_dir(&releases).map_or(true, |mut d| d.next().is_none()),
+        "a release appeared"
+    );
+    assert!(!Path::new("/tmp/fjq-bypass.csv").exists());
+    let threshold = query(
+        &engine,
+        "SELECT * FROM safe_table('SELECT role, count(*) AS n FROM people GROUP BY role')",
+    )
+    .await;
+    assert!(!threshold.is_empty());
+    let report = report(&releases, "release-0001");
+    let text = report.to_string();
+    assert!(text.contains("\"threshold\":10"), "{text}");
+    eprintln!("safe policy: {} bypass attempts refused", attempts.len());
+}
+
+/// A crash leaves a release half written: its files under a hidden name, its log line written
+/// or not. The next release finishes a logged one and removes an unlogged one; a torn log line
+/// stops every release until someone looks.
+#[tokio::test]
+async fn an_interrupted_release_leaves_nothing_unlogged_and_a_torn_log_stops_releases() {
+    let releases = fresh("disclosure-interrupted");
+    let engine = engine(Policy::Open, &releases).await;
+    query(&engine, OUTCOMES).await;
+    let by_region = "SELECT region, count(*) AS n FROM outcomes GROUP BY region";
+    engine.release(by_region).await.unwrap();
+    // Crashed after its log line: files still under the hidden name.
+    std::fs::rename(
+        releases.join("release-0001"),
+        releases.join(".release-0001.partial"),
+    )
+    .unwrap();
+    // Crashed before its log line: files never logged.
+    let unlogged = releases.join(".release-0002.partial");
+    std::fs::create_dir_all(&unlogged).unwrap();
+    std::fs::write(unlogged.join("output_0.csv"), "region,n\nA,3\n").unwrap();
+
+    let second = engine
+        .release("SELECT outcome, count(*) AS n FROM outcomes GROUP BY outcome")
+        .await
+        .unwrap();
+    assert_eq!(second.id, "release-0002");
+    assert!(releases.join("release-0001/output_0.csv").exists());
+    assert!(releases.join("release-0002/output_0.csv").exists());
+    let names: Vec<String> = std::fs::read_dir(&releases)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+    let written = std::fs::read_to_string(releases.join("release-0002/output_0.csv")).unwrap();
+    assert!(
+        !written.contains("A,3"),
+        "the unlogged file survived: {written}"
+    );
+
+    // A log line torn by a crash mid-write.
+    let log = releases.join("release-log.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last = text.lines().last().unwrap();
+    std::fs::write(&log, format!("{text}{}", &last[..last.len() / 2])).unwrap();
+    let e = engine.release(by_region).await.unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("incomplete"), "{e}");
+    assert!(!releases.join("release-0003").exists());
+    assert!(!releases.join(".release-0003.partial").exists());
+}

@@ -201,6 +201,7 @@ pub async fn release_plan(
     let _guard = releaser.lock.lock().await;
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
     let previous = log::read(&dir).map_err(|e| refused(e.to_string()))?;
+    recover_interrupted(&dir, &previous)?;
     let additive_names: Vec<String> = additive
         .iter()
         .map(|&m| analysis.measures[m].name.clone())
@@ -247,13 +248,16 @@ pub async fn release_plan(
         published_batch(&analysis, &batch, &rows, &protection.suppressed, &rules)?;
     let number = previous.last().map(|e| e.release).unwrap_or(0) + 1;
     let id = format!("release-{number:04}");
-    let release_dir = dir.join(&id);
-    if release_dir.exists() {
+    let final_dir = dir.join(&id);
+    if final_dir.exists() {
         return Err(refused(format!(
             "{} already exists but the release log does not list it; move it aside before releasing again",
-            release_dir.display()
+            final_dir.display()
         )));
     }
+    // Written under a hidden name, logged, then renamed: a crash at any point leaves either a
+    // logged release or no visible files at all (see `recover_interrupted`).
+    let release_dir = staging_dir(&dir, &id);
     std::fs::create_dir_all(&release_dir).map_err(|e| io_error(&release_dir, e))?;
     let csv_path = release_dir.join("output_0.csv");
     {
@@ -306,6 +310,9 @@ pub async fn release_plan(
         hash: String::new(),
     };
     log::append(&dir, &previous, entry).map_err(|e| refused(e.to_string()))?;
+    std::fs::rename(&release_dir, &final_dir).map_err(|e| io_error(&final_dir, e))?;
+    let report_path = final_dir.join("results.json");
+    let release_dir = final_dir;
 
     let primary = table.cells.iter().filter(|c| c.primary).count();
     let secondary = protection.secondary.len();
@@ -329,6 +336,34 @@ pub async fn release_plan(
         *latest = Some(released.summary());
     }
     Ok(released)
+}
+
+fn staging_dir(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!(".{id}.partial"))
+}
+
+/// Finishes or discards what an interrupted release left behind. A release whose log line was
+/// written is complete: its files take their final name. One whose line was not written never
+/// happened: its files are removed, so nothing unlogged can leave the release directory.
+fn recover_interrupted(dir: &Path, logged: &[log::Entry]) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(id) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".partial"))
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let target = dir.join(id);
+        if logged.iter().any(|e| e.id == id) && !target.exists() {
+            std::fs::rename(&path, &target).map_err(|e| io_error(&target, e))?;
+        } else {
+            std::fs::remove_dir_all(&path).map_err(|e| io_error(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> EngineError {

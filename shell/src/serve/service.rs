@@ -334,15 +334,21 @@ impl FlightSqlService for FjqFlightSql {
             ));
         }
         let turn = self.turn().await?;
+        let plan = pending.frame.logical_plan().clone();
+        let engine = Arc::clone(&self.engine);
+        // A failure while running may be a file damaged since the server started: name it.
+        let failed = move |e: datafusion::error::DataFusionError| {
+            crate::exec::describe(&engine.explain_failure(Some(&plan), e).to_string())
+        };
         let stream = pending
             .frame
             .execute_stream()
             .await
-            .map_err(|e| Status::internal(crate::exec::describe(&e.to_string())))?;
+            .map_err(|e| Status::internal(failed.clone()(e)))?;
         let schema = stream.schema();
         // The turn is held until the stream ends or the client goes away.
         let batches = stream
-            .map_err(|e| FlightError::ExternalError(Box::new(e)))
+            .map_err(move |e| FlightError::Tonic(Box::new(Status::internal(failed(e)))))
             .map(move |b| {
                 let _ = &turn;
                 b
