@@ -669,9 +669,13 @@ fn register_table(
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_file_sort_order(order);
+    // Columns keep their descriptions; the table's own goes in its definition, not the schema:
+    // DataFusion's join reordering compares the schema-level metadata of the two sides of a
+    // join and fails (an internal error) when they differ.
+    let schema = Arc::new(spec.schema().as_ref().clone().with_metadata(Default::default()));
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(spec.schema());
+        .with_schema(schema);
     let table = ListingTable::try_new(config)?.with_definition(Some(definition(spec, &dir)));
     ctx.register_table(as_name.unwrap_or(spec.name), Arc::new(table))?;
     Ok(())

@@ -446,3 +446,27 @@ async fn an_empty_table_opens_and_counts_zero() {
     .await;
     assert_eq!(joined, 0.0);
 }
+
+/// Regression: every column of a join of two tables once failed inside DataFusion's join
+/// reordering ("Schema metadata mismatch"), because each table's schema carried its description.
+#[tokio::test]
+async fn a_join_selecting_every_column_of_both_tables_runs() {
+    let engine = Engine::open(common::small_dataset(), EngineConfig::default())
+        .await
+        .unwrap();
+    for sql in [
+        "SELECT * FROM events e JOIN people p ON e.case_id = p.case_id LIMIT 5",
+        "SELECT e.*, p.* FROM events e JOIN people p USING (case_id) ORDER BY p.person_id LIMIT 5",
+    ] {
+        let batches = common::query(&engine, sql).await;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 5, "{sql}");
+        let events = fjq_engine::contract::TABLES.iter().find(|t| t.name == "events").unwrap();
+        let people = fjq_engine::contract::TABLES.iter().find(|t| t.name == "people").unwrap();
+        assert_eq!(
+            batches[0].num_columns(),
+            events.columns.len() + people.columns.len(),
+            "{sql}"
+        );
+    }
+}
