@@ -274,9 +274,12 @@ impl Engine {
             cache_manager: base.cache_manager.clone(),
             object_store_registry: base.object_store_registry.clone(),
         };
-        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+        let mut state = SessionStateBuilder::new_from_existing(self.ctx.state())
             .with_runtime_env(Arc::new(runtime))
             .build();
+        let execution = &mut state.config_mut().options_mut().execution;
+        execution.sort_spill_reservation_bytes =
+            merge_reservation(limit).min(execution.sort_spill_reservation_bytes);
         Ok(Engine {
             ctx: SessionContext::new_with_state(state),
             data_dir: self.data_dir.clone(),
@@ -535,6 +538,13 @@ fn is_iso_date(s: &str) -> bool {
     fjq_udfs::settings::parse_iso_date(s).is_some()
 }
 
+/// What each sort sets aside for merging its spilled runs. DataFusion's 10 MB per sort is too
+/// much under a small limit: two partitions sorting at once would need 20 MB before sorting
+/// anything, and fail rather than spill. A quarter of the limit, at most 10 MB.
+fn merge_reservation(limit: usize) -> usize {
+    (limit / 4).clamp(1 << 20, 10 << 20)
+}
+
 /// The contract tables a plan reads, seeing through the views; `None` when it reads something
 /// else too (a table function such as `safe_table`), so that every table is checked.
 fn tables_scanned(plan: &datafusion::logical_expr::LogicalPlan) -> Option<Vec<&'static TableSpec>> {
@@ -595,6 +605,7 @@ fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<Session
             ));
         }
         runtime = runtime.with_memory_limit(limit, 1.0);
+        session.options_mut().execution.sort_spill_reservation_bytes = merge_reservation(limit);
     }
     if let Some(dir) = &config.spill_dir {
         if !dir.is_dir() {
@@ -672,7 +683,12 @@ fn register_table(
     // Columns keep their descriptions; the table's own goes in its definition, not the schema:
     // DataFusion's join reordering compares the schema-level metadata of the two sides of a
     // join and fails (an internal error) when they differ.
-    let schema = Arc::new(spec.schema().as_ref().clone().with_metadata(Default::default()));
+    let schema = Arc::new(
+        spec.schema()
+            .as_ref()
+            .clone()
+            .with_metadata(Default::default()),
+    );
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);

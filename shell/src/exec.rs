@@ -149,5 +149,19 @@ pub fn describe(message: &str) -> String {
     {
         return format!("syntax error: {inner}");
     }
+    // Over the memory limit in a step that cannot spill: say so, and what to do, before
+    // DataFusion's list of memory consumers.
+    if let Some(at) = m.find("Resources exhausted: ") {
+        let detail = m[at + "Resources exhausted: ".len()..]
+            .lines()
+            .next()
+            .unwrap_or("");
+        return format!(
+            "out of memory: the query needs more than its memory limit and this step cannot spill to disk ({}); raise the limit (--memory-limit, or the server's --query-memory-limit) or read less (filter, fewer columns)",
+            detail
+                .trim_end_matches(':')
+                .trim_end_matches(" with top memory consumers (across reservations) as")
+        );
+    }
     m.to_string()
 }

@@ -190,6 +190,40 @@ def main():
         first = reader.read_chunk()
         print(json.dumps({"first_batch_rows": first.data.num_rows}), flush=True)
         os._exit(0)
+    elif action == "try":
+        # One query; its rows or its error, without failing.
+        try:
+            table = pyarrow_query(uri, user, password, args[0])
+            out = {"rows": table.num_rows}
+        except Exception as e:  # noqa: BLE001 - the error is the answer
+            out = {"error": error_text(e)}
+    elif action == "slow":
+        # A reader that takes a large result one batch every `pause` seconds, while another
+        # client runs short queries: the others must not wait for the slow one.
+        sql, pause, others = args[0], float(args[1]), int(args[2])
+        result = {}
+
+        def slow_reader():
+            client, options = pyarrow_client(uri, user, password)
+            info = client.get_flight_info(flight.FlightDescriptor.for_command(statement_query(sql)), options)
+            reader = client.do_get(info.endpoints[0].ticket, options)
+            rows = 0
+            for chunk in reader:
+                rows += chunk.data.num_rows
+                time.sleep(pause)
+            result["slow_rows"] = rows
+
+        t = threading.Thread(target=slow_reader)
+        t.start()
+        time.sleep(0.5)
+        times = []
+        for _ in range(others):
+            started = time.time()
+            pyarrow_query(uri, user, password, "SELECT case_type, count(*) AS n FROM cases GROUP BY case_type")
+            times.append(time.time() - started)
+        slow_still_reading = t.is_alive()
+        t.join()
+        out = {**result, "others": len(times), "others_max_seconds": max(times), "slow_still_reading": slow_still_reading}
     else:
         raise SystemExit(f"unknown action {action}")
     print(json.dumps(out))

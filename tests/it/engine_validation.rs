@@ -461,8 +461,14 @@ async fn a_join_selecting_every_column_of_both_tables_runs() {
         let batches = common::query(&engine, sql).await;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 5, "{sql}");
-        let events = fjq_engine::contract::TABLES.iter().find(|t| t.name == "events").unwrap();
-        let people = fjq_engine::contract::TABLES.iter().find(|t| t.name == "people").unwrap();
+        let events = fjq_engine::contract::TABLES
+            .iter()
+            .find(|t| t.name == "events")
+            .unwrap();
+        let people = fjq_engine::contract::TABLES
+            .iter()
+            .find(|t| t.name == "people")
+            .unwrap();
         assert_eq!(
             batches[0].num_columns(),
             events.columns.len() + people.columns.len(),

@@ -1,7 +1,7 @@
 //! Batch mode: formats, standard input, --output, and psql's exit codes (1 usage or start-up,
 //! 3 a failed statement), stopping at the first error unless told otherwise.
 
-use crate::{fjq, run, stderr, stdout};
+use crate::{fjq, run, scratch, stderr, stdout};
 use std::io::Write;
 use std::process::Stdio;
 
@@ -236,4 +236,132 @@ fn safe_releases_and_the_safe_policy_in_batch_mode() {
         stderr(&o)
     );
     assert!(!outside.exists());
+}
+
+/// A copy of the default sample that a test may damage.
+pub fn sample_copy(name: &str) -> std::path::PathBuf {
+    crate::ensure_sample();
+    let sample = std::fs::read_dir(crate::cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sample-")
+        })
+        .expect("the default sample in the cache");
+    let copy = scratch(name);
+    let _ = std::fs::remove_dir_all(&copy);
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&sample)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    copy
+}
+
+/// Scrambles the middle of a Parquet file's data pages, leaving its footer readable.
+pub fn scramble(file: &std::path::Path) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let n = bytes.len();
+    for b in &mut bytes[n / 4..n / 2] {
+        *b = b.wrapping_mul(7).wrapping_add(13);
+    }
+    std::fs::write(file, &bytes).unwrap();
+}
+
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+pub const OVER_MEMORY: &str =
+    "SELECT a.*, b.* FROM events a JOIN events b ON a.event_id = b.event_id";
+pub const SPILLING_SORT: &str = "EXPLAIN ANALYZE SELECT event_id, case_id, event_code FROM events ORDER BY event_code, case_id DESC, event_id";
+pub const ALL_EVENT_COLUMNS: &str = "SELECT count(*), sum(length(case_id)), sum(length(event_id)), min(event_date), sum(length(hearing_type)), sum(length(disposal_type)) FROM events";
+
+#[test]
+fn over_memory_and_damaged_files_fail_alone_and_spill_files_are_removed() {
+    let data = sample_copy("batch-faults-data");
+    let tmp = scratch("batch-faults-tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let o = fjq()
+        .env("TMPDIR", &tmp)
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--memory-limit",
+            "16M",
+            "--continue-on-error",
+            "--format",
+            "csv",
+        ])
+        .args([
+            "-c",
+            OVER_MEMORY,
+            "-c",
+            SPILLING_SORT,
+            "-c",
+            "SELECT count(*) AS n FROM cases",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("statement 1 of -c #1 failed: out of memory"),
+        "{err}"
+    );
+    assert!(err.contains("--memory-limit"), "{err}");
+    assert!(!err.contains("-c #2") && !err.contains("-c #3"), "{err}");
+    let out = stdout(&o);
+    let spills: u64 = out
+        .split("spill_count=")
+        .skip(1)
+        .filter_map(|r| {
+            r.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(spills > 0, "the sort should have spilled under 16M:\n{out}");
+    assert!(out.contains("\nn\n"), "the last statement ran: {out}");
+    assert_eq!(
+        files_under(&tmp),
+        Vec::<std::path::PathBuf>::new(),
+        "spill files left behind"
+    );
+
+    scramble(&data.join("events/part-00000.parquet"));
+    let o = fjq()
+        .arg("--data")
+        .arg(&data)
+        .args(["--continue-on-error", "--format", "csv"])
+        .args([
+            "-c",
+            ALL_EVENT_COLUMNS,
+            "-c",
+            "SELECT count(*) AS n FROM cases",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        err.contains("table `events`") && err.contains("events/part-00000.parquet"),
+        "{err}"
+    );
+    assert!(stdout(&o).starts_with("n\n"), "{}", stdout(&o));
 }
