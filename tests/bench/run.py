@@ -7,7 +7,8 @@ in queries.py checks that fjq and DuckDB return the same rows, and only then tim
 engine runs in its own process (so peak memory is its own), runs the query once to warm up and
 then `runs` times, and reports the median. fjq runs with --memory-limit 1G, DuckDB with
 memory_limit 1GB, both on 2 threads. A plain scan of the columns each query reads is timed on
-fjq as the floor. Prints a table and writes target/bench-results.json.
+fjq as the floor. Prints a table and writes target/bench-results.json, and each query's
+EXPLAIN ANALYZE on fjq to target/bench-profiles/.
 """
 
 import argparse
@@ -101,6 +102,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", help="run only queries whose name contains this")
     ap.add_argument("--json", default=str(ROOT / "target" / "bench-results.json"))
+    ap.add_argument("--profiles", default=str(ROOT / "target" / "bench-profiles"),
+                    help="where each query's EXPLAIN ANALYZE on fjq is written (one file per scale and query)")
     args = ap.parse_args()
     scales = args.scale or [0.1, 1.0]
     results = []
@@ -137,6 +140,12 @@ def main():
                 "fjq_times_s": fjq_times, "duckdb_times_s": duck_times,
             }
             results.append(row)
+            profile_dir = Path(args.profiles)
+            profile_dir.mkdir(parents=True, exist_ok=True)
+            slug = "".join(c if c.isalnum() else "-" for c in q["name"].lower()).strip("-")
+            proc = subprocess.run([str(FJQ), "--data", str(data), "--memory-limit", "1G", "--format", "csv", "--quiet",
+                                   "-c", "EXPLAIN ANALYZE " + q["fjq"]], capture_output=True, text=True)
+            (profile_dir / f"scale-{scale}-{slug}.txt").write_text(proc.stdout + proc.stderr)
             target = 0.5 if q["functions"] else 1.0
             flag = "" if f / d <= target else "  (target <= %.1f)" % target
             print(f"{q['name']:<48} {f:8.3f} {d:9.3f} {f/d:6.2f} {fjq_peak:7.0f} {duck_peak:8.0f} {s:7.3f} {f/s:7.1f}{flag}", flush=True)

@@ -475,3 +475,49 @@ async fn an_interrupted_release_leaves_nothing_unlogged_and_a_torn_log_stops_rel
     assert!(!releases.join("release-0003").exists());
     assert!(!releases.join(".release-0003.partial").exists());
 }
+
+/// Differencing through filters: small queries each safe on its own, whose differences would
+/// give away a small group. Worked by hand on the example's rows: region A has 25 X and 3 Y.
+#[tokio::test]
+async fn small_queries_whose_filters_differ_by_a_small_group_are_refused() {
+    let releases = fresh("disclosure-filters");
+    let engine = engine(Policy::Open, &releases).await;
+    query(&engine, OUTCOMES).await;
+    // 28 rows in A: published.
+    engine
+        .release("SELECT count(*) AS n FROM outcomes WHERE region = 'A'")
+        .await
+        .unwrap();
+    // 25 of them with outcome X: safe alone, but 28 - 25 = 3 is the cell (A, Y).
+    let e = engine
+        .release("SELECT count(*) AS n FROM outcomes WHERE region = 'A' AND outcome = 'X'")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("release-0001") && e.contains("but for 3 rows in the total"),
+        "{e}"
+    );
+    // A filter that shares nothing small with the first: released (as release-0002).
+    engine
+        .release("SELECT count(*) AS n FROM outcomes WHERE region = 'B'")
+        .await
+        .unwrap();
+    // B alone has 15 Y; B and A together 18: the difference is A's 3 Y again.
+    engine
+        .release("SELECT outcome, count(*) AS n FROM outcomes WHERE region = 'B' GROUP BY outcome")
+        .await
+        .unwrap();
+    let e = engine
+        .release("SELECT outcome, count(*) AS n FROM outcomes WHERE region IN ('A', 'B') GROUP BY outcome")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("release-0003") && e.contains("but for 3 rows in outcome = Y"),
+        "{e}"
+    );
+    // The refused tables left nothing behind.
+    assert!(releases.join("release-0003").exists());
+    assert!(!releases.join("release-0004").exists());
+}

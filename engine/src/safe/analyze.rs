@@ -58,6 +58,13 @@ pub struct Analysis {
     pub grouping_id_column: Option<String>,
     /// The population the table is about (the aggregate's input), for differencing.
     pub population: String,
+    /// The aggregate's input without its WHERE (text and plan), the WHERE, the grouping
+    /// expressions and the person columns: for differencing between filters.
+    pub base: String,
+    pub base_plan: LogicalPlan,
+    pub filter: Option<Expr>,
+    pub group_exprs: Vec<Expr>,
+    pub person_exprs: Vec<Expr>,
 }
 
 /// The aggregates whose results summarise a group rather than publish a member's value.
@@ -161,6 +168,16 @@ pub fn analyze(plan: &LogicalPlan) -> Result<Analysis> {
         rows_column: format!("{HIDDEN}rows"),
         grouping_id_column: agg.grouping_id.then(|| format!("{HIDDEN}grouping_id")),
         population: agg.population,
+        base: agg.base,
+        base_plan: agg.base_plan.unwrap_or(LogicalPlan::EmptyRelation(
+            datafusion::logical_expr::EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(datafusion::common::DFSchema::empty()),
+            },
+        )),
+        filter: agg.filter,
+        group_exprs: agg.group_exprs,
+        person_exprs: agg.person_exprs,
     })
 }
 
@@ -172,6 +189,11 @@ struct AggregateInfo {
     grouping_id: bool,
     population: String,
     hidden: Vec<String>,
+    base: String,
+    base_plan: Option<LogicalPlan>,
+    filter: Option<Expr>,
+    group_exprs: Vec<Expr>,
+    person_exprs: Vec<Expr>,
 }
 
 #[derive(Default)]
@@ -391,6 +413,10 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
     let projected = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(new_agg))?);
     let _ = input_schema;
     state.origins = origins;
+    let (base_plan, filter) = match input {
+        LogicalPlan::Filter(f) => (f.input.as_ref().clone(), Some(f.predicate.clone())),
+        other => (other.clone(), None),
+    };
     state.aggregate = Some(AggregateInfo {
         dimensions,
         measures,
@@ -398,6 +424,14 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
         grouping_id,
         population: population_of(input),
         hidden,
+        base: population_of(&base_plan),
+        base_plan: Some(base_plan),
+        filter,
+        group_exprs: datafusion::logical_expr::utils::grouping_set_to_exprlist(&agg.group_expr)?
+            .into_iter()
+            .cloned()
+            .collect(),
+        person_exprs: persons.iter().map(|(c, _)| col(c.clone())).collect(),
     });
     Ok(projected)
 }

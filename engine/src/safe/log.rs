@@ -41,6 +41,9 @@ pub struct Entry {
     pub query: String,
     pub rules: fjq_udfs::disclosure::Rules,
     pub population: String,
+    /// The population without its WHERE, to compare tables that differ only in their filter.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base: String,
     pub dimensions: Vec<String>,
     /// The additive measures' names (the equations of differencing are over these).
     pub additive: Vec<String>,

@@ -242,6 +242,7 @@ pub async fn release_plan(
         cells: &logged_cells,
     };
     differencing(&previous, &analysis.population, &new_side, lower, &rules)?;
+    differencing_by_filter(state, &previous, &analysis, &dimensions, &rules).await?;
 
     // The table as published.
     let (out_schema, out_batch) =
@@ -298,6 +299,7 @@ pub async fn release_plan(
         query: sql.to_string(),
         rules: rules.clone(),
         population: analysis.population.clone(),
+        base: analysis.base.clone(),
         dimensions,
         additive: additive_names,
         exact: additive
@@ -818,6 +820,163 @@ fn differencing(
         }
     }
     Ok(())
+}
+
+/// Refuses a release whose WHERE differs from an earlier release's over the same rows (same
+/// FROM and joins, same breakdown) by a small group in some cell: the difference of the two
+/// tables would publish it, as `WHERE region = 'A'` then `WHERE region = 'A' AND outcome = 'X'`
+/// give away `region = 'A' AND outcome <> 'X'`. Each cell (and each margin) is counted on the
+/// rows only the earlier filter keeps and on those only the new one keeps; a cell where one side
+/// is empty and the other has persons below the threshold is refused.
+async fn differencing_by_filter(
+    state: &SessionState,
+    previous: &[Entry],
+    analysis: &Analysis,
+    dims: &[String],
+    rules: &Rules,
+) -> Result<()> {
+    use datafusion::prelude::{Expr, lit};
+    let new_dims: BTreeSet<&String> = dims.iter().collect();
+    for earlier in previous {
+        if earlier.base.is_empty()
+            || earlier.base != analysis.base
+            || earlier.population == analysis.population
+            || earlier.dimensions.iter().collect::<BTreeSet<_>>() != new_dims
+        {
+            continue;
+        }
+        // The earlier filter, planned again from its recorded query.
+        let Ok(plan) = state.create_logical_plan(&earlier.query).await else {
+            continue;
+        };
+        let Ok(old) = analyze(&plan) else {
+            continue;
+        };
+        if old.base != analysis.base {
+            continue;
+        }
+        let old_filter = old.filter.unwrap_or(lit(true));
+        let new_filter = analysis.filter.clone().unwrap_or(lit(true));
+        let sides: [Expr; 2] = [
+            old_filter
+                .clone()
+                .is_true()
+                .and(new_filter.clone().is_not_true()),
+            new_filter.is_true().and(old_filter.is_not_true()),
+        ];
+        let d = analysis.group_exprs.len();
+        let subsets: Vec<Vec<usize>> = if d <= 4 {
+            (0..1usize << d)
+                .map(|m| (0..d).filter(|i| m & (1 << i) != 0).collect())
+                .collect()
+        } else {
+            vec![(0..d).collect(), Vec::new()]
+        };
+        let unit = if analysis.person_exprs.is_empty() {
+            "rows"
+        } else {
+            "persons"
+        };
+        for subset in subsets {
+            let keys: Vec<Expr> = subset
+                .iter()
+                .map(|&i| analysis.group_exprs[i].clone())
+                .collect();
+            let only_old = contributors(
+                state,
+                &analysis.base_plan,
+                &sides[0],
+                &keys,
+                &analysis.person_exprs,
+            )
+            .await?;
+            let only_new = contributors(
+                state,
+                &analysis.base_plan,
+                &sides[1],
+                &keys,
+                &analysis.person_exprs,
+            )
+            .await?;
+            let small = |n: i64| n > 0 && (n as u64) < rules.threshold;
+            for key in only_old.keys().chain(only_new.keys()) {
+                let a = only_old.get(key).copied().unwrap_or(0);
+                let b = only_new.get(key).copied().unwrap_or(0);
+                if (a == 0 && small(b)) || (b == 0 && small(a)) {
+                    let cell = if subset.is_empty() {
+                        "the total".to_string()
+                    } else {
+                        let names: Vec<String> = subset.iter().map(|&i| dims[i].clone()).collect();
+                        format!("{} = {key}", names.join(", "))
+                    };
+                    return Err(refused(format!(
+                        "refused: this table and {} (released {}: {}) count the same rows but for {} {unit} in {cell}, fewer than the threshold of {}; their difference would publish that group. Filter so that the two differ by more, or use the same filter",
+                        earlier.id,
+                        earlier.timestamp,
+                        earlier.query.trim(),
+                        a.max(b),
+                        rules.threshold
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Per cell of `keys` over `base` filtered by `filter`: its contributors (the smallest distinct
+/// count over the person columns, or rows when there is none).
+async fn contributors(
+    state: &SessionState,
+    base: &LogicalPlan,
+    filter: &datafusion::prelude::Expr,
+    keys: &[datafusion::prelude::Expr],
+    persons: &[datafusion::prelude::Expr],
+) -> Result<HashMap<String, i64>> {
+    use datafusion::functions_aggregate::count::{count, count_distinct};
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    use datafusion::prelude::lit;
+    let mut aggregates = vec![count(lit(1))];
+    aggregates.extend(persons.iter().map(|p| count_distinct(p.clone())));
+    let plan = LogicalPlanBuilder::from(base.clone())
+        .filter(filter.clone())?
+        .aggregate(keys.to_vec(), aggregates)?
+        .build()?;
+    let batches = SessionContext::new_with_state(state.clone())
+        .execute_logical_plan(plan)
+        .await?
+        .collect()
+        .await?;
+    let mut out = HashMap::new();
+    for batch in &batches {
+        for row in 0..batch.num_rows() {
+            let key: Vec<String> = (0..keys.len())
+                .map(|i| {
+                    let c = batch.column(i);
+                    if c.is_null(row) {
+                        "NULL".to_string()
+                    } else {
+                        array_value_to_string(c, row).unwrap_or_default()
+                    }
+                })
+                .collect();
+            let counts: Vec<i64> = (keys.len()..batch.num_columns())
+                .map(|i| {
+                    batch
+                        .column(i)
+                        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                        .value(row)
+                })
+                .collect();
+            let n = if counts.len() > 1 {
+                counts[1..].iter().copied().min().unwrap_or(0)
+            } else {
+                counts[0]
+            };
+            out.insert(key.join(", "), n);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the coarse table's published cells, added to the fine table's own, pin a primary of
