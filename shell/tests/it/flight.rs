@@ -77,7 +77,7 @@ impl Server {
         let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(scratch(&format!("{name}-stderr.log"))).unwrap())
             .spawn()
             .expect("fjq serve starts");
         let mut line = String::new();
@@ -222,6 +222,15 @@ fn wrong_passwords_and_missing_tokens_are_unauthenticated() {
     let adbc = r["adbc_wrong_password"].as_str().unwrap();
     assert!(adbc.to_lowercase().contains("unauthenticated"), "{adbc}");
     assert!(!adbc.contains(PASSWORD), "{adbc}");
+    // Nor does the server's own output (its log) hold a password, right or wrong.
+    server.client(&["pyarrow", "SELECT 1 AS one"]);
+    let log = std::fs::read_to_string(scratch("flight-auth-stderr.log")).unwrap();
+    assert!(!log.contains(PASSWORD), "{log}");
+    let users = std::fs::read_to_string(scratch("flight-auth-users")).unwrap();
+    assert!(
+        !users.contains(PASSWORD),
+        "the users file holds a password in clear"
+    );
 }
 
 #[test]
