@@ -252,7 +252,7 @@ async fn a_query_over_the_memory_limit_spills_to_the_spill_directory_and_complet
         "the sort should have spilled under 32 MB:\n{text}"
     );
     drop(engine);
-    let left: Vec<_> = walk(&spill);
+    let left: Vec<_> = common::files_under(&spill);
     assert!(left.is_empty(), "spill files left behind: {left:?}");
 
     let missing = EngineConfig {
@@ -266,19 +266,6 @@ async fn a_query_over_the_memory_limit_spills_to_the_spill_directory_and_complet
             "invalid setting: spill directory /nonexistent/spill does not exist"
         ),
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[tokio::test]

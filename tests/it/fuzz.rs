@@ -752,22 +752,6 @@ fn statement(seeds: Vec<String>) -> impl Strategy<Value = String> {
     ]
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
     let rt = runtime();
@@ -775,7 +759,7 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
     let data = scratch.join("data");
     common::copy_dataset(common::small_dataset(), &data);
     let releases = scratch.join("releases");
-    let before = files_under(&data);
+    let before = common::files_under(&data);
     let (open, safe) = rt.block_on(async {
         let open = Engine::open(
             &data,
@@ -830,11 +814,11 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
         .unwrap_or_else(|e| panic!("{e}"));
     let (executions, answered) = (executions.get(), answered.get());
     assert_eq!(
-        files_under(&data),
+        common::files_under(&data),
         before,
         "files appeared in the data directory"
     );
-    for f in files_under(&scratch) {
+    for f in common::files_under(&scratch) {
         assert!(
             f.starts_with(&data) || f.starts_with(&releases),
             "{} was written outside the release directory",
