@@ -380,8 +380,16 @@ impl Engine {
 
     /// Runs one SQL statement and streams its result into `path` (format by extension).
     pub async fn export(&self, sql: &str, path: &Path) -> Result<u64> {
-        let stream = self.sql(sql).await?.execute_stream().await?;
-        export::export(stream, path).await
+        let frame = self.sql(sql).await?;
+        let plan = frame.logical_plan().clone();
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| self.explain_failure(Some(&plan), e))?;
+        export::export(stream, path).await.map_err(|e| match e {
+            EngineError::DataFusion(e) => self.explain_failure(Some(&plan), e),
+            other => other,
+        })
     }
 
     /// Plans one SQL statement (under the policy, as [`Engine::plan`]).
