@@ -825,9 +825,11 @@ fn differencing(
 /// Refuses a release whose WHERE differs from an earlier release's over the same rows (same
 /// FROM and joins, same breakdown) by a small group in some cell: the difference of the two
 /// tables would publish it, as `WHERE region = 'A'` then `WHERE region = 'A' AND outcome = 'X'`
-/// give away `region = 'A' AND outcome <> 'X'`. Each cell (and each margin) is counted on the
-/// rows only the earlier filter keeps and on those only the new one keeps; a cell where one side
-/// is empty and the other has persons below the threshold is refused.
+/// give away `region = 'A' AND outcome <> 'X'`. Each cell of the full breakdown is counted on
+/// the rows only the earlier filter keeps and on those only the new one keeps, in one query; a
+/// cell where one side is empty and the other has persons below the threshold is refused.
+/// Margins need no query of their own: a margin with one side empty has that side empty in all
+/// its cells, and its other side is at least the largest of theirs.
 async fn differencing_by_filter(
     state: &SessionState,
     previous: &[Entry],
@@ -835,8 +837,13 @@ async fn differencing_by_filter(
     dims: &[String],
     rules: &Rules,
 ) -> Result<()> {
-    use datafusion::prelude::{Expr, lit};
+    use datafusion::prelude::lit;
     let new_dims: BTreeSet<&String> = dims.iter().collect();
+    let unit = if analysis.person_exprs.is_empty() {
+        "rows"
+    } else {
+        "persons"
+    };
     for earlier in previous {
         if earlier.base.is_empty()
             || earlier.base != analysis.base
@@ -855,100 +862,73 @@ async fn differencing_by_filter(
         if old.base != analysis.base {
             continue;
         }
-        let old_filter = old.filter.unwrap_or(lit(true));
-        let new_filter = analysis.filter.clone().unwrap_or(lit(true));
-        let sides: [Expr; 2] = [
-            old_filter
-                .clone()
-                .is_true()
-                .and(new_filter.clone().is_not_true()),
-            new_filter.is_true().and(old_filter.is_not_true()),
-        ];
-        let d = analysis.group_exprs.len();
-        let subsets: Vec<Vec<usize>> = if d <= 4 {
-            (0..1usize << d)
-                .map(|m| (0..d).filter(|i| m & (1 << i) != 0).collect())
-                .collect()
-        } else {
-            vec![(0..d).collect(), Vec::new()]
-        };
-        let unit = if analysis.person_exprs.is_empty() {
-            "rows"
-        } else {
-            "persons"
-        };
-        for subset in subsets {
-            let keys: Vec<Expr> = subset
-                .iter()
-                .map(|&i| analysis.group_exprs[i].clone())
-                .collect();
-            let only_old = contributors(
-                state,
-                &analysis.base_plan,
-                &sides[0],
-                &keys,
-                &analysis.person_exprs,
-            )
-            .await?;
-            let only_new = contributors(
-                state,
-                &analysis.base_plan,
-                &sides[1],
-                &keys,
-                &analysis.person_exprs,
-            )
-            .await?;
-            let small = |n: i64| n > 0 && (n as u64) < rules.threshold;
-            for key in only_old.keys().chain(only_new.keys()) {
-                let a = only_old.get(key).copied().unwrap_or(0);
-                let b = only_new.get(key).copied().unwrap_or(0);
-                if (a == 0 && small(b)) || (b == 0 && small(a)) {
-                    let cell = if subset.is_empty() {
-                        "the total".to_string()
-                    } else {
-                        let names: Vec<String> = subset.iter().map(|&i| dims[i].clone()).collect();
-                        format!("{} = {key}", names.join(", "))
-                    };
-                    return Err(refused(format!(
-                        "refused: this table and {} (released {}: {}) count the same rows but for {} {unit} in {cell}, fewer than the threshold of {}; their difference would publish that group. Filter so that the two differ by more, or use the same filter",
-                        earlier.id,
-                        earlier.timestamp,
-                        earlier.query.trim(),
-                        a.max(b),
-                        rules.threshold
-                    )));
-                }
+        let old_filter = old.filter.unwrap_or(lit(true)).is_true();
+        let new_filter = analysis.filter.clone().unwrap_or(lit(true)).is_true();
+        let counts = contributors_by_side(
+            state,
+            &analysis.base_plan,
+            &old_filter,
+            &new_filter,
+            &analysis.group_exprs,
+            &analysis.person_exprs,
+        )
+        .await?;
+        let small = |n: i64| n > 0 && (n as u64) < rules.threshold;
+        for (key, [only_old, only_new]) in &counts {
+            if (*only_old == 0 && small(*only_new)) || (*only_new == 0 && small(*only_old)) {
+                let cell = if dims.is_empty() {
+                    "the total".to_string()
+                } else {
+                    format!("{} = {key}", dims.join(", "))
+                };
+                return Err(refused(format!(
+                    "refused: this table and {} (released {}: {}) count the same rows but for {} {unit} in {cell}, fewer than the threshold of {}; their difference would publish that group. Filter so that the two differ by more, or use the same filter",
+                    earlier.id,
+                    earlier.timestamp,
+                    earlier.query.trim(),
+                    only_old.max(only_new),
+                    rules.threshold
+                )));
             }
         }
     }
     Ok(())
 }
 
-/// Per cell of `keys` over `base` filtered by `filter`: its contributors (the smallest distinct
-/// count over the person columns, or rows when there is none).
-async fn contributors(
+/// Per cell of `keys` over `base`: the contributors (the smallest distinct count over the
+/// person columns, or rows when there is none) that only `old` keeps and that only `new` keeps.
+async fn contributors_by_side(
     state: &SessionState,
     base: &LogicalPlan,
-    filter: &datafusion::prelude::Expr,
+    old: &datafusion::prelude::Expr,
+    new: &datafusion::prelude::Expr,
     keys: &[datafusion::prelude::Expr],
     persons: &[datafusion::prelude::Expr],
-) -> Result<HashMap<String, i64>> {
+) -> Result<HashMap<String, [i64; 2]>> {
     use datafusion::functions_aggregate::count::{count, count_distinct};
     use datafusion::logical_expr::LogicalPlanBuilder;
     use datafusion::prelude::lit;
+    const SIDE: &str = "__fjq_only_new";
+    let differ = old
+        .clone()
+        .and(!new.clone())
+        .or(new.clone().and(!old.clone()));
+    let mut group: Vec<datafusion::prelude::Expr> = keys.to_vec();
+    group.push(new.clone().alias(SIDE));
     let mut aggregates = vec![count(lit(1))];
     aggregates.extend(persons.iter().map(|p| count_distinct(p.clone())));
     let plan = LogicalPlanBuilder::from(base.clone())
-        .filter(filter.clone())?
-        .aggregate(keys.to_vec(), aggregates)?
+        .filter(differ)?
+        .aggregate(group, aggregates)?
         .build()?;
     let batches = SessionContext::new_with_state(state.clone())
         .execute_logical_plan(plan)
         .await?
         .collect()
         .await?;
-    let mut out = HashMap::new();
+    let mut out: HashMap<String, [i64; 2]> = HashMap::new();
     for batch in &batches {
+        let side = batch.column(keys.len()).as_boolean();
         for row in 0..batch.num_rows() {
             let key: Vec<String> = (0..keys.len())
                 .map(|i| {
@@ -960,7 +940,7 @@ async fn contributors(
                     }
                 })
                 .collect();
-            let counts: Vec<i64> = (keys.len()..batch.num_columns())
+            let counts: Vec<i64> = (keys.len() + 1..batch.num_columns())
                 .map(|i| {
                     batch
                         .column(i)
@@ -973,7 +953,7 @@ async fn contributors(
             } else {
                 counts[0]
             };
-            out.insert(key.join(", "), n);
+            out.entry(key.join(", ")).or_insert([0, 0])[usize::from(side.value(row))] = n;
         }
     }
     Ok(out)
