@@ -795,7 +795,7 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
     runner
         .run(&statement(corpus()), |sql| {
             statements.set(statements.get() + 1);
-            if statements.get() % 128 == 0 {
+            if statements.get().is_multiple_of(128) {
                 *safe.borrow_mut() = safe_engine(statements.get() / 128);
             }
             let safe = safe.borrow();
