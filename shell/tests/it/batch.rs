@@ -1,7 +1,7 @@
 //! Batch mode: formats, standard input, --output, and psql's exit codes (1 usage or start-up,
 //! 3 a failed statement), stopping at the first error unless told otherwise.
 
-use crate::{fjq, run, scratch, stderr, stdout};
+use crate::{empty_scratch, files_under, fjq, run, sample_copy, scramble, stderr, stdout};
 use std::io::Write;
 use std::process::Stdio;
 
@@ -238,54 +238,6 @@ fn safe_releases_and_the_safe_policy_in_batch_mode() {
     assert!(!outside.exists());
 }
 
-/// A copy of the default sample that a test may damage.
-pub fn sample_copy(name: &str) -> std::path::PathBuf {
-    crate::ensure_sample();
-    let sample = std::fs::read_dir(crate::cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("sample-")
-        })
-        .expect("the default sample in the cache");
-    let copy = scratch(name);
-    let _ = std::fs::remove_dir_all(&copy);
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(&sample)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    copy
-}
-
-/// Scrambles the middle of a Parquet file's data pages, leaving its footer readable.
-pub fn scramble(file: &std::path::Path) {
-    let mut bytes = std::fs::read(file).unwrap();
-    let n = bytes.len();
-    for b in &mut bytes[n / 4..n / 2] {
-        *b = b.wrapping_mul(7).wrapping_add(13);
-    }
-    std::fs::write(file, &bytes).unwrap();
-}
-
-pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 pub const OVER_MEMORY: &str =
     "SELECT a.*, b.* FROM events a JOIN events b ON a.event_id = b.event_id";
 pub const SPILLING_SORT: &str = "EXPLAIN ANALYZE SELECT event_id, case_id, event_code FROM events ORDER BY event_code, case_id DESC, event_id";
@@ -294,9 +246,7 @@ pub const ALL_EVENT_COLUMNS: &str = "SELECT count(*), sum(length(case_id)), sum(
 #[test]
 fn over_memory_and_damaged_files_fail_alone_and_spill_files_are_removed() {
     let data = sample_copy("batch-faults-data");
-    let tmp = scratch("batch-faults-tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = empty_scratch("batch-faults-tmp");
     let o = fjq()
         .env("TMPDIR", &tmp)
         .arg("--data")

@@ -318,15 +318,14 @@ fn a_non_loopback_address_needs_users_and_tls() {
     assert!(stderr(&o).contains("without users"), "{}", stderr(&o));
 }
 
-use crate::batch::{ALL_EVENT_COLUMNS, OVER_MEMORY, files_under, sample_copy, scramble};
+use crate::batch::{ALL_EVENT_COLUMNS, OVER_MEMORY};
+use crate::{empty_scratch, files_under, sample_copy, scramble};
 use std::ffi::OsStr;
 
 #[test]
 fn the_server_serves_on_after_a_query_over_memory_and_a_damaged_file() {
     let data = sample_copy("flight-faults-data");
-    let tmp = scratch("flight-faults-tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = empty_scratch("flight-faults-tmp");
     let server = Server::start_with(
         "flight-faults",
         "open",

@@ -69,3 +69,59 @@ pub fn json_rows(o: &Output) -> Vec<serde_json::Map<String, serde_json::Value>> 
         .map(|r| r.as_object().expect("row object").clone())
         .collect()
 }
+
+/// A copy of the default sample that a test may damage.
+pub fn sample_copy(name: &str) -> std::path::PathBuf {
+    ensure_sample();
+    let sample = std::fs::read_dir(cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sample-")
+        })
+        .expect("the default sample in the cache");
+    let copy = scratch(name);
+    let _ = std::fs::remove_dir_all(&copy);
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&sample)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    copy
+}
+
+/// Scrambles the middle of a Parquet file's data pages, leaving its footer readable.
+pub fn scramble(file: &std::path::Path) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let n = bytes.len();
+    for b in &mut bytes[n / 4..n / 2] {
+        *b = b.wrapping_mul(7).wrapping_add(13);
+    }
+    std::fs::write(file, &bytes).unwrap();
+}
+
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A scratch directory, emptied.
+pub fn empty_scratch(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
