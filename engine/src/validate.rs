@@ -3,7 +3,7 @@
 //! than later in the middle of a query.
 
 use crate::error::{EngineError, Result};
-use fjq_sample_data::contract::TableSpec;
+use fjq_contract::TableSpec;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -5,8 +5,9 @@
 //! Cafcass sees a case a few days after issue and keeps it until after the court has finished;
 //! its window opens in 2007, four years before the court's, and closes ten months after it.
 
-use crate::calendar::{CAFCASS_TO, age_on, days_from_civil, monday_of_week};
-use crate::contract::{self, truth};
+use fjq_contract::calendar::{age_on, days_from_civil, monday_of_week};
+use fjq_contract::dataset::CAFCASS_TO;
+use fjq_contract::{self as contract, truth};
 use crate::court::{FileStats, true_person_id};
 use crate::geography::{self, AREAS};
 use crate::identity::{Identities, cafcass_received};

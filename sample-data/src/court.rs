@@ -4,8 +4,9 @@
 //! Cases are written in `case_id` order, split into parts that are written in parallel; each
 //! part writes the same case range of every table, so each file is sorted by its table's keys.
 
-use crate::calendar::{COURT_TO, age_on, year_of};
-use crate::contract::{self, truth};
+use fjq_contract::calendar::{age_on, year_of};
+use fjq_contract::dataset::COURT_TO;
+use fjq_contract::{self as contract, truth};
 use crate::events::{self, Event};
 use crate::geography::{self, AREAS};
 use crate::identity::Identities;

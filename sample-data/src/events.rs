@@ -5,7 +5,7 @@
 //! Events are drawn from a stream keyed by the case, so they are the same whichever thread
 //! writes them. Keying errors (about 1% of events) are planted as extra rows with `error` set.
 
-use crate::calendar::COURT_TO;
+use fjq_contract::dataset::COURT_TO;
 use crate::rng::Rng;
 use crate::simulate::{CaseType, Outcome, SimCase};
 

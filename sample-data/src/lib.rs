@@ -7,11 +7,9 @@
 //! out for fast queries (`parquet_out`), plus `dataset.json` and the ground truth in `_truth/`.
 //! Output is a pure function of (seed, scale): byte-identical whatever the thread count.
 //!
-//! This crate knows the data contract (`contract`) and nothing of SQL, shells or servers.
+//! This crate writes the data contract (`fjq-contract`) and knows nothing of SQL, shells or servers.
 
 pub mod cafcass;
-pub mod calendar;
-pub mod contract;
 pub mod court;
 pub mod events;
 pub mod geography;
@@ -21,13 +19,14 @@ pub mod persons;
 pub mod rng;
 pub mod simulate;
 
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub use fjq_contract::DatasetInfo;
+use fjq_contract::{self as contract, GeneratorInfo, TableInfo};
 pub use parquet_out::WriteError;
 
 /// The version written into `dataset.json`; bump it when the same seed would give other data.
@@ -57,49 +56,6 @@ pub enum GenerateError {
     },
     #[error(transparent)]
     Write(#[from] WriteError),
-}
-
-/// A coverage window, as ISO dates.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Window {
-    pub from: String,
-    pub to: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Coverage {
-    pub family_court: Window,
-    pub cafcass: Window,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GeneratorInfo {
-    pub name: String,
-    pub version: String,
-    pub seed: u64,
-    pub scale: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TableInfo {
-    pub rows: u64,
-    pub files: usize,
-}
-
-/// `dataset.json`: what a data directory holds. A real extract carries one too (without
-/// `generator`), so that fjq knows its coverage windows.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct DatasetInfo {
-    pub dataset: String,
-    pub coverage: Coverage,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generator: Option<GeneratorInfo>,
-    #[serde(default)]
-    pub tables: BTreeMap<String, TableInfo>,
-}
-
-impl DatasetInfo {
-    pub const FILE_NAME: &'static str = "dataset.json";
 }
 
 /// What to generate.
@@ -247,7 +203,7 @@ pub fn generate(
     }
     let info = DatasetInfo {
         dataset: "Data First family court - Cafcass linked dataset (synthetic)".to_string(),
-        coverage: default_coverage(),
+        coverage: Default::default(),
         generator: Some(GeneratorInfo {
             name: "fjq-sample-data".to_string(),
             version: GENERATOR_VERSION.to_string(),
@@ -288,21 +244,6 @@ pub fn generate(
         tables: ordered,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The coverage windows of design/DATA.md.
-pub fn default_coverage() -> Coverage {
-    use calendar::{CAFCASS_FROM, CAFCASS_TO, COURT_FROM, COURT_TO, iso};
-    Coverage {
-        family_court: Window {
-            from: iso(COURT_FROM),
-            to: iso(COURT_TO),
-        },
-        cafcass: Window {
-            from: iso(CAFCASS_FROM),
-            to: iso(CAFCASS_TO),
-        },
-    }
 }
 
 fn chunks<T>(items: &[T], size: usize) -> impl Iterator<Item = &[T]> {

@@ -6,7 +6,7 @@
 //! statistics and the page index, dictionary encoding only for low-cardinality strings (ids are
 //! unique or nearly so, where a dictionary is pure cost), and the sort order recorded in the file.
 
-use crate::contract::{ColumnType, TableSpec};
+use fjq_contract::{ColumnType, TableSpec};
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
     StringBuilder,

@@ -2,8 +2,8 @@
 //! ground truth `_truth/entries` and `_truth/persons_truth`.
 
 use crate::cafcass::cafcass_person_id;
-use crate::calendar::COURT_TO;
-use crate::contract::{self, truth};
+use fjq_contract::dataset::COURT_TO;
+use fjq_contract::{self as contract, truth};
 use crate::court::{FileStats, case_id, person_id, true_person_id};
 use crate::geography::AREAS;
 use crate::identity::{self, Identities, cafcass_received, in_cafcass_window};
@@ -113,7 +113,7 @@ pub fn write_persons(
             } else {
                 "male"
             })
-            .opt_i32((!rng.chance(0.02)).then(|| crate::calendar::year_of(person.birth)))
+            .opt_i32((!rng.chance(0.02)).then(|| fjq_contract::calendar::year_of(person.birth)))
             .date(agg.first_seen)
             .i32(agg.n_cases)
             .opt_str(

@@ -10,7 +10,8 @@
 //!
 //! Calibration (design/DATA.md) lives in the constants and functions at the top of this file.
 
-use crate::calendar::{CAFCASS_TO, COURT_TO, age_on, days_from_civil, year_of};
+use fjq_contract::calendar::{age_on, days_from_civil, year_of};
+use fjq_contract::dataset::{CAFCASS_TO, COURT_FROM, COURT_TO};
 use crate::geography::{AREAS, area_weights};
 use crate::rng::{Rng, splitmix64};
 
@@ -323,7 +324,7 @@ impl SimCase {
 
     /// Observed in the family court tables: issued inside the court coverage window.
     pub fn in_court_window(&self) -> bool {
-        (crate::calendar::COURT_FROM..=COURT_TO).contains(&self.start)
+        (COURT_FROM..=COURT_TO).contains(&self.start)
     }
 }
 
@@ -382,7 +383,7 @@ struct Simulator {
 
 /// Month index counted from January of SIM_START_YEAR.
 fn month_index(day: i32) -> i32 {
-    let (y, m, _) = crate::calendar::civil_from_days(day);
+    let (y, m, _) = fjq_contract::calendar::civil_from_days(day);
     (y - SIM_START_YEAR) * 12 + m as i32 - 1
 }
 

@@ -94,8 +94,8 @@ impl FjqHelper {
             })
             .collect();
         let state = engine.context().state();
-        for (view, _, _) in VIEWS {
-            let columns = futures::executor::block_on(engine.context().table_provider(*view))
+        for view in VIEWS {
+            let columns = futures::executor::block_on(engine.context().table_provider(view.name))
                 .map(|t| {
                     t.schema()
                         .fields()
@@ -104,7 +104,7 @@ impl FjqHelper {
                         .collect()
                 })
                 .unwrap_or_default();
-            tables.insert(view.to_string(), columns);
+            tables.insert(view.name.to_string(), columns);
         }
         let mut functions: Vec<String> = state
             .scalar_functions()

@@ -35,8 +35,8 @@ pub fn tables(engine: &Engine) -> String {
             .unwrap_or_default();
         t.add_row([spec.name, "table", rows.as_str(), spec.description]);
     }
-    for (name, description, _) in VIEWS {
-        t.add_row([*name, "view", "", *description]);
+    for view in VIEWS {
+        t.add_row([view.name, "view", "", view.description]);
     }
     t.to_string()
 }
@@ -202,9 +202,9 @@ pub fn catalogue(engine: &Engine) -> String {
             ));
         }
     }
-    for (name, description, _) in VIEWS {
-        out.push_str(&format!("\n{name} (view)\n"));
-        out.push_str(&wrap(description, 2, 96));
+    for view in VIEWS {
+        out.push_str(&format!("\n{} (view)\n", view.name));
+        out.push_str(&wrap(view.description, 2, 96));
     }
     out.trim_end().to_string()
 }

@@ -33,7 +33,7 @@ pub async fn run_sql(
 ) -> Result<usize, StatementError> {
     let statements = engine.parse(sql).map_err(|e| StatementError {
         index: 1,
-        message: describe(&e.to_string()),
+        message: e.to_string(),
     })?;
     let n = statements.len();
     for (i, statement) in statements.into_iter().enumerate() {
@@ -89,16 +89,16 @@ async fn run_one(
     let frame = engine
         .plan(statement)
         .await
-        .map_err(|e| describe(&e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let plan = frame.logical_plan().clone();
     // A failure while running may be a file damaged since the dataset was opened: name it.
     let failed = |e: datafusion::error::DataFusionError| {
-        describe(&engine.explain_failure(Some(&plan), e).to_string())
+        engine.explain_failure(Some(&plan), e).to_string()
     };
     let stream = frame.execute_stream().await.map_err(failed)?;
     printer.print(stream, out).await.map_err(|e| match e {
         PrintError::Query(e) => failed(e),
-        other => describe(&other.to_string()),
+        other => other.to_string(),
     })
 }
 
@@ -115,53 +115,4 @@ pub fn elapsed(d: Duration) -> String {
     } else {
         format!("{s:.2} s")
     }
-}
-
-/// DataFusion's error text with its internal prefixes trimmed to what a user needs.
-pub fn describe(message: &str) -> String {
-    let mut m = message.trim();
-    // A function's own argument error, without DataFusion's wrapper around it.
-    if let Some(inner) = m.split_once("coercion failed with: ").map(|(_, rest)| rest) {
-        let inner = inner.split(". No function matches").next().unwrap_or(inner);
-        m = inner;
-    }
-    // DataFusion follows "Did you mean ...?" with every valid field; the suggestion is enough.
-    let valid = m
-        .find("\nValid fields are")
-        .or_else(|| m.find(" Valid fields are"));
-    if let Some(at) = valid {
-        m = m[..at].trim_end();
-    }
-    for prefix in [
-        "Error during planning: ",
-        "SQL error: ",
-        "Execution error: ",
-        "Schema error: ",
-        "External error: ",
-    ] {
-        if let Some(rest) = m.strip_prefix(prefix) {
-            m = rest;
-        }
-    }
-    if let Some(inner) = m
-        .strip_prefix("ParserError(\"")
-        .and_then(|r| r.strip_suffix("\")"))
-    {
-        return format!("syntax error: {inner}");
-    }
-    // Over the memory limit in a step that cannot spill: say so, and what to do, before
-    // DataFusion's list of memory consumers.
-    if let Some(at) = m.find("Resources exhausted: ") {
-        let detail = m[at + "Resources exhausted: ".len()..]
-            .lines()
-            .next()
-            .unwrap_or("");
-        return format!(
-            "out of memory: the query needs more than its memory limit and this step cannot spill to disk ({}); raise the limit (--memory-limit, or the server's --query-memory-limit) or read less (filter, fewer columns)",
-            detail
-                .trim_end_matches(':')
-                .trim_end_matches(" with top memory consumers (across reservations) as")
-        );
-    }
-    m.to_string()
 }

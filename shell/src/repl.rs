@@ -383,7 +383,7 @@ impl Repl {
                             crate::exec::elapsed(started.elapsed())
                         ),
                         Some(Err(e)) => {
-                            eprintln!("error: {}", crate::exec::describe(&e.to_string()))
+                            eprintln!("error: {e}")
                         }
                         None => {
                             let _ = std::fs::remove_file(path);

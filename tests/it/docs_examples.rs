@@ -49,7 +49,7 @@ async fn every_function_example_runs_on_generated_data() {
         )
     }));
     // `safe_table`'s internal contributions aggregate is not for users and has no example.
-    docs.retain(|(name, _)| name != fjq_udfs::disclosure::functions::CELL_STATS);
+    docs.retain(|(name, _)| name != fjq_udfs::disclosure::cell_stats::CELL_STATS);
     assert_eq!(
         docs.len(),
         17,

@@ -39,9 +39,8 @@ impl std::fmt::Display for SltError {
 impl std::error::Error for SltError {}
 
 fn error(e: DataFusionError) -> SltError {
-    let message = e.to_string();
-    // The same clean-up the engine applies for every front end.
-    SltError(fjq_udfs::args::argument_error(&message).unwrap_or(message))
+    // The words every front end shows.
+    SltError(fjq_engine::diagnostics::describe(&e))
 }
 
 fn column_type(t: &DataType) -> DefaultColumnType {

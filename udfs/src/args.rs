@@ -1,7 +1,8 @@
 //! Argument handling shared by every function: type coercion with errors that name the
 //! function and the argument, constant (literal) options, and the coverage settings.
 
-use crate::settings::{FjqOptions, parse_iso_date};
+use crate::settings::FjqOptions;
+use fjq_contract::calendar::parse_iso;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue, plan_err};
@@ -106,10 +107,11 @@ impl Params {
             .unwrap_or(signature)
     }
 
-    /// Checks the argument count and types, returning the types to coerce to.
-    pub fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    /// Checks the argument count and types, returning the types to coerce to, or the sentence
+    /// that says which argument is wrong.
+    pub fn check(&self, arg_types: &[DataType]) -> std::result::Result<Vec<DataType>, String> {
         if arg_types.len() < self.required || arg_types.len() > self.params.len() {
-            return plan_err!(
+            return Err(format!(
                 "{} takes {} arguments, got {}: {}",
                 self.function,
                 if self.required == self.params.len() {
@@ -119,7 +121,7 @@ impl Params {
                 },
                 arg_types.len(),
                 self.usage()
-            );
+            ));
         }
         arg_types
             .iter()
@@ -129,67 +131,21 @@ impl Params {
                 if kind.accepts(t) {
                     Ok(kind.target())
                 } else {
-                    plan_err!(
+                    Err(format!(
                         "{}: argument {} ({name}) must be {}, got {t}; usage: {}",
                         self.function,
                         i + 1,
                         kind.describe(),
                         self.usage()
-                    )
+                    ))
                 }
             })
             .collect()
     }
-}
 
-/// Rewrites DataFusion's "Failed to coerce arguments to satisfy a call to 'f' function:
-/// coercion from T1, T2 to the signature ... failed" for one of fjq's functions into the
-/// function's own sentence naming the argument (or the count) that is wrong.
-pub fn argument_error(message: &str) -> Option<String> {
-    let name = message.split("a call to '").nth(1)?.split('\'').next()?;
-    let params = crate::all_params()
-        .into_iter()
-        .find(|p| p.function == name)?;
-    let types = message
-        .split("coercion from ")
-        .nth(1)?
-        .split(" to the signature")
-        .next()?;
-    let types: Option<Vec<DataType>> = if types.trim().is_empty() {
-        Some(Vec::new())
-    } else {
-        types
-            .split(", ")
-            .map(|t| t.trim().parse::<DataType>().ok())
-            .collect()
-    };
-    let types = types?;
-    match params.coerce(&types) {
-        Err(e) => Some(
-            e.strip_backtrace()
-                .trim_start_matches("Error during planning: ")
-                .to_string(),
-        ),
-        // Acceptable in principle, but DataFusion casts only exact types here: say how to write it.
-        Ok(targets) => types
-            .iter()
-            .zip(&targets)
-            .zip(params.params)
-            .enumerate()
-            .find(|(_, ((t, want), _))| t != want)
-            .map(|(i, ((t, want), (name, _)))| {
-                let how = if *want == DataType::Date32 {
-                    " (write DATE '2021-01-31' or CAST(... AS DATE))"
-                } else {
-                    ""
-                };
-                format!(
-                    "{}: argument {} ({name}) must be {want}, got {t}{how}; usage: {}",
-                    params.function,
-                    i + 1,
-                    params.usage()
-                )
-            }),
+    /// [`Params::check`] as DataFusion's `coerce_types` wants it: a planning error.
+    pub fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.check(arg_types).or_else(|sentence| plan_err!("{sentence}"))
     }
 }
 
@@ -288,7 +244,7 @@ pub fn coverage_from(config: &ConfigOptions, which: Coverage) -> Result<i32> {
         Coverage::CourtStart => ("fjq.court_coverage_start", options.court_coverage_start),
         Coverage::CourtEnd => ("fjq.court_coverage_end", options.court_coverage_end),
     };
-    match parse_iso_date(&text) {
+    match parse_iso(&text) {
         Some(d) => Ok(d),
         None => plan_err!("setting {name} is {text:?}, not a date written YYYY-MM-DD"),
     }

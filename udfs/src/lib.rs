@@ -19,14 +19,18 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub use settings::FjqOptions;
 
+use disclosure::dominance::DominanceAggregate;
+use disclosure::nk_disclosive::NkDisclosive;
+use disclosure::p_disclosive::PDisclosive;
+
 /// The scalar functions.
 pub fn scalar_functions() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::new_from_impl(pathway::pathway_stage::PathwayStage::default()),
         ScalarUDF::new_from_impl(dates::weeks_between::WeeksBetween::default()),
         ScalarUDF::new_from_impl(dates::within_weeks::WithinWeeks::default()),
-        ScalarUDF::new_from_impl(disclosure::functions::Suppress::default()),
-        ScalarUDF::new_from_impl(disclosure::functions::RoundToBase::default()),
+        ScalarUDF::new_from_impl(disclosure::suppress::Suppress::default()),
+        ScalarUDF::new_from_impl(disclosure::round_to_base::RoundToBase::default()),
     ]
 }
 
@@ -38,9 +42,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::new_from_impl(pathway::person_pathway::PersonPathway::default()),
         AggregateUDF::new_from_impl(entries::repeat_entries::RepeatEntries::default()),
         AggregateUDF::new_from_impl(entries::return_probability::ReturnProbability::default()),
-        AggregateUDF::new_from_impl(disclosure::functions::NkDisclosive::default()),
-        AggregateUDF::new_from_impl(disclosure::functions::PDisclosive::default()),
-        AggregateUDF::new_from_impl(disclosure::functions::CellStats::default()),
+        AggregateUDF::new_from_impl(DominanceAggregate::<NkDisclosive>::default()),
+        AggregateUDF::new_from_impl(DominanceAggregate::<PDisclosive>::default()),
+        AggregateUDF::new_from_impl(disclosure::cell_stats::CellStats::default()),
     ]
 }
 
@@ -71,10 +75,10 @@ pub fn all_params() -> Vec<&'static args::Params> {
         &entries::left_truncated::PARAMS,
         &entries::repeat_entries::PARAMS,
         &entries::return_probability::PARAMS,
-        &disclosure::functions::SUPPRESS_PARAMS,
-        &disclosure::functions::ROUND_PARAMS,
-        &disclosure::functions::NK_PARAMS,
-        &disclosure::functions::P_PARAMS,
+        &disclosure::suppress::PARAMS,
+        &disclosure::round_to_base::PARAMS,
+        &disclosure::nk_disclosive::PARAMS,
+        &disclosure::p_disclosive::PARAMS,
     ]
 }
 

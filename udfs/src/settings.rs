@@ -97,35 +97,6 @@ const RULE_FIELDS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Days since 1970-01-01 of an ISO date, or None if it is not one.
-pub fn parse_iso_date(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let y: i32 = s[0..4].parse().ok()?;
-    let m: u32 = s[5..7].parse().ok()?;
-    let d: u32 = s[8..10].parse().ok()?;
-    let days_in_month = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if d == 0 || d > days_in_month {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = (y - era * 400) as u32;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe as i32 - 719_468)
-}
-
 impl FjqOptions {
     fn field_mut(&mut self, key: &str) -> Option<&mut String> {
         match key {
@@ -165,7 +136,7 @@ impl ExtensionOptions for FjqOptions {
         if key.starts_with("disclosure.") {
             return self.set_rule(key, value);
         }
-        if self.field_mut(key).is_some() && parse_iso_date(value).is_none() {
+        if self.field_mut(key).is_some() && fjq_contract::calendar::parse_iso(value).is_none() {
             return config_err!("fjq.{key} must be a date written YYYY-MM-DD, got {value:?}");
         }
         match self.field_mut(key) {
@@ -299,16 +270,6 @@ impl ConfigExtension for FjqOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_dates_parse_to_day_numbers() {
-        assert_eq!(parse_iso_date("1970-01-01"), Some(0));
-        assert_eq!(parse_iso_date("2021-01-31"), Some(18_658));
-        assert_eq!(parse_iso_date("2020-02-29"), Some(18_321));
-        for bad in ["2021-02-29", "2021-13-01", "2021-1-01", "31/01/2021", ""] {
-            assert_eq!(parse_iso_date(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn set_checks_names_and_dates() {

@@ -316,7 +316,7 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
                 extra.push(
                     Expr::AggregateFunction(AggregateFunction::new_udf(
                         Arc::new(datafusion::logical_expr::AggregateUDF::new_from_impl(
-                            fjq_udfs::disclosure::functions::CellStats::default(),
+                            fjq_udfs::disclosure::cell_stats::CellStats::default(),
                         )),
                         args,
                         false,

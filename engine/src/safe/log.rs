@@ -66,17 +66,13 @@ impl Entry {
         let mut h = Sha256::new();
         h.update(self.prev_hash.as_bytes());
         h.update(body.as_bytes());
-        hex(&h.finalize())
+        format!("{:x}", h.finalize())
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
-    Ok(hex(&Sha256::digest(&bytes)))
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
 /// Why the log cannot be trusted or read.

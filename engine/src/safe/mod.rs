@@ -74,8 +74,7 @@ pub enum Verdict {
 
 /// Decides a planned statement's fate under the safe policy.
 pub fn judge(plan: &LogicalPlan) -> Result<Verdict> {
-    if let LogicalPlan::Explain(e) = plan {
-        let _ = e;
+    if let LogicalPlan::Explain(_) = plan {
         return Ok(Verdict::Run);
     }
     if matches!(plan, LogicalPlan::Analyze(_)) {
@@ -157,8 +156,7 @@ impl TableFunctionImpl for SafeTableFunction {
         let analysis = analyze::analyze(&plan).map_err(|e| {
             DataFusionError::Plan(format!(
                 "safe_table: not releasable as a safe table: {}",
-                e.strip_backtrace()
-                    .trim_start_matches("Error during planning: ")
+                e.message()
             ))
         })?;
         let fields: Vec<_> = analysis

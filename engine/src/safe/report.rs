@@ -4,56 +4,30 @@
 //! SHA-256 (also written, as ACRO does, to `checksums/<file>.txt`).
 
 use super::analyze::{Analysis, OutputColumn};
+use super::release::cells::CellTable;
 use fjq_udfs::disclosure::{Interval, Rule, Rules};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
-pub struct ReportInput<'a> {
+/// The report's file name in a release folder (ACRO's).
+pub const REPORT_FILE: &str = "results.json";
+
+pub(crate) struct ReportInput<'a> {
     pub id: &'a str,
     pub query: &'a str,
     pub rules: &'a Rules,
     pub analysis: &'a Analysis,
-    pub additive: &'a [String],
-    pub rows_failures: Vec<Vec<(Rule, String)>>,
+    pub cells: &'a CellTable,
     pub suppressed: &'a [bool],
-    pub primary: Vec<bool>,
     pub intervals: &'a [(usize, Vec<Interval>)],
-    pub describe: &'a dyn Fn(usize) -> String,
     pub output_rows: usize,
     pub files: Vec<(String, String)>,
     /// How the audit found the intervals.
     pub method: &'a str,
 }
 
-/// The time now as ISO 8601 (UTC), without a date library.
-pub fn now_iso() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Writes `results.json` and `checksums/` into the release folder; returns the report's path.
-pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
+pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
     let measure_columns: Vec<(usize, usize)> = input
         .analysis
         .columns
@@ -83,7 +57,7 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
         .chain([("zeros", Rule::Zero), ("dof", Rule::DegreesOfFreedom)].iter())
     {
         let mut list = Vec::new();
-        for (r, failures) in input.rows_failures.iter().enumerate() {
+        for (r, failures) in input.cells.rows.iter().map(|r| &r.failures).enumerate() {
             if failures.iter().any(|(f, _)| f == rule) {
                 for (c, _) in &measure_columns {
                     list.push(json!([r, c]));
@@ -101,8 +75,8 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
         let name = input.analysis.schema.field(*c).name().clone();
         let mut per_row = Map::new();
         for r in 0..input.output_rows {
-            let text = if input.primary[r] {
-                input.rows_failures[r]
+            let text = if input.cells.table.cells[r].primary {
+                input.cells.rows[r].failures
                     .iter()
                     .map(|(rule, _)| format!("{}; ", rule.name()))
                     .collect::<String>()
@@ -115,12 +89,12 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
         }
         outcome.insert(name, Value::Object(per_row));
     }
-    let primary = input.primary.iter().filter(|p| **p).count();
+    let primary = input.cells.primary();
     let secondary = input
         .suppressed
         .iter()
-        .zip(&input.primary)
-        .filter(|(s, p)| **s && !**p)
+        .zip(&input.cells.table.cells)
+        .filter(|(s, c)| **s && !c.primary)
         .count();
     let status = if primary + secondary == 0 {
         "pass"
@@ -140,18 +114,18 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
         .flat_map(|(cell, per_measure)| {
             per_measure.iter().enumerate().map(move |(m, i)| {
                 json!({
-                    "cell": (input.describe)(*cell),
+                    "cell": input.cells.describe(*cell),
                     "row": cell,
-                    "role": if input.primary[*cell] { "primary" } else { "secondary" },
-                    "rules": input.rows_failures[*cell].iter().map(|(r, d)| json!({"rule": r.name(), "detail": d})).collect::<Vec<_>>(),
-                    "measure": input.additive.get(m),
+                    "role": if input.cells.table.cells[*cell].primary { "primary" } else { "secondary" },
+                    "rules": input.cells.rows[*cell].failures.iter().map(|(r, d)| json!({"rule": r.name(), "detail": d})).collect::<Vec<_>>(),
+                    "measure": input.cells.additive_names.get(m),
                     "low": finite(i.low),
                     "high": finite(i.high),
                 })
             })
         })
         .collect();
-    let timestamp = now_iso();
+    let timestamp = fjq_contract::calendar::now_iso();
     let report = json!({
         "version": format!("fjq-{}", env!("CARGO_PKG_VERSION")),
         "results": {
@@ -181,7 +155,7 @@ pub fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf> {
             "checksums": input.files.iter().map(|(n, h)| (n.clone(), json!(h))).collect::<Map<_, _>>(),
         }
     });
-    let path = dir.join("results.json");
+    let path = dir.join(REPORT_FILE);
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json"))?;
     let checksums = dir.join("checksums");
     std::fs::create_dir_all(&checksums)?;

@@ -137,7 +137,7 @@ impl Tokens {
     pub fn issue(&self, user: &str) -> String {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = hex::encode(bytes);
         let mut live = self.live.lock().expect("tokens lock");
         let now = Instant::now();
         live.retain(|_, (_, issued)| now.duration_since(*issued) < TOKEN_LIFETIME);

@@ -73,20 +73,22 @@ fn handle() -> Vec<u8> {
     use rand_core::RngCore;
     let mut bytes = [0u8; 16];
     rand_core::OsRng.fill_bytes(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        .into_bytes()
+    hex::encode(bytes).into_bytes()
 }
 
-/// An engine error as the client should see it: a refusal is PERMISSION_DENIED with the reason,
-/// anything else about the query is INVALID_ARGUMENT.
+/// An engine error as the client should see it, its status chosen by its kind: a refusal is
+/// PERMISSION_DENIED with the reason, a mistake in the query INVALID_ARGUMENT, a dataset that
+/// does not match the contract FAILED_PRECONDITION, a query over its memory RESOURCE_EXHAUSTED,
+/// and a failure on the server's side (a release it could not write) INTERNAL.
 fn query_error(e: fjq_engine::EngineError) -> Status {
-    let text = crate::exec::describe(&e.to_string());
-    match e {
-        fjq_engine::EngineError::Refused(_) => Status::permission_denied(text),
-        _ => Status::invalid_argument(text),
+    use fjq_engine::ErrorKind;
+    let text = e.to_string();
+    match e.kind() {
+        ErrorKind::Refused => Status::permission_denied(text),
+        ErrorKind::Invalid => Status::invalid_argument(text),
+        ErrorKind::Data => Status::failed_precondition(text),
+        ErrorKind::OutOfMemory => Status::resource_exhausted(text),
+        ErrorKind::Io | ErrorKind::Internal => Status::internal(text),
     }
 }
 
@@ -338,17 +340,17 @@ impl FlightSqlService for FjqFlightSql {
         let engine = Arc::clone(&self.engine);
         // A failure while running may be a file damaged since the server started: name it.
         let failed = move |e: datafusion::error::DataFusionError| {
-            crate::exec::describe(&engine.explain_failure(Some(&plan), e).to_string())
+            query_error(engine.explain_failure(Some(&plan), e))
         };
         let stream = pending
             .frame
             .execute_stream()
             .await
-            .map_err(|e| Status::internal(failed.clone()(e)))?;
+            .map_err(failed.clone())?;
         let schema = stream.schema();
         // The turn is held until the stream ends or the client goes away.
         let batches = stream
-            .map_err(move |e| FlightError::Tonic(Box::new(Status::internal(failed(e)))))
+            .map_err(move |e| FlightError::Tonic(Box::new(failed(e))))
             .map(move |b| {
                 let _ = &turn;
                 b
@@ -737,26 +739,13 @@ fn metadata_info(
     Ok(Response::new(info))
 }
 
-/// Standard base64 (RFC 4648), as HTTP basic authentication uses.
+/// Basic authentication's `user:password`, from standard base64 (RFC 4648).
 fn base64_decode(text: &str) -> Option<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in text.trim().bytes() {
-        if c == b'=' {
-            break;
-        }
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        bits = (bits << 6) | v;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

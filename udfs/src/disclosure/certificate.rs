@@ -118,23 +118,11 @@ impl Grid {
         (c != NONE).then_some(c as usize)
     }
 
-    /// Every hypercube through `p`: for each, its corners (position, sign +1/-1), calling `f`.
-    /// Partners in each dimension: every other level, and the total.
-    pub fn for_each_cube(&self, table: &Table, p: usize, mut f: impl FnMut(&[(usize, i8)])) {
-        self.try_each_cube(table, p, |corners| {
-            f(corners);
-            true
-        });
-    }
-
-    /// As [`Grid::for_each_cube`], stopping when `f` returns false.
-    pub fn try_each_cube(&self, table: &Table, p: usize, f: impl FnMut(&[(usize, i8)]) -> bool) {
-        self.try_cubes_where(table, p, &|_| true, f);
-    }
-
-    /// As [`Grid::try_each_cube`], over partners whose corner next to `p` (`p` with that one
-    /// level changed) `partner_ok` accepts, given its cell (None: not in the table). Every
-    /// corner of a certifying cube is hidden, so filtering on the hidden ones prunes most cubes.
+    /// Every hypercube through `p` (partners in each dimension: every other level, and the
+    /// total) whose corner next to `p` (`p` with that one level changed) `partner_ok` accepts,
+    /// given its cell (None: not in the table), calling `f` with its corners (position, sign)
+    /// until it returns false. Every corner of a certifying cube is hidden, so filtering on the
+    /// hidden ones prunes most cubes.
     pub fn try_cubes_where(
         &self,
         table: &Table,

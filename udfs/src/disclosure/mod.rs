@@ -1,14 +1,22 @@
-//! Statistical disclosure control (design/DISCLOSURE.md): the rules, the SQL functions that apply
-//! them, and secondary suppression with its audit.
+//! Statistical disclosure control (docs/DISCLOSURE.md): the rules (`rules`), the SQL functions
+//! that apply them (one file each; `dominance` is what the two dominance aggregates share, and
+//! `contributions` the state they and `fjq_cell_stats` keep), and secondary suppression
+//! (`secondary`) with its audit (`audit`, `certificate`) over a table (`table`).
 //!
 //! Everything here is plain Rust over numbers and Arrow arrays, testable without a query: the
 //! engine decides when a result must pass (the policy), runs the query, and hands the cells here.
 
 pub mod audit;
+pub mod cell_stats;
 pub mod certificate;
-pub mod functions;
+pub mod contributions;
+pub mod dominance;
+pub mod nk_disclosive;
+pub mod p_disclosive;
+pub mod round_to_base;
 pub mod rules;
 pub mod secondary;
+pub mod suppress;
 pub mod table;
 
 pub use audit::Interval;
