@@ -32,7 +32,10 @@ pub struct EngineConfig {
 
 /// The session for a dataset: its coverage windows as `fjq.*` settings, the information schema
 /// on, the memory pool and spill directory, and fjq's physical optimizer rule.
-pub(crate) fn build_context(dataset: &DatasetInfo, config: &EngineConfig) -> Result<SessionContext> {
+pub(crate) fn build_context(
+    dataset: &DatasetInfo,
+    config: &EngineConfig,
+) -> Result<SessionContext> {
     let options = FjqOptions {
         court_coverage_start: dataset.coverage.family_court.from.clone(),
         court_coverage_end: dataset.coverage.family_court.to.clone(),

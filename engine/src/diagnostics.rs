@@ -182,8 +182,7 @@ mod tests {
     #[test]
     fn prefixes_and_field_lists_are_trimmed() {
         let e = DataFusionError::Plan(
-            "No field named casez. Did you mean 'cases.case_id'?. Valid fields are a, b, c."
-                .into(),
+            "No field named casez. Did you mean 'cases.case_id'?. Valid fields are a, b, c.".into(),
         );
         assert_eq!(
             describe(&e),
@@ -192,7 +191,11 @@ mod tests {
         let e = DataFusionError::ResourcesExhausted(
             "Additional allocation failed for HashJoinInput[0] with top memory consumers (across reservations) as:\n  x".into(),
         );
-        assert!(describe(&e).starts_with("out of memory: "), "{}", describe(&e));
+        assert!(
+            describe(&e).starts_with("out of memory: "),
+            "{}",
+            describe(&e)
+        );
         assert!(describe(&e).contains("HashJoinInput[0]"));
         assert!(!describe(&e).contains("  x"));
     }
@@ -200,7 +203,10 @@ mod tests {
     #[test]
     fn a_mistyped_table_gets_a_suggestion() {
         let e = DataFusionError::Plan("table 'datafusion.public.casez' not found".into());
-        assert_eq!(describe(&e), "table `casez` not found; did you mean `cases`?");
+        assert_eq!(
+            describe(&e),
+            "table `casez` not found; did you mean `cases`?"
+        );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

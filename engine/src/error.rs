@@ -149,8 +149,7 @@ impl From<DataFusionError> for EngineError {
             DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
                 Ok(inner) => EngineError::from(inner),
                 Err(shared) => match shared.find_root() {
-                    DataFusionError::External(inner) => match inner.downcast_ref::<EngineError>()
-                    {
+                    DataFusionError::External(inner) => match inner.downcast_ref::<EngineError>() {
                         // An error shared between partitions: keep its words and its kind.
                         Some(engine) => engine.shared_copy(),
                         None => EngineError::DataFusion(DataFusionError::Shared(shared)),

@@ -23,11 +23,7 @@ enum Sink {
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> EngineError {
-    EngineError::io(
-        "write",
-        path,
-        std::io::Error::other(e.to_string()),
-    )
+    EngineError::io("write", path, std::io::Error::other(e.to_string()))
 }
 
 /// Streams `stream` into `path`; returns the rows written. On failure the partial file is

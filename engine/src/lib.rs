@@ -247,11 +247,7 @@ impl Engine {
     }
 
     /// Applies the policy to a logical plan (`text` is the statement, for the release log).
-    pub async fn plan_logical(
-        &self,
-        plan: LogicalPlan,
-        text: &str,
-    ) -> Result<DataFrame> {
+    pub async fn plan_logical(&self, plan: LogicalPlan, text: &str) -> Result<DataFrame> {
         self.recheck_changed_files(&plan)?;
         match self.policy() {
             Policy::Open => self.sandbox.check_plan(&plan)?,
@@ -310,4 +306,3 @@ fn safe_statement_options(plan: &LogicalPlan) -> Result<()> {
             ))
         })
 }
-

@@ -5,15 +5,15 @@
 //! Cafcass sees a case a few days after issue and keeps it until after the court has finished;
 //! its window opens in 2007, four years before the court's, and closes ten months after it.
 
-use fjq_contract::calendar::{age_on, days_from_civil, monday_of_week};
-use fjq_contract::dataset::CAFCASS_TO;
-use fjq_contract::{self as contract, truth};
 use crate::court::{FileStats, true_person_id};
 use crate::geography::{self, AREAS};
 use crate::identity::{Identities, cafcass_received};
 use crate::parquet_out::{TableFile, WriteError, hex_id};
 use crate::rng::Rng;
 use crate::simulate::{CaseType, NONE, Outcome, Role, Sex, SimCase, World, id_key, id_kind};
+use fjq_contract::calendar::{age_on, days_from_civil, monday_of_week};
+use fjq_contract::dataset::CAFCASS_TO;
+use fjq_contract::{self as contract, truth};
 use std::path::Path;
 
 pub fn cafcass_case_id(buf: &mut String, seed: u64, seq: u32) -> &str {

@@ -4,17 +4,15 @@
 //! Cases are written in `case_id` order, split into parts that are written in parallel; each
 //! part writes the same case range of every table, so each file is sorted by its table's keys.
 
-use fjq_contract::calendar::{age_on, year_of};
-use fjq_contract::dataset::COURT_TO;
-use fjq_contract::{self as contract, truth};
 use crate::events::{self, Event};
 use crate::geography::{self, AREAS};
 use crate::identity::Identities;
 use crate::parquet_out::{TableFile, WriteError, hex_id};
 use crate::rng::Rng;
-use crate::simulate::{
-    CaseType, NONE, Outcome, Relationship, Role, Sex, SimCase, World, id_key, id_kind,
-};
+use crate::simulate::{CaseType, NONE, Relationship, Role, Sex, SimCase, World, id_key, id_kind};
+use fjq_contract::calendar::{age_on, year_of};
+use fjq_contract::dataset::COURT_TO;
+use fjq_contract::{self as contract, truth};
 use std::path::Path;
 
 /// Rows written, per file.
@@ -333,7 +331,6 @@ pub fn write_part(
                     .end_row()?;
             }
         }
-        let _ = Outcome::Withdrawn;
     }
     let mut stats = Vec::new();
     for (name, f) in [

@@ -5,9 +5,9 @@
 //! Events are drawn from a stream keyed by the case, so they are the same whichever thread
 //! writes them. Keying errors (about 1% of events) are planted as extra rows with `error` set.
 
-use fjq_contract::dataset::COURT_TO;
 use crate::rng::Rng;
 use crate::simulate::{CaseType, Outcome, SimCase};
+use fjq_contract::dataset::COURT_TO;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
@@ -238,7 +238,6 @@ fn public_law(case: &SimCase, b: &mut Builder) {
         }
     }
     let duration = fd - start;
-    let mut irh_after = start + 20;
     if b.rng.chance(0.35) && duration > 60 {
         let d = start + b.rng.range_i32(25, 45);
         b.listed_hearing(d, "FCMH", fd);
@@ -246,7 +245,6 @@ fn public_law(case: &SimCase, b: &mut Builder) {
     if duration > 56 {
         let irh = start + (duration as f64 * (0.70 + 0.1 * b.rng.f64())) as i32;
         b.listed_hearing(irh, "IRH", fd);
-        irh_after = irh;
         if b.rng.chance(0.15) && fd - irh > 21 {
             // Re-timetabled: the case goes back to case management after the IRH.
             let d = b.rng.range_i32(irh + 7, fd - 7);
@@ -255,7 +253,6 @@ fn public_law(case: &SimCase, b: &mut Builder) {
     }
     let n = b.rng.poisson(duration as f64 / 7.0 / 12.0);
     b.directions(n, start + 14, fd - 3);
-    let _ = irh_after;
     public_law_disposal(case, b, fd, true);
     if case.end > fd {
         let e = case.end;

@@ -6,9 +6,9 @@
 //! duplicates. The linkage spine gives each source record the true person's anonymised linking
 //! field when the match succeeds (about 93% in England, 80% in Wales), as SAIL's would.
 
-use fjq_contract::dataset::{CAFCASS_FROM, CAFCASS_TO};
 use crate::rng::Rng;
 use crate::simulate::{NONE, World, is_welsh};
+use fjq_contract::dataset::{CAFCASS_FROM, CAFCASS_TO};
 
 /// Share of observed court persons merged into a similar person's cluster.
 pub const FALSE_MERGE_RATE: f64 = 0.01;
@@ -96,14 +96,21 @@ pub fn build(world: &World) -> Identities {
         .collect();
     observed.sort_by_key(|&p| {
         let person = &world.persons[p as usize];
-        (person.sex as u8, fjq_contract::calendar::year_of(person.birth), p)
+        (
+            person.sex as u8,
+            fjq_contract::calendar::year_of(person.birth),
+            p,
+        )
     });
     let mut i = 0;
     while i + 1 < observed.len() {
         let (p, q) = (observed[i], observed[i + 1]);
         let (pp, qq) = (&world.persons[p as usize], &world.persons[q as usize]);
         let similar = pp.sex == qq.sex
-            && (fjq_contract::calendar::year_of(pp.birth) - fjq_contract::calendar::year_of(qq.birth)).abs() <= 1;
+            && (fjq_contract::calendar::year_of(pp.birth)
+                - fjq_contract::calendar::year_of(qq.birth))
+            .abs()
+                <= 1;
         if similar && rng.chance(FALSE_MERGE_RATE) {
             court_root[q as usize] = p;
             merged_root[p as usize] = true;

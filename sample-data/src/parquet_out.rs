@@ -6,12 +6,12 @@
 //! statistics and the page index, dictionary encoding only for low-cardinality strings (ids are
 //! unique or nearly so, where a dictionary is pure cost), and the sort order recorded in the file.
 
-use fjq_contract::{ColumnType, TableSpec};
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
     StringBuilder,
 };
 use arrow::record_batch::RecordBatch;
+use fjq_contract::{ColumnType, TableSpec};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;

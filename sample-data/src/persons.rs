@@ -2,14 +2,14 @@
 //! ground truth `_truth/entries` and `_truth/persons_truth`.
 
 use crate::cafcass::cafcass_person_id;
-use fjq_contract::dataset::COURT_TO;
-use fjq_contract::{self as contract, truth};
 use crate::court::{FileStats, case_id, person_id, true_person_id};
 use crate::geography::AREAS;
 use crate::identity::{self, Identities, cafcass_received, in_cafcass_window};
 use crate::parquet_out::{TableFile, WriteError, hex_id};
 use crate::rng::Rng;
 use crate::simulate::{NONE, Sex, World, id_key, id_kind};
+use fjq_contract::dataset::COURT_TO;
+use fjq_contract::{self as contract, truth};
 use std::path::Path;
 
 #[derive(Clone, Copy, Default)]

@@ -56,23 +56,6 @@ const KEYWORDS: &[&str] = &[
     "NULLS LAST",
 ];
 
-const COMMANDS: &[&str] = &[
-    "\\?",
-    "\\q",
-    "\\d",
-    "\\df",
-    "\\catalogue",
-    "\\explain",
-    "\\safe",
-    "\\i",
-    "\\o",
-    "\\export",
-    "\\timing",
-    "\\x",
-    "\\format",
-    "\\maxrows",
-];
-
 pub struct FjqHelper {
     tables: BTreeMap<String, Vec<String>>,
     functions: Vec<String>,
@@ -177,10 +160,11 @@ impl FjqHelper {
         if start == 0 && word.starts_with('\\') {
             return (
                 start,
-                COMMANDS
+                crate::command::COMMANDS
                     .iter()
+                    .map(|c| c.name)
                     .filter(|c| c.starts_with(word))
-                    .map(|c| c.to_string())
+                    .map(str::to_string)
                     .collect(),
             );
         }
@@ -294,9 +278,11 @@ impl Completer for FjqHelper {
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let command_path = before.starts_with("\\i ")
-            || before.starts_with("\\o ")
-            || before.starts_with("\\export ");
+        let command_path = crate::command::COMMANDS
+            .iter()
+            .filter(|c| c.takes_path)
+            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+            .any(|name| before.starts_with(&format!("{name} ")));
         if in_quote(before) || command_path {
             return self.files.complete(line, pos, ctx);
         }

@@ -1,22 +1,23 @@
-//! `\d` and `\d TABLE`: the data contract in the shell, with every column's description.
+//! `\d`, `\d TABLE`, `\df` and `\catalogue`: the data contract and the functions in the
+//! shell, with every column's description.
 
+use crate::command::Command;
 use comfy_table::{ContentArrangement, Table};
 use fjq_engine::{Engine, VIEWS};
 
-/// The read-only backslash commands, shared by the shell and batch mode: `\\d`, `\\d TABLE`,
-/// `\\df [PATTERN]`. Err names what is wrong.
-pub fn command(engine: &Engine, line: &str) -> Result<String, String> {
-    let mut words = line.split_whitespace();
-    let name = words.next().unwrap_or("");
-    let arg = words.next();
-    match (name, arg) {
-        ("\\d", None) => Ok(tables(engine)),
-        ("\\d", Some(t)) => {
+/// The commands that describe the dataset (`\d`, `\d TABLE`, `\df [PATTERN]`,
+/// `\catalogue`), shared by the shell and batch mode. Err names what is wrong.
+pub fn run(engine: &Engine, command: &Command) -> Result<String, String> {
+    match command {
+        Command::Describe(None) => Ok(tables(engine)),
+        Command::Describe(Some(t)) => {
             table(engine, t).ok_or_else(|| format!("no table named {t:?}; \\d lists them"))
         }
-        ("\\df", pattern) => Ok(functions(engine, pattern)),
-        (other, _) => Err(format!(
-            "{other} is not available here; batch mode runs \\d, \\d TABLE and \\df"
+        Command::Functions(pattern) => Ok(functions(engine, pattern.as_deref())),
+        Command::Catalogue => Ok(catalogue(engine)),
+        other => Err(format!(
+            "{} does not describe the dataset",
+            other.spec().name
         )),
     }
 }

@@ -86,15 +86,11 @@ async fn run_one(
     statement: datafusion::sql::parser::Statement,
     out: &mut dyn Write,
 ) -> Result<Printed, String> {
-    let frame = engine
-        .plan(statement)
-        .await
-        .map_err(|e| e.to_string())?;
+    let frame = engine.plan(statement).await.map_err(|e| e.to_string())?;
     let plan = frame.logical_plan().clone();
     // A failure while running may be a file damaged since the dataset was opened: name it.
-    let failed = |e: datafusion::error::DataFusionError| {
-        engine.explain_failure(Some(&plan), e).to_string()
-    };
+    let failed =
+        |e: datafusion::error::DataFusionError| engine.explain_failure(Some(&plan), e).to_string();
     let stream = frame.execute_stream().await.map_err(failed)?;
     printer.print(stream, out).await.map_err(|e| match e {
         PrintError::Query(e) => failed(e),

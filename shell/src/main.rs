@@ -4,6 +4,7 @@
 //! owns error reporting and exit codes: 0 success, 1 usage or start-up failure, 3 a failed
 //! statement (as psql does).
 
+mod command;
 mod completion;
 mod default_data;
 mod describe;
@@ -300,32 +301,23 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
     };
     let mut failed = false;
     for (name, sql) in sources {
-        // `\safe QUERY` releases the query through disclosure control.
-        let released;
-        let sql = match sql.trim_start().strip_prefix("\\safe") {
-            Some(query) => {
-                released = exec::safe_sql(query);
-                &released
+        // A source that is a command (`fjq -c '\d people'`, `\safe QUERY`) runs as in the shell.
+        let statements = match batch_command(engine, sql) {
+            Batch::Sql(sql) => sql,
+            Batch::Printed(text) => {
+                let _ = writeln!(out, "{text}");
+                continue;
             }
-            None => sql,
-        };
-        // A source that is a backslash command (`fjq -c '\\d people'`) runs as in the shell.
-        if sql.trim_start().starts_with('\\') {
-            match describe::command(engine, sql.trim()) {
-                Ok(text) => {
-                    let _ = writeln!(out, "{text}");
+            Batch::Failed(message) => {
+                eprintln!("fjq: {name} failed: {message}");
+                failed = true;
+                if cli.continue_on_error {
                     continue;
                 }
-                Err(message) => {
-                    eprintln!("fjq: {name} failed: {message}");
-                    failed = true;
-                    if cli.continue_on_error {
-                        continue;
-                    }
-                    break;
-                }
+                break;
             }
-        }
+        };
+        let sql = statements.as_str();
         if let Err(e) = run_sql(engine, &printer, sql, out.as_mut(), show).await {
             let _ = out.flush();
             eprintln!("fjq: statement {} of {name} failed: {}", e.index, e.message);
@@ -343,5 +335,46 @@ async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> Exit
         ExitCode::from(EXIT_STATEMENT)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// What a batch source that may be a command comes to.
+enum Batch {
+    /// SQL to run (the source itself, or what the command stands for).
+    Sql(String),
+    /// The command's output.
+    Printed(String),
+    Failed(String),
+}
+
+/// Batch mode runs the commands that read the dataset; the shell's settings (`\o`, `\x`, ...) are
+/// options here (--output, --format).
+fn batch_command(engine: &Engine, source: &str) -> Batch {
+    if !command::is_command(source.trim_start()) {
+        return Batch::Sql(source.to_string());
+    }
+    let parsed = match command::parse(source) {
+        Ok(c) => c,
+        Err(message) => return Batch::Failed(message),
+    };
+    if !parsed.spec().in_batch {
+        let runs: Vec<&str> = command::COMMANDS
+            .iter()
+            .filter(|c| c.in_batch)
+            .map(|c| c.name)
+            .collect();
+        return Batch::Failed(format!(
+            "{} is not available in batch mode, which runs {}",
+            parsed.spec().name,
+            runs.join(", ")
+        ));
+    }
+    match parsed {
+        command::Command::Safe(query) => Batch::Sql(exec::safe_sql(&query)),
+        command::Command::Explain(query) => Batch::Sql(format!("EXPLAIN {query}")),
+        other => match describe::run(engine, &other) {
+            Ok(text) => Batch::Printed(text),
+            Err(message) => Batch::Failed(message),
+        },
     }
 }

@@ -1,6 +1,8 @@
-//! The interactive shell: a prompt with history, multi-line statements ending at `;`, a few
-//! backslash commands, and Ctrl-C that cancels the running query and keeps the shell.
+//! The interactive shell: a prompt with history, multi-line statements ending at `;`, the
+//! backslash commands of [`crate::command`], and Ctrl-C that cancels the running query and
+//! keeps the shell.
 
+use crate::command::{self, Command};
 use crate::completion::FjqHelper;
 use crate::exec::{Footer, run_sql};
 use crate::print::{Expanded, Format, Printer};
@@ -9,33 +11,8 @@ use rustyline::Editor;
 use rustyline::error::ReadlineError;
 use std::io::IsTerminal;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-const HELP: &str = "\
-Statements end with `;` and may span lines. Tab completes tables, columns, functions and
-commands. Ctrl-C cancels a running query, Ctrl-D quits. DuckDB's .tables, .schema, .mode,
-.timer, .output, .read, .quit also work.
-  \\d              list tables and views with their descriptions
-  \\d NAME         columns of a table: type, nullable, description
-  \\df [PATTERN]   fjq's domain functions (or any function matching PATTERN): signature,
-                  description, example
-  \\catalogue      the data contract in words: every table and column
-  \\explain QUERY  the query's plan
-  \\safe QUERY     release an aggregate query through disclosure control: small cells and
-                  the cells that would give them back are suppressed, counts rounded; the
-                  table, its report (results.json) and the release log go to --release-dir
-  \\i FILE         run the statements in FILE
-  \\o [FILE]       send results to FILE (\\o alone: back to the terminal)
-  \\export FILE    write the last query's whole result to FILE: .parquet, .csv, .tsv, .json
-                  or .ndjson (the query runs again and streams to the file)
-  \\timing [on|off] show elapsed time after each result
-  \\x [on|off|auto] expanded display: one field per line (auto: when the table is too wide)
-  \\format FMT     table, csv, tsv, json, ndjson, markdown or vertical
-  \\maxrows N      rows shown in table format
-  \\?              this help
-  \\q              quit
-Try:  SELECT case_type, count(*) AS cases FROM cases GROUP BY case_type ORDER BY cases DESC;";
 
 /// Where history is kept: `$FJQ_HISTORY`, else `$XDG_STATE_HOME/fjq/history`, else
 /// `~/.local/state/fjq/history`.
@@ -138,27 +115,6 @@ pub struct Repl {
     buffer: Arc<Mutex<String>>,
 }
 
-/// DuckDB's dot commands, spelled the fjq way.
-fn undot(line: &str) -> Option<String> {
-    let mut words = line.split_whitespace();
-    let command = words.next()?;
-    let rest: Vec<&str> = words.collect();
-    let rest = rest.join(" ");
-    let translated = match command {
-        ".tables" => "\\d".to_string(),
-        ".schema" | ".describe" => format!("\\d {rest}"),
-        ".quit" | ".exit" => "\\q".to_string(),
-        ".help" => "\\?".to_string(),
-        ".mode" => format!("\\format {rest}"),
-        ".timer" => format!("\\timing {rest}"),
-        ".output" | ".once" => format!("\\o {rest}"),
-        ".read" => format!("\\i {rest}"),
-        ".maxrows" => format!("\\maxrows {rest}"),
-        _ => return None,
-    };
-    Some(translated.trim_end().to_string())
-}
-
 impl Repl {
     pub fn new(engine: Engine, format: Format, max_rows: usize) -> Repl {
         Repl {
@@ -193,15 +149,16 @@ impl Repl {
             match editor.readline(prompt) {
                 Ok(line) => {
                     let trimmed = line.trim();
-                    if buffer.is_empty() && (trimmed.starts_with('\\') || undot(trimmed).is_some())
-                    {
-                        let command = undot(trimmed).unwrap_or_else(|| trimmed.to_string());
+                    if buffer.is_empty() && command::is_command(trimmed) {
+                        let parsed = command::parse(trimmed);
                         // Quitting is not worth recalling; everything else is.
-                        if !matches!(command.as_str(), "\\q" | "\\quit") {
+                        if parsed != Ok(Command::Quit) {
                             let _ = editor.add_history_entry(trimmed);
                         }
-                        if !self.command(&command).await {
-                            break;
+                        match parsed {
+                            Ok(Command::Quit) => break,
+                            Ok(c) => self.command(c).await,
+                            Err(message) => eprintln!("error: {message}"),
                         }
                         // Save after every entry, so a crash or kill loses nothing.
                         if let Some(path) = &history {
@@ -296,128 +253,58 @@ impl Repl {
         let _ = stdout.flush();
     }
 
-    /// Runs a backslash command; false means quit.
-    async fn command(&mut self, line: &str) -> bool {
-        let mut words = line.splitn(2, char::is_whitespace);
-        let name = words.next().unwrap_or("");
-        let rest = words.next().map(str::trim).filter(|r| !r.is_empty());
-        let arg = rest.and_then(|r| r.split_whitespace().next());
-        match name {
-            "\\q" | "\\quit" => return false,
-            "\\?" | "\\h" | "\\help" => println!("{HELP}"),
-            "\\d" | "\\df" => match crate::describe::command(&self.engine, line) {
-                Ok(text) => println!("{text}"),
-                Err(message) => eprintln!("error: {message}"),
-            },
-            "\\catalogue" | "\\catalog" => println!("{}", crate::describe::catalogue(&self.engine)),
-            "\\explain" => match rest {
-                Some(query) => {
-                    self.execute(&format!("EXPLAIN {}", query.trim_end_matches(';')))
-                        .await
+    /// Runs a backslash command (all but quitting, which the loop handles).
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Quit => {}
+            Command::Help => println!("{}", command::help()),
+            Command::Describe(_) | Command::Functions(_) | Command::Catalogue => {
+                match crate::describe::run(&self.engine, &command) {
+                    Ok(text) => println!("{text}"),
+                    Err(message) => eprintln!("error: {message}"),
                 }
-                None => eprintln!(
-                    "error: \\explain takes a query, e.g. \\explain SELECT count(*) FROM cases"
-                ),
+            }
+            Command::Explain(query) => self.execute(&format!("EXPLAIN {query}")).await,
+            Command::Safe(query) => self.execute(&crate::exec::safe_sql(&query)).await,
+            Command::Include(path) => match std::fs::read_to_string(&path) {
+                Ok(sql) => self.execute(&sql).await,
+                Err(e) => eprintln!("error: cannot read {path}: {e}"),
             },
-            "\\safe" => match rest {
-                Some(query) => self.execute(&crate::exec::safe_sql(query)).await,
-                None => eprintln!(
-                    "error: \\safe takes an aggregate query, e.g. \\safe SELECT case_type, count(*) AS cases FROM cases GROUP BY case_type"
-                ),
-            },
-            "\\i" | "\\include" => match rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
-                Some(path) => match std::fs::read_to_string(path) {
-                    Ok(sql) => self.execute(&sql).await,
-                    Err(e) => eprintln!("error: cannot read {path}: {e}"),
-                },
-                None => eprintln!("error: \\i takes a file name"),
-            },
-            "\\o" | "\\out" => {
+            Command::Output(path) => {
                 if let Some((path, mut file)) = self.output.take() {
                     let _ = file.flush();
                     println!("Results written to {} are closed.", path.display());
                 }
-                if let Some(path) = rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')) {
-                    if let Err(e) = self.engine.may_write(std::path::Path::new(path)) {
+                if let Some(path) = path {
+                    if let Err(e) = self.engine.may_write(Path::new(&path)) {
                         eprintln!("error: {e}");
-                        return true;
+                        return;
                     }
-                    match std::fs::File::create(path) {
+                    match std::fs::File::create(&path) {
                         Ok(f) => {
-                            self.output = Some((PathBuf::from(path), std::io::BufWriter::new(f)));
                             println!("Results go to {path} until \\o.");
+                            self.output = Some((PathBuf::from(path), std::io::BufWriter::new(f)));
                         }
                         Err(e) => eprintln!("error: cannot write {path}: {e}"),
                     }
                 }
             }
-            "\\export" => match (
-                rest.map(|p| p.trim_matches(|c| c == '\'' || c == '"')),
-                &self.last_statement,
-            ) {
-                (None, _) => eprintln!(
-                    "error: \\export takes a file name ending .parquet, .csv, .tsv, .json or .ndjson"
-                ),
-                (Some(_), None) => eprintln!("error: nothing to export yet: run a query first"),
-                (Some(path), Some(_))
-                    if self.engine.may_write(std::path::Path::new(path)).is_err() =>
-                {
-                    if let Err(e) = self.engine.may_write(std::path::Path::new(path)) {
-                        eprintln!("error: {e}");
-                    }
-                }
-                (Some(path), Some(sql)) => {
-                    let started = std::time::Instant::now();
-                    let progress = std::io::stderr().is_terminal().then(Progress::start);
-                    let result = tokio::select! {
-                        r = self.engine.export(sql, std::path::Path::new(path)) => Some(r),
-                        _ = tokio::signal::ctrl_c() => None,
-                    };
-                    if let Some(p) = progress {
-                        p.stop();
-                    }
-                    match result {
-                        Some(Ok(rows)) => println!(
-                            "Wrote {} rows to {path} in {}.",
-                            crate::generate::thousands(rows),
-                            crate::exec::elapsed(started.elapsed())
-                        ),
-                        Some(Err(e)) => {
-                            eprintln!("error: {e}")
-                        }
-                        None => {
-                            let _ = std::fs::remove_file(path);
-                            eprintln!("Export cancelled; {path} removed.");
-                        }
-                    }
-                }
-            },
-            "\\timing" => {
-                self.timing = match arg {
-                    Some("on") => true,
-                    Some("off") => false,
-                    _ => !self.timing,
-                };
+            Command::Export(path) => self.export(&path).await,
+            Command::Timing(on) => {
+                self.timing = on.unwrap_or(!self.timing);
                 println!("Timing is {}.", if self.timing { "on" } else { "off" });
             }
-            "\\x" => {
-                self.printer.expanded = match arg {
-                    Some("on") => Expanded::On,
-                    Some("off") => Expanded::Off,
-                    Some("auto") => Expanded::Auto,
-                    None if self.printer.expanded == Expanded::Off => Expanded::On,
-                    None => Expanded::Off,
-                    Some(other) => {
-                        eprintln!("error: \\x takes on, off or auto, not {other:?}");
-                        return true;
-                    }
-                };
+            Command::Expanded(mode) => {
+                self.printer.expanded = mode.unwrap_or(match self.printer.expanded {
+                    Expanded::Off => Expanded::On,
+                    _ => Expanded::Off,
+                });
                 println!(
                     "Expanded display is {}.",
                     format!("{:?}", self.printer.expanded).to_lowercase()
                 );
             }
-            "\\format" => match arg.map(str::parse::<Format>) {
+            Command::Format(name) => match name.as_deref().map(str::parse::<Format>) {
                 Some(Ok(f)) => {
                     self.printer.format = f;
                     println!("Output format is {f}.");
@@ -425,16 +312,44 @@ impl Repl {
                 Some(Err(e)) => eprintln!("error: {e}"),
                 None => println!("Output format is {}.", self.printer.format),
             },
-            "\\maxrows" => match arg.map(str::parse::<usize>) {
-                Some(Ok(n)) if n > 0 => {
-                    self.printer.max_rows = n;
-                    println!("Showing at most {n} rows.");
-                }
-                _ => eprintln!("error: \\maxrows takes a whole number above 0"),
-            },
-            other => eprintln!("error: unknown command {other}; \\? lists the commands"),
+            Command::MaxRows(n) => {
+                self.printer.max_rows = n;
+                println!("Showing at most {n} rows.");
+            }
         }
-        true
+    }
+
+    /// `\export FILE`: the last statement again, streamed into the file.
+    async fn export(&mut self, path: &str) {
+        let Some(sql) = self.last_statement.clone() else {
+            eprintln!("error: nothing to export yet: run a query first");
+            return;
+        };
+        if let Err(e) = self.engine.may_write(Path::new(path)) {
+            eprintln!("error: {e}");
+            return;
+        }
+        let started = std::time::Instant::now();
+        let progress = std::io::stderr().is_terminal().then(Progress::start);
+        let result = tokio::select! {
+            r = self.engine.export(&sql, Path::new(path)) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        if let Some(p) = progress {
+            p.stop();
+        }
+        match result {
+            Some(Ok(rows)) => println!(
+                "Wrote {} rows to {path} in {}.",
+                crate::generate::thousands(rows),
+                crate::exec::elapsed(started.elapsed())
+            ),
+            Some(Err(e)) => eprintln!("error: {e}"),
+            None => {
+                let _ = std::fs::remove_file(path);
+                eprintln!("Export cancelled; {path} removed.");
+            }
+        }
     }
 }
 

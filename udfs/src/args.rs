@@ -2,13 +2,13 @@
 //! function and the argument, constant (literal) options, and the coverage settings.
 
 use crate::settings::FjqOptions;
-use fjq_contract::calendar::parse_iso;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
+use fjq_contract::calendar::parse_iso;
 use std::sync::Arc;
 
 /// What an argument must be.
@@ -145,7 +145,8 @@ impl Params {
 
     /// [`Params::check`] as DataFusion's `coerce_types` wants it: a planning error.
     pub fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        self.check(arg_types).or_else(|sentence| plan_err!("{sentence}"))
+        self.check(arg_types)
+            .or_else(|sentence| plan_err!("{sentence}"))
     }
 }
 

@@ -22,6 +22,8 @@ pub use settings::FjqOptions;
 use disclosure::dominance::DominanceAggregate;
 use disclosure::nk_disclosive::NkDisclosive;
 use disclosure::p_disclosive::PDisclosive;
+use entries::EntryWindow;
+use pathway::dated_codes::DatedCodesAggregate;
 
 /// The scalar functions.
 pub fn scalar_functions() -> Vec<ScalarUDF> {
@@ -37,10 +39,18 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 /// The aggregate functions.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     vec![
-        AggregateUDF::new_from_impl(pathway::case_pathway::CasePathway::default()),
-        AggregateUDF::new_from_impl(pathway::case_pathway_detail::CasePathwayDetail::default()),
-        AggregateUDF::new_from_impl(pathway::person_pathway::PersonPathway::default()),
-        AggregateUDF::new_from_impl(entries::repeat_entries::RepeatEntries::default()),
+        AggregateUDF::new_from_impl(
+            DatedCodesAggregate::<pathway::case_pathway::CasePathway>::default(),
+        ),
+        AggregateUDF::new_from_impl(DatedCodesAggregate::<
+            pathway::case_pathway_detail::CasePathwayDetail,
+        >::default()),
+        AggregateUDF::new_from_impl(
+            DatedCodesAggregate::<pathway::person_pathway::PersonPathway>::default(),
+        ),
+        AggregateUDF::new_from_impl(
+            DatedCodesAggregate::<entries::repeat_entries::RepeatEntries>::default(),
+        ),
         AggregateUDF::new_from_impl(entries::return_probability::ReturnProbability::default()),
         AggregateUDF::new_from_impl(DominanceAggregate::<NkDisclosive>::default()),
         AggregateUDF::new_from_impl(DominanceAggregate::<PDisclosive>::default()),
@@ -51,11 +61,13 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
 /// The window functions.
 pub fn window_functions() -> Vec<WindowUDF> {
     vec![
-        WindowUDF::new_from_impl(entries::entry_number::EntryNumber::default()),
-        WindowUDF::new_from_impl(entries::prior_entries::PriorEntries::default()),
-        WindowUDF::new_from_impl(entries::days_since_last_entry::DaysSinceLastEntry::default()),
-        WindowUDF::new_from_impl(entries::returns_within::ReturnsWithin::default()),
-        WindowUDF::new_from_impl(entries::left_truncated::LeftTruncated::default()),
+        WindowUDF::new_from_impl(EntryWindow::<entries::entry_number::EntryNumber>::default()),
+        WindowUDF::new_from_impl(EntryWindow::<entries::prior_entries::PriorEntries>::default()),
+        WindowUDF::new_from_impl(EntryWindow::<
+            entries::days_since_last_entry::DaysSinceLastEntry,
+        >::default()),
+        WindowUDF::new_from_impl(EntryWindow::<entries::returns_within::ReturnsWithin>::default()),
+        WindowUDF::new_from_impl(EntryWindow::<entries::left_truncated::LeftTruncated>::default()),
     ]
 }
 

@@ -4,7 +4,6 @@
 use crate::schema::ColumnType::*;
 use crate::schema::{TableSpec, col};
 
-
 pub const PEOPLE_TRUTH: TableSpec = TableSpec {
     name: "people_truth",
     description: "The true person behind every people row.",

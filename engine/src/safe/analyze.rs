@@ -279,7 +279,6 @@ fn origin_of(
 
 fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan> {
     let input = agg.input.as_ref();
-    let input_schema = input.schema();
     // Measures.
     let mut measures = Vec::new();
     let mut extra = Vec::new();
@@ -411,7 +410,6 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
     // The extra aggregates sit after the user's; the projection keeps them (they were pushed
     // into `exprs` as plain columns above), so list only the dimension and grouping aliases.
     let projected = LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(new_agg))?);
-    let _ = input_schema;
     state.origins = origins;
     let (base_plan, filter) = match input {
         LogicalPlan::Filter(f) => (f.input.as_ref().clone(), Some(f.predicate.clone())),

@@ -76,7 +76,8 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         let mut per_row = Map::new();
         for r in 0..input.output_rows {
             let text = if input.cells.table.cells[r].primary {
-                input.cells.rows[r].failures
+                input.cells.rows[r]
+                    .failures
                     .iter()
                     .map(|(rule, _)| format!("{}; ", rule.name()))
                     .collect::<String>()

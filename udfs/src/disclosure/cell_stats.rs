@@ -162,7 +162,6 @@ impl Accumulator for PersonContributions {
     }
 }
 
-
 /// The name `safe_table` calls; not meant for users (so not documented in `\df`).
 pub const CELL_STATS: &str = "fjq_cell_stats";
 
@@ -255,4 +254,3 @@ impl AggregateUDFImpl for CellStats {
         }
     }
 }
-

@@ -115,4 +115,3 @@ impl ScalarUDFImpl for RoundToBase {
         self.doc()
     }
 }
-

@@ -145,12 +145,8 @@ fn protect_large(
     primaries: &[usize],
     protection: f64,
 ) -> Result<Protection, Unprotectable> {
-    let grid = Grid::new(table).ok_or_else(|| {
-        unprotectable(
-            primaries[0],
-            "the table has too many cells to protect",
-        )
-    })?;
+    let grid = Grid::new(table)
+        .ok_or_else(|| unprotectable(primaries[0], "the table has too many cells to protect"))?;
     // In key order, so the pattern does not depend on the order rows arrived in.
     let mut primaries = primaries.to_vec();
     primaries.sort_by(|&a, &b| table.cells[a].key.cmp(&table.cells[b].key));

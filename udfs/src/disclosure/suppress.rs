@@ -100,4 +100,3 @@ impl ScalarUDFImpl for Suppress {
         self.doc()
     }
 }
-

@@ -1,8 +1,8 @@
 //! `days_since_last_entry(start_date)`.
 
 use crate::args::{Kind, Params};
-use crate::entries::EntryKind;
-use datafusion::logical_expr::Signature;
+use crate::entries::{EntryFunction, EntryKind};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -23,13 +23,19 @@ pub static PARAMS: Params = Params {
         description = "The entry's start date (cases.start_date)."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct DaysSinceLastEntry {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct DaysSinceLastEntry;
 
-crate::entry_window!(
-    DaysSinceLastEntry,
-    "days_since_last_entry",
-    EntryKind::DaysSinceLast
-);
+impl EntryFunction for DaysSinceLastEntry {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn kind(&self) -> EntryKind {
+        EntryKind::DaysSinceLast
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

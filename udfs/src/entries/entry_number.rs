@@ -1,8 +1,8 @@
 //! `entry_number(start_date)`.
 
 use crate::args::{Kind, Params};
-use crate::entries::EntryKind;
-use datafusion::logical_expr::Signature;
+use crate::entries::{EntryFunction, EntryKind};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -23,9 +23,19 @@ pub static PARAMS: Params = Params {
         description = "The entry's start date (cases.start_date)."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct EntryNumber {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct EntryNumber;
 
-crate::entry_window!(EntryNumber, "entry_number", EntryKind::Number);
+impl EntryFunction for EntryNumber {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn kind(&self) -> EntryKind {
+        EntryKind::Number
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

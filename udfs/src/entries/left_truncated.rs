@@ -1,8 +1,8 @@
 //! `left_truncated(start_date, lookback_days [, coverage_start])`: does the lookback reach before the coverage?
 
 use crate::args::{Coverage, Kind, Params};
-use crate::entries::EntryKind;
-use datafusion::logical_expr::Signature;
+use crate::entries::{EntryFunction, EntryKind};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -33,14 +33,23 @@ pub static PARAMS: Params = Params {
         description = "Optional: the first date observed; defaults to fjq.court_coverage_start."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct LeftTruncated {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct LeftTruncated;
 
-crate::entry_window!(
-    LeftTruncated,
-    "left_truncated",
-    EntryKind::LeftTruncated,
-    coverage = Coverage::CourtStart
-);
+impl EntryFunction for LeftTruncated {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn kind(&self) -> EntryKind {
+        EntryKind::LeftTruncated
+    }
+
+    fn coverage(&self) -> Option<Coverage> {
+        Some(Coverage::CourtStart)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

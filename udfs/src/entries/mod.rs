@@ -20,8 +20,14 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Bu
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::function::WindowFunctionSimplification;
-use datafusion::logical_expr::{Expr, PartitionEvaluator, lit};
+use datafusion::logical_expr::function::{
+    PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
+};
+use datafusion::logical_expr::{
+    Documentation, Expr, PartitionEvaluator, Signature, WindowUDFImpl, lit,
+};
+use std::fmt::Debug;
+use std::hash::Hash;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -220,53 +226,69 @@ pub fn answer_partition(
     Ok(())
 }
 
-/// The `WindowUDFImpl` every entry function shares: its file gives the struct (with its
-/// documentation), `PARAMS` and the kernel kind; `coverage` names the setting an omitted last
-/// argument defaults to.
-#[macro_export]
-macro_rules! entry_window {
-    ($ty:ident, $name:literal, $kind:expr $(, coverage = $cov:expr)?) => {
-        impl Default for $ty {
-            fn default() -> Self {
-                $ty { signature: PARAMS.signature() }
-            }
+/// What an entry window function's file gives: its parameters, which kernel answers it, the
+/// coverage setting an omitted last argument defaults to, and its documentation.
+pub trait EntryFunction: Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'static {
+    fn params(&self) -> &'static Params;
+    fn kind(&self) -> EntryKind;
+    fn coverage(&self) -> Option<Coverage> {
+        None
+    }
+    fn documentation(&self) -> Option<&Documentation>;
+}
+
+/// An entry function as a window function: the one `WindowUDFImpl` they share.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EntryWindow<F> {
+    function: F,
+    signature: Signature,
+}
+
+impl<F: EntryFunction> Default for EntryWindow<F> {
+    fn default() -> Self {
+        let function = F::default();
+        EntryWindow {
+            signature: function.params().signature(),
+            function,
         }
+    }
+}
 
-        impl datafusion::logical_expr::WindowUDFImpl for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
+impl<F: EntryFunction> WindowUDFImpl for EntryWindow<F> {
+    fn name(&self) -> &str {
+        self.function.params().function
+    }
 
-            fn signature(&self) -> &datafusion::logical_expr::Signature {
-                &self.signature
-            }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
 
-            fn coerce_types(&self, arg_types: &[datafusion::arrow::datatypes::DataType]) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
-                PARAMS.coerce(arg_types)
-            }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.function.params().coerce(arg_types)
+    }
 
-            $(
-                fn simplify(&self) -> Option<datafusion::logical_expr::function::WindowFunctionSimplification> {
-                    $crate::entries::coverage_default(&PARAMS, $cov)
-                }
-            )?
+    fn simplify(&self) -> Option<WindowFunctionSimplification> {
+        let which = self.function.coverage()?;
+        coverage_default(self.function.params(), which)
+    }
 
-            fn partition_evaluator(
-                &self,
-                _args: datafusion::logical_expr::function::PartitionEvaluatorArgs,
-            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::PartitionEvaluator>> {
-                Ok(Box::new($crate::entries::EntryEvaluator { kind: $kind, function: $name }))
-            }
+    fn partition_evaluator(
+        &self,
+        _args: PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
+        Ok(Box::new(EntryEvaluator {
+            kind: self.function.kind(),
+            function: self.function.params().function,
+        }))
+    }
 
-            fn field(&self, field_args: datafusion::logical_expr::function::WindowUDFFieldArgs) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
-                Ok($kind.field(field_args.name()))
-            }
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(self.function.kind().field(field_args.name()))
+    }
 
-            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
-                self.doc()
-            }
-        }
-    };
+    fn documentation(&self) -> Option<&Documentation> {
+        self.function.documentation()
+    }
 }
 
 /// Fills in an omitted coverage date from the session's `fjq.*` settings at planning time, so

@@ -1,8 +1,8 @@
 //! `prior_entries(start_date [, lookback_days])`.
 
 use crate::args::{Kind, Params};
-use crate::entries::EntryKind;
-use datafusion::logical_expr::Signature;
+use crate::entries::{EntryFunction, EntryKind};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -27,9 +27,19 @@ pub static PARAMS: Params = Params {
         description = "Optional: count only entries starting at most this many days earlier."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PriorEntries {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct PriorEntries;
 
-crate::entry_window!(PriorEntries, "prior_entries", EntryKind::Prior);
+impl EntryFunction for PriorEntries {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn kind(&self) -> EntryKind {
+        EntryKind::Prior
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

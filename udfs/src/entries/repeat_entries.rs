@@ -1,10 +1,10 @@
 //! `repeat_entries(start_date [, within_days])`: entries after a person's first.
 
 use crate::args::{Kind, Params, constant_i64};
-use crate::pathway::dated_codes::Finish;
+use crate::pathway::dated_codes::{DatedCodesFunction, Finish};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::Signature;
+use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion_macros::user_doc;
 
@@ -31,13 +31,11 @@ pub static PARAMS: Params = Params {
         description = "Optional: count only entries starting at most this many days after the previous one."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct RepeatEntries {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct RepeatEntries;
 
 impl RepeatEntries {
-    fn finish(args: &AccumulatorArgs) -> Result<Finish> {
+    fn finish_for(args: &AccumulatorArgs) -> Result<Finish> {
         let within = match args.exprs.get(1) {
             Some(e) => constant_i64("repeat_entries", "within_days", e)?,
             None => None,
@@ -49,9 +47,20 @@ impl RepeatEntries {
     }
 }
 
-crate::dated_codes_aggregate!(
-    RepeatEntries,
-    "repeat_entries",
-    DataType::Int64,
-    RepeatEntries::finish
-);
+impl DatedCodesFunction for RepeatEntries {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn return_type(&self) -> DataType {
+        DataType::Int64
+    }
+
+    fn finish(&self, args: &AccumulatorArgs) -> Result<Finish> {
+        Self::finish_for(args)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

@@ -1,8 +1,8 @@
 //! `returns_within(start_date, days [, coverage_end])`: did a new entry follow within `days`?
 
 use crate::args::{Coverage, Kind, Params};
-use crate::entries::EntryKind;
-use datafusion::logical_expr::Signature;
+use crate::entries::{EntryFunction, EntryKind};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -34,14 +34,23 @@ pub static PARAMS: Params = Params {
         description = "Optional: the last date observed; defaults to fjq.court_coverage_end."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ReturnsWithin {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReturnsWithin;
 
-crate::entry_window!(
-    ReturnsWithin,
-    "returns_within",
-    EntryKind::ReturnsWithin,
-    coverage = Coverage::CourtEnd
-);
+impl EntryFunction for ReturnsWithin {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn kind(&self) -> EntryKind {
+        EntryKind::ReturnsWithin
+    }
+
+    fn coverage(&self) -> Option<Coverage> {
+        Some(Coverage::CourtEnd)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

@@ -1,10 +1,10 @@
 //! `case_pathway(stage, event_date [, mode])`: a case's stages in order, joined by ` > `.
 
 use crate::args::{Kind, Params, constant_option};
-use crate::pathway::dated_codes::Finish;
+use crate::pathway::dated_codes::{DatedCodesFunction, Finish};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::Signature;
+use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion_macros::user_doc;
 
@@ -38,13 +38,11 @@ const MODES: &[&str] = &["observed", "furthest"];
     argument(name = "event_date", description = "The event's date."),
     argument(name = "mode", description = "'observed' (default) or 'furthest'.")
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CasePathway {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct CasePathway;
 
 impl CasePathway {
-    fn finish(args: &AccumulatorArgs) -> Result<Finish> {
+    fn finish_for(args: &AccumulatorArgs) -> Result<Finish> {
         let mode = match args.exprs.get(2) {
             Some(e) => constant_option("case_pathway", "mode", e, MODES)?,
             None => "observed".to_string(),
@@ -55,9 +53,20 @@ impl CasePathway {
     }
 }
 
-crate::dated_codes_aggregate!(
-    CasePathway,
-    "case_pathway",
-    DataType::Utf8,
-    CasePathway::finish
-);
+impl DatedCodesFunction for CasePathway {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn return_type(&self) -> DataType {
+        DataType::Utf8
+    }
+
+    fn finish(&self, args: &AccumulatorArgs) -> Result<Finish> {
+        Self::finish_for(args)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

@@ -2,8 +2,11 @@
 //! {stage, date, day} records, `day` counted from the first stage.
 
 use crate::args::{Kind, Params};
-use crate::pathway::dated_codes::Finish;
-use datafusion::logical_expr::Signature;
+use crate::pathway::dated_codes::{DatedCodesFunction, Finish};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
+use datafusion::logical_expr::Documentation;
+use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -29,14 +32,23 @@ pub static PARAMS: Params = Params {
     ),
     argument(name = "event_date", description = "The event's date.")
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CasePathwayDetail {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct CasePathwayDetail;
 
-crate::dated_codes_aggregate!(
-    CasePathwayDetail,
-    "case_pathway_detail",
-    crate::pathway::dated_codes::detail_type(),
-    |_| Ok(Finish::Detail)
-);
+impl DatedCodesFunction for CasePathwayDetail {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn return_type(&self) -> DataType {
+        crate::pathway::dated_codes::detail_type()
+    }
+
+    fn finish(&self, _args: &AccumulatorArgs) -> Result<Finish> {
+        Ok(Finish::Detail)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

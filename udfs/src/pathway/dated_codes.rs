@@ -7,14 +7,20 @@
 //! text), so partial states from different accumulators merge without sharing an interner.
 
 use super::stage_rank;
+use crate::args::Params;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Builder, Int32Builder, Int64Builder, ListBuilder,
     StringBuilder, StructBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Fields};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Fields};
 use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
+};
 use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
 use std::sync::Arc;
 
 /// What a group's pairs become.
@@ -391,88 +397,76 @@ impl GroupsAccumulator for DatedCodes {
     }
 }
 
-/// The `AggregateUDFImpl` the DatedCodes aggregates share: their file gives the struct (with its
-/// documentation), `PARAMS`, the return type, and how the call's arguments choose the finish.
-#[macro_export]
-macro_rules! dated_codes_aggregate {
-    ($ty:ident, $name:literal, $return_type:expr, $finish:expr) => {
-        impl Default for $ty {
-            fn default() -> Self {
-                $ty {
-                    signature: PARAMS.signature(),
-                }
-            }
+/// What a DatedCodes aggregate's file gives: its parameters, its result type, how a call's
+/// arguments choose the finish (what the collected (date, code) pairs become), and its
+/// documentation.
+pub trait DatedCodesFunction:
+    Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'static
+{
+    fn params(&self) -> &'static Params;
+    fn return_type(&self) -> DataType;
+    fn finish(&self, args: &AccumulatorArgs) -> Result<Finish>;
+    fn documentation(&self) -> Option<&Documentation>;
+}
+
+/// A DatedCodes aggregate as an aggregate function: the one `AggregateUDFImpl` they share.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DatedCodesAggregate<F> {
+    function: F,
+    signature: Signature,
+}
+
+impl<F: DatedCodesFunction> Default for DatedCodesAggregate<F> {
+    fn default() -> Self {
+        let function = F::default();
+        DatedCodesAggregate {
+            signature: function.params().signature(),
+            function,
         }
+    }
+}
 
-        impl datafusion::logical_expr::AggregateUDFImpl for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
+impl<F: DatedCodesFunction> AggregateUDFImpl for DatedCodesAggregate<F> {
+    fn name(&self) -> &str {
+        self.function.params().function
+    }
 
-            fn signature(&self) -> &datafusion::logical_expr::Signature {
-                &self.signature
-            }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
 
-            fn coerce_types(
-                &self,
-                arg_types: &[datafusion::arrow::datatypes::DataType],
-            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
-                PARAMS.coerce(arg_types)
-            }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.function.params().coerce(arg_types)
+    }
 
-            fn return_type(
-                &self,
-                _arg_types: &[datafusion::arrow::datatypes::DataType],
-            ) -> datafusion::common::Result<datafusion::arrow::datatypes::DataType> {
-                Ok($return_type)
-            }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.function.return_type())
+    }
 
-            fn accumulator(
-                &self,
-                args: datafusion::logical_expr::function::AccumulatorArgs,
-            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
-                let finish: fn(
-                    &datafusion::logical_expr::function::AccumulatorArgs,
-                )
-                    -> datafusion::common::Result<$crate::pathway::dated_codes::Finish> = $finish;
-                Ok(Box::new($crate::pathway::dated_codes::SingleGroup(
-                    $crate::pathway::dated_codes::DatedCodes::new(finish(&args)?),
-                )))
-            }
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(SingleGroup(DatedCodes::new(
+            self.function.finish(&args)?,
+        ))))
+    }
 
-            fn state_fields(
-                &self,
-                args: datafusion::logical_expr::function::StateFieldsArgs,
-            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
-                Ok($crate::pathway::dated_codes::state_fields(args.name))
-            }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(state_fields(args.name))
+    }
 
-            fn groups_accumulator_supported(
-                &self,
-                _args: datafusion::logical_expr::function::AccumulatorArgs,
-            ) -> bool {
-                true
-            }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
 
-            fn create_groups_accumulator(
-                &self,
-                args: datafusion::logical_expr::function::AccumulatorArgs,
-            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>>
-            {
-                let finish: fn(
-                    &datafusion::logical_expr::function::AccumulatorArgs,
-                )
-                    -> datafusion::common::Result<$crate::pathway::dated_codes::Finish> = $finish;
-                Ok(Box::new($crate::pathway::dated_codes::DatedCodes::new(
-                    finish(&args)?,
-                )))
-            }
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(DatedCodes::new(self.function.finish(&args)?)))
+    }
 
-            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
-                self.doc()
-            }
-        }
-    };
+    fn documentation(&self) -> Option<&Documentation> {
+        self.function.documentation()
+    }
 }
 
 /// The same logic for one group, where DataFusion asks for a plain accumulator

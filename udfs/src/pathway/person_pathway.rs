@@ -1,9 +1,11 @@
 //! `person_pathway(case_type, start_date)`: a person's cases in start order.
 
 use crate::args::{Kind, Params};
-use crate::pathway::dated_codes::Finish;
+use crate::pathway::dated_codes::{DatedCodesFunction, Finish};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::Signature;
+use datafusion::common::Result;
+use datafusion::logical_expr::Documentation;
+use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion_macros::user_doc;
 
 pub static PARAMS: Params = Params {
@@ -26,11 +28,23 @@ pub static PARAMS: Params = Params {
     argument(name = "case_type", description = "cases.case_type."),
     argument(name = "start_date", description = "cases.start_date.")
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PersonPathway {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct PersonPathway;
 
-crate::dated_codes_aggregate!(PersonPathway, "person_pathway", DataType::Utf8, |_| Ok(
-    Finish::PersonPathway
-));
+impl DatedCodesFunction for PersonPathway {
+    fn params(&self) -> &'static Params {
+        &PARAMS
+    }
+
+    fn return_type(&self) -> DataType {
+        DataType::Utf8
+    }
+
+    fn finish(&self, _args: &AccumulatorArgs) -> Result<Finish> {
+        Ok(Finish::PersonPathway)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

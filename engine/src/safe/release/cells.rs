@@ -246,10 +246,9 @@ fn as_f64(array: &ArrayRef, row: usize) -> Option<f64> {
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
-    batch
-        .column_by_name(name)
-        .cloned()
-        .ok_or_else(|| EngineError::Internal(format!("the rewritten query lost its hidden column {name}")))
+    batch.column_by_name(name).cloned().ok_or_else(|| {
+        EngineError::Internal(format!("the rewritten query lost its hidden column {name}"))
+    })
 }
 
 /// Reads the executed rows into cells, with each dimension's levels as text.
@@ -302,16 +301,17 @@ fn read_rows(
             })
             .unwrap_or(0);
         let mut key = Vec::with_capacity(dims);
-        for d in 0..dims {
+        for (d, column) in dim_columns.iter().enumerate() {
+            // The grouping id has a bit set for each dimension this row totals over.
             let total = gid & (1 << (dims - 1 - d)) != 0;
             if total {
                 key.push(None);
                 continue;
             }
-            let text = if dim_columns[d].is_null(r) {
+            let text = if column.is_null(r) {
                 "NULL".to_string()
             } else {
-                array_value_to_string(&dim_columns[d], r)?
+                array_value_to_string(column, r)?
             };
             key.push(Some(levels.intern(d, text)));
         }
@@ -433,4 +433,3 @@ fn complete(analysis: &Analysis, rows: &mut Vec<Row>, levels: &[Vec<String>], ru
         }
     }
 }
-

@@ -131,7 +131,11 @@ pub async fn release_plan(
         refused(format!(
             "cannot protect cell {} ({}): it lies in [{}, {}] whatever else is hidden{}",
             cells.describe(u.cell),
-            cells.additive_names.get(u.measure).cloned().unwrap_or_default(),
+            cells
+                .additive_names
+                .get(u.measure)
+                .cloned()
+                .unwrap_or_default(),
             u.interval.low,
             u.interval.high,
             if u.reason.is_empty() {
@@ -216,4 +220,3 @@ pub fn uses_safe_table(plan: &LogicalPlan) -> bool {
     });
     found
 }
-

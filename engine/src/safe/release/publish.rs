@@ -48,7 +48,9 @@ pub(crate) fn published_batch(
         let mut values = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
             let v = match (origin, r.source) {
-                (OutputColumn::Dimension(_), Some(src)) => ScalarValue::try_from_array(source, src)?,
+                (OutputColumn::Dimension(_), Some(src)) => {
+                    ScalarValue::try_from_array(source, src)?
+                }
                 (OutputColumn::Dimension(d), None) => {
                     match r.key[*d].and_then(|l| example.get(&(*d, l))) {
                         Some(&src) => ScalarValue::try_from_array(source, src)?,
@@ -97,4 +99,3 @@ fn round_count(v: ScalarValue, base: i64) -> ScalarValue {
         other => other,
     }
 }
-

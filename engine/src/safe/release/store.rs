@@ -85,9 +85,9 @@ impl Store {
         {
             let file = std::fs::File::create(&csv_path).map_err(|e| write_failed(&csv_path, e))?;
             let mut writer = datafusion::arrow::csv::Writer::new(file);
-            writer.write(record.table).map_err(|e| {
-                write_failed(&csv_path, std::io::Error::other(e.to_string()))
-            })?;
+            writer
+                .write(record.table)
+                .map_err(|e| write_failed(&csv_path, std::io::Error::other(e.to_string())))?;
         }
         let csv_sha = log::sha256_file(&csv_path).map_err(|e| write_failed(&csv_path, e))?;
         let report_path = report::write(

@@ -9,8 +9,7 @@ fn two_way(interior: &[&[f64]], primaries: &[(usize, usize)], threshold: f64) ->
     let cols = interior[0].len();
     let mut cells = Vec::new();
     let mut push = |r: Option<usize>, c: Option<usize>, v: f64| {
-        let primary =
-            r.is_some() && c.is_some() && primaries.contains(&(r.unwrap(), c.unwrap()));
+        let primary = r.is_some() && c.is_some() && primaries.contains(&(r.unwrap(), c.unwrap()));
         cells.push(Cell {
             key: vec![r.map(|x| x as u32), c.map(|x| x as u32)],
             values: vec![v],
