@@ -153,9 +153,28 @@ impl Tokens {
     }
 }
 
+/// Basic authentication's `user:password`, from standard base64 (RFC 4648).
+pub fn base64_decode(text: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_credentials_decode() {
+        assert_eq!(
+            base64_decode("YWxpY2U6czNjcmV0").as_deref(),
+            Some("alice:s3cret")
+        );
+        assert_eq!(base64_decode("YQ==").as_deref(), Some("a"));
+        assert_eq!(base64_decode("***"), None);
+    }
 
     #[test]
     fn users_are_stored_hashed_and_verified() {

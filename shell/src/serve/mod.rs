@@ -6,6 +6,7 @@
 //! the network is leaving. Binding to anything but loopback needs users and TLS.
 
 pub mod auth;
+mod flight_sql;
 pub mod service;
 
 use anyhow::Context;

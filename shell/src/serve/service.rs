@@ -1,6 +1,8 @@
-//! The Flight SQL service: authentication, statements, prepared statements with `$1`
-//! parameters, and the catalogue calls, each query planned through the engine (so the
-//! disclosure policy applies) with a memory pool of its own, and streamed batch by batch.
+//! The Flight SQL service's state and what its calls share: the engine, the users and their
+//! tokens, the queries planned and not yet fetched, the prepared statements, and the turns that
+//! bound how many queries run at once. The calls themselves are in [`super::flight_sql`]. Each
+//! query is planned through the engine (so the disclosure policy applies) with a memory pool of
+//! its own, and streamed batch by batch.
 //!
 //! A query is planned when the client asks for its FlightInfo (so errors and the schema come
 //! back at once, and under the safe policy the release happens then), kept under a random
@@ -10,66 +12,53 @@
 use super::auth::{Tokens, Users};
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
-use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
-use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
-use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCreatePreparedStatementResult, Any, CommandGetCatalogs, CommandGetDbSchemas,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
-    CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
-    TicketStatementQuery,
-};
-use arrow_flight::{
-    FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
-    SchemaAsIpc, Ticket,
-};
+use arrow_flight::sql::{ProstMessageExt, SqlInfo, TicketStatementQuery};
+use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, Ticket};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
-use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use fjq_engine::Engine;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, TryStreamExt};
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tonic::metadata::MetadataValue;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status};
 
 /// A query planned but not yet fetched is forgotten after this long.
 const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 
-struct Pending {
-    frame: DataFrame,
-    user: String,
-    created: Instant,
+pub(super) struct Pending {
+    pub(super) frame: DataFrame,
+    pub(super) user: String,
+    pub(super) created: Instant,
 }
 
-struct Prepared {
-    sql: String,
-    parameters: Vec<Field>,
-    values: Option<Vec<ScalarValue>>,
-    user: String,
+pub(super) struct Prepared {
+    pub(super) sql: String,
+    pub(super) parameters: Vec<Field>,
+    pub(super) values: Option<Vec<ScalarValue>>,
+    pub(super) user: String,
 }
 
 pub struct FjqFlightSql {
-    engine: Arc<Engine>,
+    pub(super) engine: Arc<Engine>,
     /// None: no authentication (loopback only, without a users file).
-    users: Option<Users>,
-    tokens: Tokens,
-    query_memory: Option<usize>,
-    pending: Mutex<HashMap<Vec<u8>, Pending>>,
-    prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
-    sql_info: SqlInfoData,
+    pub(super) users: Option<Users>,
+    pub(super) tokens: Tokens,
+    pub(super) query_memory: Option<usize>,
+    pub(super) pending: Mutex<HashMap<Vec<u8>, Pending>>,
+    pub(super) prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
+    pub(super) sql_info: SqlInfoData,
     /// Queries running at once; the others wait their turn (more would only share the same
     /// cores and multiply the memory in use).
-    running: Arc<tokio::sync::Semaphore>,
+    pub(super) running: Arc<tokio::sync::Semaphore>,
 }
 
-fn handle() -> Vec<u8> {
+pub(super) fn handle() -> Vec<u8> {
     use rand_core::RngCore;
     let mut bytes = [0u8; 16];
     rand_core::OsRng.fill_bytes(&mut bytes);
@@ -80,7 +69,7 @@ fn handle() -> Vec<u8> {
 /// PERMISSION_DENIED with the reason, a mistake in the query INVALID_ARGUMENT, a dataset that
 /// does not match the contract FAILED_PRECONDITION, a query over its memory RESOURCE_EXHAUSTED,
 /// and a failure on the server's side (a release it could not write) INTERNAL.
-fn query_error(e: fjq_engine::EngineError) -> Status {
+pub(super) fn query_error(e: fjq_engine::EngineError) -> Status {
     use fjq_engine::ErrorKind;
     let text = e.to_string();
     match e.kind() {
@@ -92,7 +81,7 @@ fn query_error(e: fjq_engine::EngineError) -> Status {
     }
 }
 
-fn decode_error(e: impl std::fmt::Display) -> Status {
+pub(super) fn decode_error(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("cannot decode the request: {e}"))
 }
 
@@ -129,7 +118,7 @@ impl FjqFlightSql {
 
     /// The user behind a call's bearer token; UNAUTHENTICATED without a valid one.
     #[allow(clippy::result_large_err)]
-    fn user<T>(&self, request: &Request<T>) -> Result<String, Status> {
+    pub(super) fn user<T>(&self, request: &Request<T>) -> Result<String, Status> {
         if self.users.is_none() {
             return Ok("anonymous".to_string());
         }
@@ -149,7 +138,7 @@ impl FjqFlightSql {
 
     /// The engine a query runs on: its own memory pool when a per-query limit is set.
     #[allow(clippy::result_large_err)]
-    fn engine_for_query(&self) -> Result<Engine, Status> {
+    pub(super) fn engine_for_query(&self) -> Result<Engine, Status> {
         match self.query_memory {
             Some(limit) => self
                 .engine
@@ -162,7 +151,7 @@ impl FjqFlightSql {
         }
     }
 
-    async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+    pub(super) async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
         self.running
             .clone()
             .acquire_owned()
@@ -170,7 +159,7 @@ impl FjqFlightSql {
             .map_err(|_| Status::unavailable("the server is stopping"))
     }
 
-    fn keep(&self, frame: DataFrame, user: &str) -> Vec<u8> {
+    pub(super) fn keep(&self, frame: DataFrame, user: &str) -> Vec<u8> {
         let id = handle();
         let mut pending = self.pending.lock().expect("pending lock");
         pending.retain(|_, p| p.created.elapsed() < PENDING_LIFETIME);
@@ -186,7 +175,7 @@ impl FjqFlightSql {
     }
 
     #[allow(clippy::result_large_err)]
-    fn flight_info(
+    pub(super) fn flight_info(
         &self,
         schema: &Schema,
         id: Vec<u8>,
@@ -208,7 +197,7 @@ impl FjqFlightSql {
     }
 
     /// Streams record batches as Flight data, batch by batch.
-    fn stream(
+    pub(super) fn stream(
         schema: SchemaRef,
         batches: impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
     ) -> Response<DoGetStream> {
@@ -219,7 +208,10 @@ impl FjqFlightSql {
         Response::new(Box::pin(stream))
     }
 
-    fn one_batch<E>(schema: SchemaRef, batch: Result<RecordBatch, E>) -> Response<DoGetStream>
+    pub(super) fn one_batch<E>(
+        schema: SchemaRef,
+        batch: Result<RecordBatch, E>,
+    ) -> Response<DoGetStream>
     where
         FlightError: From<E>,
     {
@@ -227,7 +219,7 @@ impl FjqFlightSql {
         Self::stream(schema, futures::stream::once(async move { batch }))
     }
 
-    async fn plan_sql(&self, sql: &str, user: &str) -> Result<DataFrame, Status> {
+    pub(super) async fn plan_sql(&self, sql: &str, user: &str) -> Result<DataFrame, Status> {
         // Planning may run a safe release: it takes a turn too.
         let _turn = self.turn().await?;
         let engine = self.engine_for_query()?;
@@ -237,526 +229,11 @@ impl FjqFlightSql {
     }
 }
 
-fn one_line(sql: &str) -> String {
+pub(super) fn one_line(sql: &str) -> String {
     let s: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() > 200 {
         format!("{}...", s.chars().take(200).collect::<String>())
     } else {
         s
-    }
-}
-
-#[tonic::async_trait]
-impl FlightSqlService for FjqFlightSql {
-    type FlightService = FjqFlightSql;
-
-    async fn do_handshake(
-        &self,
-        request: Request<Streaming<HandshakeRequest>>,
-    ) -> Result<
-        Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>,
-        Status,
-    > {
-        let Some(users) = &self.users else {
-            let output = futures::stream::iter(vec![Ok(HandshakeResponse {
-                protocol_version: 0,
-                payload: Default::default(),
-            })]);
-            return Ok(Response::new(Box::pin(output)));
-        };
-        let header = request
-            .metadata()
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("no credentials: use basic authentication"))?
-            .to_str()
-            .map_err(|_| Status::unauthenticated("unreadable authorization header"))?;
-        let encoded = header
-            .strip_prefix("Basic ")
-            .ok_or_else(|| Status::unauthenticated("expected basic authentication"))?;
-        let decoded = base64_decode(encoded)
-            .ok_or_else(|| Status::unauthenticated("malformed basic authentication"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| Status::unauthenticated("malformed basic authentication"))?;
-        let ok = {
-            let (users_hashes, user_s, password_s) =
-                (users, user.to_string(), password.to_string());
-            // Password hashing is slow by design: keep it off the async workers.
-            tokio::task::block_in_place(|| users_hashes.verify(&user_s, &password_s))
-        };
-        if !ok {
-            eprintln!("fjq serve: failed login for user {user:?}");
-            return Err(Status::unauthenticated("wrong user name or password"));
-        }
-        let token = self.tokens.issue(user);
-        eprintln!("fjq serve: {user} authenticated");
-        let output = futures::stream::iter(vec![Ok(HandshakeResponse {
-            protocol_version: 0,
-            payload: token.clone().into(),
-        })]);
-        let mut response: Response<Pin<Box<dyn Stream<Item = _> + Send>>> =
-            Response::new(Box::pin(output));
-        let value = MetadataValue::try_from(format!("Bearer {token}"))
-            .map_err(|_| Status::internal("token"))?;
-        response.metadata_mut().insert("authorization", value);
-        Ok(response)
-    }
-
-    async fn get_flight_info_statement(
-        &self,
-        query: CommandStatementQuery,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        let user = self.user(&request)?;
-        let frame = self.plan_sql(&query.query, &user).await?;
-        let schema = frame.schema().as_arrow().clone();
-        let id = self.keep(frame, &user);
-        Ok(Response::new(self.flight_info(
-            &schema,
-            id,
-            request.into_inner(),
-        )?))
-    }
-
-    async fn do_get_statement(
-        &self,
-        ticket: TicketStatementQuery,
-        request: Request<Ticket>,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let user = self.user(&request)?;
-        let pending = self
-            .pending
-            .lock()
-            .expect("pending lock")
-            .remove(ticket.statement_handle.as_ref())
-            .ok_or_else(|| Status::not_found("unknown or already fetched statement"))?;
-        if pending.user != user {
-            return Err(Status::permission_denied(
-                "this statement belongs to another user",
-            ));
-        }
-        let turn = self.turn().await?;
-        let plan = pending.frame.logical_plan().clone();
-        let engine = Arc::clone(&self.engine);
-        // A failure while running may be a file damaged since the server started: name it.
-        let failed = move |e: datafusion::error::DataFusionError| {
-            query_error(engine.explain_failure(Some(&plan), e))
-        };
-        let stream = pending
-            .frame
-            .execute_stream()
-            .await
-            .map_err(failed.clone())?;
-        let schema = stream.schema();
-        // The turn is held until the stream ends or the client goes away.
-        let batches = stream
-            .map_err(move |e| FlightError::Tonic(Box::new(failed(e))))
-            .map(move |b| {
-                let _ = &turn;
-                b
-            });
-        Ok(Self::stream(schema, batches))
-    }
-
-    async fn do_action_create_prepared_statement(
-        &self,
-        query: ActionCreatePreparedStatementRequest,
-        request: Request<arrow_flight::Action>,
-    ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        let user = self.user(&request)?;
-        let engine = self.engine_for_query()?;
-        let plan = engine
-            .context()
-            .state()
-            .create_logical_plan(&query.query)
-            .await
-            .map_err(|e| query_error(e.into()))?;
-        engine.check_policy(&plan).map_err(query_error)?;
-        let mut parameters: Vec<(String, Option<datafusion::arrow::datatypes::DataType>)> = plan
-            .get_parameter_types()
-            .map_err(|e| query_error(e.into()))?
-            .into_iter()
-            .collect();
-        parameters
-            .sort_by_key(|(name, _)| name.trim_start_matches('$').parse::<usize>().unwrap_or(0));
-        let parameter_fields: Vec<Field> = parameters
-            .iter()
-            .map(|(name, t)| {
-                Field::new(
-                    name,
-                    t.clone()
-                        .unwrap_or(datafusion::arrow::datatypes::DataType::Utf8),
-                    true,
-                )
-            })
-            .collect();
-        let options = IpcWriteOptions::default();
-        let IpcMessage(dataset_schema) = SchemaAsIpc::new(plan.schema().as_arrow(), &options)
-            .try_into()
-            .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
-        let parameter_schema = if parameter_fields.is_empty() {
-            Default::default()
-        } else {
-            let IpcMessage(bytes) =
-                SchemaAsIpc::new(&Schema::new(parameter_fields.clone()), &options)
-                    .try_into()
-                    .map_err(|e: datafusion::arrow::error::ArrowError| {
-                        Status::internal(e.to_string())
-                    })?;
-            bytes
-        };
-        let id = handle();
-        self.prepared.lock().expect("prepared lock").insert(
-            id.clone(),
-            Prepared {
-                sql: query.query,
-                parameters: parameter_fields,
-                values: None,
-                user,
-            },
-        );
-        Ok(ActionCreatePreparedStatementResult {
-            prepared_statement_handle: id.into(),
-            dataset_schema,
-            parameter_schema,
-        })
-    }
-
-    async fn do_put_prepared_statement_query(
-        &self,
-        query: CommandPreparedStatementQuery,
-        request: Request<PeekableFlightDataStream>,
-    ) -> Result<DoPutPreparedStatementResult, Status> {
-        let user = self.user(&request)?;
-        let stream = arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(
-            request.into_inner().map_err(FlightError::from),
-        );
-        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(decode_error)?;
-        let mut values = Vec::new();
-        if let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) {
-            if batches.iter().map(|b| b.num_rows()).sum::<usize>() > 1 {
-                return Err(Status::invalid_argument(
-                    "one set of parameters at a time: bind a single row",
-                ));
-            }
-            for column in batch.columns() {
-                values.push(ScalarValue::try_from_array(column, 0).map_err(decode_error)?);
-            }
-        }
-        let mut prepared = self.prepared.lock().expect("prepared lock");
-        let statement = prepared
-            .get_mut(query.prepared_statement_handle.as_ref())
-            .ok_or_else(|| Status::not_found("unknown prepared statement"))?;
-        if statement.user != user {
-            return Err(Status::permission_denied(
-                "this statement belongs to another user",
-            ));
-        }
-        statement.values = Some(values);
-        Ok(DoPutPreparedStatementResult {
-            prepared_statement_handle: Some(query.prepared_statement_handle),
-        })
-    }
-
-    async fn get_flight_info_prepared_statement(
-        &self,
-        query: CommandPreparedStatementQuery,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        let user = self.user(&request)?;
-        let (sql, parameters, values) = {
-            let prepared = self.prepared.lock().expect("prepared lock");
-            let statement = prepared
-                .get(query.prepared_statement_handle.as_ref())
-                .ok_or_else(|| Status::not_found("unknown prepared statement"))?;
-            if statement.user != user {
-                return Err(Status::permission_denied(
-                    "this statement belongs to another user",
-                ));
-            }
-            (
-                statement.sql.clone(),
-                statement.parameters.clone(),
-                statement.values.clone(),
-            )
-        };
-        let engine = self.engine_for_query()?;
-        let mut plan = engine
-            .context()
-            .state()
-            .create_logical_plan(&sql)
-            .await
-            .map_err(|e| query_error(e.into()))?;
-        let mut text = sql.clone();
-        if !parameters.is_empty() {
-            let Some(values) = values else {
-                return Err(Status::invalid_argument(format!(
-                    "the statement takes {} parameters and none were bound",
-                    parameters.len()
-                )));
-            };
-            if values.len() != parameters.len() {
-                return Err(Status::invalid_argument(format!(
-                    "the statement takes {} parameters, {} were bound",
-                    parameters.len(),
-                    values.len()
-                )));
-            }
-            let cast: Vec<ScalarValue> = values
-                .into_iter()
-                .zip(&parameters)
-                .map(|(v, f)| v.cast_to(f.data_type()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| Status::invalid_argument(format!("parameter types: {e}")))?;
-            text.push_str(&format!(
-                " -- parameters: {}",
-                cast.iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            plan = plan
-                .with_param_values(cast)
-                .map_err(|e| query_error(e.into()))?;
-        }
-        let frame = {
-            let _turn = self.turn().await?;
-            engine
-                .plan_logical(plan, &text)
-                .await
-                .map_err(query_error)?
-        };
-        eprintln!("fjq serve: {user}: {}", one_line(&text));
-        let schema = frame.schema().as_arrow().clone();
-        let id = self.keep(frame, &user);
-        Ok(Response::new(self.flight_info(
-            &schema,
-            id,
-            request.into_inner(),
-        )?))
-    }
-
-    async fn do_action_close_prepared_statement(
-        &self,
-        query: ActionClosePreparedStatementRequest,
-        request: Request<arrow_flight::Action>,
-    ) -> Result<(), Status> {
-        let _ = self.user(&request)?;
-        self.prepared
-            .lock()
-            .expect("prepared lock")
-            .remove(query.prepared_statement_handle.as_ref());
-        Ok(())
-    }
-
-    async fn get_flight_info_catalogs(
-        &self,
-        query: CommandGetCatalogs,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.into_builder().schema();
-        metadata_info(&schema, query.as_any(), request.into_inner())
-    }
-
-    async fn do_get_catalogs(
-        &self,
-        query: CommandGetCatalogs,
-        request: Request<Ticket>,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.user(&request)?;
-        let mut builder = query.into_builder();
-        for catalog in self.engine.context().catalog_names() {
-            builder.append(catalog);
-        }
-        let schema = builder.schema();
-        Ok(Self::one_batch(schema, builder.build()))
-    }
-
-    async fn get_flight_info_schemas(
-        &self,
-        query: CommandGetDbSchemas,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
-        metadata_info(&schema, query.as_any(), request.into_inner())
-    }
-
-    async fn do_get_schemas(
-        &self,
-        query: CommandGetDbSchemas,
-        request: Request<Ticket>,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.user(&request)?;
-        let mut builder = query.into_builder();
-        let ctx = self.engine.context();
-        for catalog_name in ctx.catalog_names() {
-            if let Some(catalog) = ctx.catalog(&catalog_name) {
-                for schema in catalog.schema_names() {
-                    builder.append(&catalog_name, schema);
-                }
-            }
-        }
-        let schema = builder.schema();
-        Ok(Self::one_batch(schema, builder.build()))
-    }
-
-    async fn get_flight_info_tables(
-        &self,
-        query: CommandGetTables,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
-        metadata_info(&schema, query.as_any(), request.into_inner())
-    }
-
-    async fn do_get_tables(
-        &self,
-        query: CommandGetTables,
-        request: Request<Ticket>,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.user(&request)?;
-        let mut builder = query.into_builder();
-        let ctx = self.engine.context();
-        for catalog_name in ctx.catalog_names() {
-            let Some(catalog) = ctx.catalog(&catalog_name) else {
-                continue;
-            };
-            for schema_name in catalog.schema_names() {
-                let Some(schema) = catalog.schema(&schema_name) else {
-                    continue;
-                };
-                let mut names = schema.table_names();
-                names.sort();
-                for table in names {
-                    let Ok(Some(provider)) = schema.table(&table).await else {
-                        continue;
-                    };
-                    let kind = match provider.table_type() {
-                        datafusion::logical_expr::TableType::View => "VIEW",
-                        _ => "TABLE",
-                    };
-                    builder
-                        .append(
-                            &catalog_name,
-                            &schema_name,
-                            &table,
-                            kind,
-                            &provider.schema(),
-                        )
-                        .map_err(Status::from)?;
-                }
-            }
-        }
-        let schema = builder.schema();
-        Ok(Self::one_batch(schema, builder.build()))
-    }
-
-    async fn get_flight_info_table_types(
-        &self,
-        query: CommandGetTableTypes,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "table_type",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            false,
-        )]));
-        metadata_info(&schema, query.as_any(), request.into_inner())
-    }
-
-    async fn do_get_table_types(
-        &self,
-        _query: CommandGetTableTypes,
-        request: Request<Ticket>,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.user(&request)?;
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "table_type",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            false,
-        )]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(datafusion::arrow::array::StringArray::from(vec![
-                "TABLE", "VIEW",
-            ]))],
-        );
-        Ok(Self::one_batch(schema, batch))
-    }
-
-    async fn get_flight_info_sql_info(
-        &self,
-        query: CommandGetSqlInfo,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder(&self.sql_info).schema();
-        metadata_info(&schema, query.as_any(), request.into_inner())
-    }
-
-    async fn do_get_sql_info(
-        &self,
-        query: CommandGetSqlInfo,
-        request: Request<Ticket>,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.user(&request)?;
-        let builder = query.into_builder(&self.sql_info);
-        let schema = builder.schema();
-        Ok(Self::one_batch(schema, builder.build()))
-    }
-
-    async fn do_get_fallback(
-        &self,
-        request: Request<Ticket>,
-        message: Any,
-    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.user(&request)?;
-        Err(Status::unimplemented(format!(
-            "fjq does not serve {}",
-            message.type_url
-        )))
-    }
-
-    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
-}
-
-#[allow(clippy::result_large_err)]
-fn metadata_info(
-    schema: &Schema,
-    command: Any,
-    descriptor: FlightDescriptor,
-) -> Result<Response<FlightInfo>, Status> {
-    let endpoint = FlightEndpoint::new().with_ticket(Ticket::new(command.encode_to_vec()));
-    let info = FlightInfo::new()
-        .try_with_schema(schema)
-        .map_err(|e| Status::internal(format!("cannot encode the schema: {e}")))?
-        .with_endpoint(endpoint)
-        .with_descriptor(descriptor);
-    Ok(Response::new(info))
-}
-
-/// Basic authentication's `user:password`, from standard base64 (RFC 4648).
-fn base64_decode(text: &str) -> Option<String> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .ok()?;
-    String::from_utf8(bytes).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn basic_credentials_decode() {
-        assert_eq!(
-            super::base64_decode("YWxpY2U6czNjcmV0").as_deref(),
-            Some("alice:s3cret")
-        );
-        assert_eq!(super::base64_decode("YQ==").as_deref(), Some("a"));
-        assert_eq!(super::base64_decode("***"), None);
     }
 }
