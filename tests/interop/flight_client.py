@@ -6,6 +6,7 @@ Usage: flight_client.py ACTION URI USER PASSWORD [ARGS...]; prints one JSON obje
   adbc SQL [PARAMS]      ADBC Flight SQL driver: connect with username/password, execute
                          (PARAMS: a JSON list bound to $1, $2, ...), fetch_arrow_table
   objects                ADBC adbc_get_objects: catalogs, schemas, tables and their columns
+  status SQL             pyarrow: the error class (one per gRPC status) and message, or ok
   refusals               wrong password (pyarrow, ADBC) and a call without a token
   load CLIENTS QUERIES   CLIENTS threads, each its own ADBC connection running QUERIES queries
   throughput SQL         pyarrow read of a large result: rows, Arrow bytes, seconds
@@ -107,6 +108,14 @@ def main():
                         "columns": [c["column_name"] for c in t["table_columns"] or []],
                     }
         out = {"tables": tables}
+    elif action == "status":
+        # How the server answered a query: the pyarrow exception's class (one per gRPC status)
+        # and its message, or "ok" with the row count.
+        try:
+            table = pyarrow_query(uri, user, password, args[0])
+            out = {"status": "ok", "rows": table.num_rows}
+        except flight.FlightError as e:
+            out = {"status": type(e).__name__, "message": str(e)}
     elif action == "refusals":
         try:
             pyarrow_client(uri, user, password + "-wrong")

@@ -315,3 +315,30 @@ fn over_memory_and_damaged_files_fail_alone_and_spill_files_are_removed() {
     );
     assert!(stdout(&o).starts_with("n\n"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_release_that_cannot_be_written_names_the_path_and_exits_3() {
+    let blocked = crate::scratch("batch-blocked-releases");
+    let _ = std::fs::remove_dir_all(&blocked);
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let o = fjq()
+        .args(["--policy", "safe", "--release-dir"])
+        .arg(&blocked)
+        .args(["-c", BY_TYPE])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "cannot create the release directory {}",
+            blocked.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("refused"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&blocked).unwrap(),
+        "not a directory"
+    );
+}

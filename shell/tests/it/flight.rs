@@ -274,6 +274,46 @@ fn under_the_safe_policy_rows_are_refused_and_tables_are_released() {
 }
 
 #[test]
+fn a_release_that_cannot_be_written_is_an_internal_error_not_a_refusal() {
+    // The release directory is a file: the server cannot create it. That is a fault on the
+    // server's side (INTERNAL, naming the path), not a decision of the policy (PERMISSION_DENIED).
+    let blocked = scratch("flight-blocked-releases");
+    let _ = std::fs::remove_dir_all(&blocked);
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let server = Server::start_with(
+        "flight-blocked",
+        "safe",
+        &["--release-dir".as_ref(), blocked.as_os_str()],
+        None,
+    );
+    let failed = server.client(&[
+        "status",
+        "SELECT case_type, count(*) AS n FROM cases GROUP BY case_type",
+    ]);
+    assert_eq!(failed["status"], "FlightInternalError", "{failed}");
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot create the release directory")
+            && message.contains(blocked.to_str().unwrap()),
+        "{message}"
+    );
+    // A refusal of the same server is still PERMISSION_DENIED.
+    let refused = server.client(&["status", "SELECT * FROM people"]);
+    assert_eq!(refused["status"], "FlightUnauthorizedError", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("row-level results are refused"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&blocked).unwrap(),
+        "not a directory"
+    );
+}
+
+#[test]
 fn sixteen_clients_at_once() {
     let server = Server::start("flight-load", "open");
     let before = server.peak_rss_kb();
