@@ -22,7 +22,7 @@ pub struct EngineConfig {
     pub target_partitions: Option<usize>,
     /// Also register the generator's ground truth (`_truth/`) as schema `truth`, for tests.
     pub register_truth: bool,
-    /// The disclosure policy (docs/DISCLOSURE.md).
+    /// The disclosure policy (design/DISCLOSURE.md).
     pub policy: Policy,
     /// Where safe releases and their log go.
     pub release_dir: Option<PathBuf>,

@@ -18,7 +18,7 @@ pub enum EngineError {
     )]
     NotADirectory(PathBuf),
     #[error(
-        "{path} is missing: every data directory carries a dataset.json with its coverage windows (see docs/DATA.md); `fjq generate` writes one"
+        "{path} is missing: every data directory carries a dataset.json with its coverage windows (see design/DATA.md); `fjq generate` writes one"
     )]
     DatasetJsonMissing { path: PathBuf },
     #[error("{path} is not a valid dataset.json: {message}")]

@@ -46,8 +46,9 @@ pub fn check_files(spec: &TableSpec, files: &[PathBuf]) -> Result<()> {
             message,
         };
         let f = File::open(file).map_err(|e| corrupt(e.to_string()))?;
-        // Skip the embedded Arrow schema: a file written by another tool may carry one that
-        // disagrees with its Parquet schema, and the Parquet schema is what gets read.
+        // Read the types through the embedded Arrow schema, as DataFusion's scan does: it decides
+        // how a Parquet column comes back (a dictionary, a large or view string), and the
+        // contract accepts each of Arrow's encodings of its types.
         let options = ArrowReaderOptions::new().with_skip_arrow_metadata(false);
         let meta = ArrowReaderMetadata::load(&f, options).map_err(|e| corrupt(e.to_string()))?;
         let schema = meta.schema();

@@ -139,17 +139,12 @@ pub fn analyze(plan: &LogicalPlan) -> Result<Analysis> {
     // Map each output column to a dimension or a measure.
     let mut columns = Vec::new();
     for (i, field) in schema.fields().iter().enumerate() {
-        let origin = state
-            .origins
-            .get(i)
-            .cloned()
-            .flatten()
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Plan(format!(
-                    "column `{}` is computed from several cells (or none); a safe table publishes each dimension and aggregate as it is, e.g. `count(*) AS n`",
-                    field.name()
-                ))
-            })?;
+        let Some(origin) = state.origins.get(i).cloned().flatten() else {
+            return plan_err!(
+                "column `{}` is computed from several cells (or none); a safe table publishes each dimension and aggregate as it is, e.g. `count(*) AS n`",
+                field.name()
+            );
+        };
         columns.push(origin);
     }
     if !columns

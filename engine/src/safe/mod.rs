@@ -153,12 +153,15 @@ impl TableFunctionImpl for SafeTableFunction {
         if release::uses_safe_table(&plan) {
             return plan_err!("safe_table cannot be nested in a safe_table query");
         }
-        let analysis = analyze::analyze(&plan).map_err(|e| {
-            DataFusionError::Plan(format!(
-                "safe_table: not releasable as a safe table: {}",
-                e.message()
-            ))
-        })?;
+        let analysis = match analyze::analyze(&plan) {
+            Ok(analysis) => analysis,
+            Err(e) => {
+                return plan_err!(
+                    "safe_table: not releasable as a safe table: {}",
+                    e.message()
+                );
+            }
+        };
         let fields: Vec<_> = analysis
             .schema
             .fields()

@@ -5,7 +5,7 @@
 
 use super::CaseType;
 
-/// New cases a year in England and Wales at scale 1.0 (docs/DATA.md; research/metrics.md).
+/// New cases a year in England and Wales at scale 1.0 (design/DATA.md; research/metrics.md).
 pub(super) fn yearly_volume(case_type: CaseType, year: i32) -> f64 {
     match case_type {
         CaseType::PublicLaw => match year {

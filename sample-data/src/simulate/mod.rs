@@ -8,7 +8,7 @@
 //! Each case is planned whole here (participants, key dates, outcome); the writers later turn a
 //! plan into the rows that FamilyMan and Cafcass would have recorded.
 //!
-//! Calibration (docs/DATA.md, with its sources in research/metrics.md) is named where it is used:
+//! Calibration (design/DATA.md, with its sources in research/metrics.md) is named where it is used:
 //! the volumes, durations and return rates that the calibration tests check are in
 //! [`calibration`]; each family of case (`public_law`, `private_law`, `divorce`, `protection`)
 //! names its own shares and delays at the top of its file.

@@ -1,4 +1,4 @@
-//! Statistical disclosure control (docs/DISCLOSURE.md): the rules (`rules`), the SQL functions
+//! Statistical disclosure control (design/DISCLOSURE.md): the rules (`rules`), the SQL functions
 //! that apply them (one file each; `dominance` is what the two dominance aggregates share, and
 //! `contributions` the state they and `fjq_cell_stats` keep), and secondary suppression
 //! (`secondary`) with its audit (`audit`, `certificate`) over a table (`table`).

@@ -18,7 +18,7 @@ pub mod window_exec;
 use crate::args::{Coverage, Params, coverage_from};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, exec_datafusion_err, internal_err};
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::function::{
     PartitionEvaluatorArgs, WindowFunctionSimplification, WindowUDFFieldArgs,
@@ -78,9 +78,7 @@ fn date_at(values: &[ArrayRef], arg: usize, row: usize) -> Option<i32> {
 }
 
 fn negative(function: &str, argument: &str, value: i64) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!(
-        "{function}: {argument} must not be negative, got {value}"
-    ))
+    exec_datafusion_err!("{function}: {argument} must not be negative, got {value}")
 }
 
 /// Where a kernel's answers go: one builder for a whole batch of partitions.
@@ -218,9 +216,7 @@ pub fn answer_partition(
             }
         }
         _ => {
-            return Err(datafusion::error::DataFusionError::Internal(format!(
-                "{function}: answers of the wrong type"
-            )));
+            return internal_err!("{function}: answers of the wrong type");
         }
     }
     Ok(())
