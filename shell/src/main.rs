@@ -4,6 +4,7 @@
 //! owns error reporting and exit codes: 0 success, 1 usage or start-up failure, 3 a failed
 //! statement (as psql does).
 
+mod batch;
 mod command;
 mod completion;
 mod default_data;
@@ -16,15 +17,14 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use exec::{Footer, run_sql};
 use fjq_engine::{Engine, EngineConfig};
-use print::{Format, Printer};
-use std::io::{IsTerminal, Read, Write};
+use print::Format;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const EXIT_STARTUP: u8 = 1;
-const EXIT_STATEMENT: u8 = 3;
+pub(crate) const EXIT_STARTUP: u8 = 1;
+pub(crate) const EXIT_STATEMENT: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -263,118 +263,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
         sources.push(("standard input".to_string(), sql));
     }
-    batch(&engine, &cli, &sources).await
-}
-
-async fn batch(engine: &Engine, cli: &Cli, sources: &[(String, String)]) -> ExitCode {
-    if let Some(path) = &cli.output
-        && let Err(e) = engine.may_write(path)
-    {
-        eprintln!("fjq: {e}");
-        return ExitCode::from(EXIT_STARTUP);
-    }
-    let mut out: Box<dyn Write> = match &cli.output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(std::io::BufWriter::new(f)),
-            Err(e) => {
-                eprintln!("fjq: cannot write {}: {e}", path.display());
-                return ExitCode::from(EXIT_STARTUP);
-            }
-        },
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let options = batch::Options {
+        output: cli.output.clone(),
+        format: cli.format,
+        maxrows: cli.maxrows,
+        quiet: cli.quiet,
+        timing: cli.timing,
+        continue_on_error: cli.continue_on_error,
     };
-    let data_format = !matches!(
-        cli.format,
-        Format::Table | Format::Vertical | Format::Markdown
-    );
-    let mut printer = Printer::new(
-        cli.format,
-        if data_format { usize::MAX } else { cli.maxrows },
-    );
-    if cli.output.is_none() && std::io::stdout().is_terminal() {
-        printer.width = print::terminal_width();
-    }
-    let show = Footer {
-        rows: matches!(cli.format, Format::Table | Format::Vertical) && !cli.quiet,
-        timing: false,
-        timing_to_stderr: cli.timing,
-    };
-    let mut failed = false;
-    for (name, sql) in sources {
-        // A source that is a command (`fjq -c '\d people'`, `\safe QUERY`) runs as in the shell.
-        let statements = match batch_command(engine, sql) {
-            Batch::Sql(sql) => sql,
-            Batch::Printed(text) => {
-                let _ = writeln!(out, "{text}");
-                continue;
-            }
-            Batch::Failed(message) => {
-                eprintln!("fjq: {name} failed: {message}");
-                failed = true;
-                if cli.continue_on_error {
-                    continue;
-                }
-                break;
-            }
-        };
-        let sql = statements.as_str();
-        if let Err(e) = run_sql(engine, &printer, sql, out.as_mut(), show).await {
-            let _ = out.flush();
-            eprintln!("fjq: statement {} of {name} failed: {}", e.index, e.message);
-            failed = true;
-            if !cli.continue_on_error {
-                break;
-            }
-        }
-    }
-    if let Err(e) = out.flush() {
-        eprintln!("fjq: cannot write the output: {e}");
-        return ExitCode::from(EXIT_STARTUP);
-    }
-    if failed {
-        ExitCode::from(EXIT_STATEMENT)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// What a batch source that may be a command comes to.
-enum Batch {
-    /// SQL to run (the source itself, or what the command stands for).
-    Sql(String),
-    /// The command's output.
-    Printed(String),
-    Failed(String),
-}
-
-/// Batch mode runs the commands that read the dataset; the shell's settings (`\o`, `\x`, ...) are
-/// options here (--output, --format).
-fn batch_command(engine: &Engine, source: &str) -> Batch {
-    if !command::is_command(source.trim_start()) {
-        return Batch::Sql(source.to_string());
-    }
-    let parsed = match command::parse(source) {
-        Ok(c) => c,
-        Err(message) => return Batch::Failed(message),
-    };
-    if !parsed.spec().in_batch {
-        let runs: Vec<&str> = command::COMMANDS
-            .iter()
-            .filter(|c| c.in_batch)
-            .map(|c| c.name)
-            .collect();
-        return Batch::Failed(format!(
-            "{} is not available in batch mode, which runs {}",
-            parsed.spec().name,
-            runs.join(", ")
-        ));
-    }
-    match parsed {
-        command::Command::Safe(query) => Batch::Sql(exec::safe_sql(&query)),
-        command::Command::Explain(query) => Batch::Sql(format!("EXPLAIN {query}")),
-        other => match describe::run(engine, &other) {
-            Ok(text) => Batch::Printed(text),
-            Err(message) => Batch::Failed(message),
-        },
-    }
+    batch::run(&engine, &options, &sources).await
 }

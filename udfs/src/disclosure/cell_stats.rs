@@ -3,7 +3,7 @@
 //! or rows).
 
 use super::contributions::{
-    Contributions, list_field, merge_state, stats_fields, stats_to_scalars,
+    Contributions, list_field, merge_state, state_fields, stats_fields, stats_to_scalars,
 };
 use super::rules::MeasureStats;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StructArray};
@@ -241,16 +241,7 @@ impl AggregateUDFImpl for CellStats {
                 )),
             ])
         } else {
-            Ok(stats_fields()
-                .iter()
-                .map(|f| {
-                    Arc::new(
-                        f.as_ref()
-                            .clone()
-                            .with_name(format!("{}_{}", args.name, f.name())),
-                    )
-                })
-                .collect())
+            Ok(state_fields(args.name))
         }
     }
 }

@@ -77,6 +77,20 @@ pub fn list_field(name: &str) -> FieldRef {
     ))
 }
 
+/// The contributions as an aggregate's state fields, named after the aggregate.
+pub fn state_fields(aggregate: &str) -> Vec<FieldRef> {
+    stats_fields()
+        .iter()
+        .map(|f| {
+            Arc::new(
+                f.as_ref()
+                    .clone()
+                    .with_name(format!("{aggregate}_{}", f.name())),
+            )
+        })
+        .collect()
+}
+
 /// The state (and `fjq_cell_stats`'s result) as Arrow fields.
 pub fn stats_fields() -> Fields {
     Fields::from(vec![

@@ -4,7 +4,7 @@
 //! and asks its [`DominanceRule`] whether they fail. Each rule's file (`nk_disclosive.rs`,
 //! `p_disclosive.rs`) says what its parameters are and what failing means.
 
-use super::contributions::{Contributions, merge_state, stats_fields, stats_to_scalars};
+use super::contributions::{Contributions, merge_state, state_fields, stats_to_scalars};
 use super::rules::{MeasureStats, NegativeValues, Rules};
 use crate::args::{Params, constant};
 use crate::settings::rules_from;
@@ -117,16 +117,7 @@ impl<R: DominanceRule> AggregateUDFImpl for DominanceAggregate<R> {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(stats_fields()
-            .iter()
-            .map(|f| {
-                Arc::new(
-                    f.as_ref()
-                        .clone()
-                        .with_name(format!("{}_{}", args.name, f.name())),
-                )
-            })
-            .collect())
+        Ok(state_fields(args.name))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
