@@ -159,6 +159,66 @@ pub(crate) fn is_read_failure(error: &DataFusionError) -> bool {
         .any(|w| text.contains(w))
 }
 
+/// Whether an error arose while the query ran rather than while it was planned. Its words may
+/// then carry values from the data: the text a cast failed on, the number that overflowed.
+/// (Planning errors quote only the user's own SQL.)
+pub fn arose_in_execution(error: &DataFusionError) -> bool {
+    matches!(
+        error.find_root(),
+        DataFusionError::Execution(_)
+            | DataFusionError::ArrowError(..)
+            | DataFusionError::External(_)
+            | DataFusionError::ExecutionJoin(_)
+            | DataFusionError::ParquetError(_)
+            | DataFusionError::Shared(_)
+    )
+}
+
+/// A message with every value taken out: quoted text becomes `'…'` and numbers `…`, so that what
+/// went wrong and where (the function, the column, the types) stays and no value from a row
+/// does. Digits inside words stay (`Int32`, `fjq_cell_stats`).
+pub fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars().peekable();
+    let mut previous: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                // A quoted value: keep the quotes, drop what is between them.
+                out.push(c);
+                out.push('…');
+                for inner in chars.by_ref() {
+                    if inner == c {
+                        break;
+                    }
+                }
+                out.push(c);
+                previous = Some(c);
+            }
+            d if d.is_ascii_digit()
+                && !previous.is_some_and(|p| p.is_alphanumeric() || p == '_') =>
+            {
+                while chars
+                    .peek()
+                    .is_some_and(|n| n.is_ascii_alphanumeric() || matches!(n, '.' | '_' | ':'))
+                {
+                    chars.next();
+                }
+                if previous == Some('-') {
+                    out.pop();
+                }
+                out.push('…');
+                previous = Some('…');
+            }
+            other => {
+                out.push(other);
+                previous = Some(other);
+            }
+        }
+    }
+    out
+}
+
 /// Levenshtein distance, for suggesting a known name.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -198,6 +258,23 @@ mod tests {
         );
         assert!(describe(&e).contains("HashJoinInput[0]"));
         assert!(!describe(&e).contains("  x"));
+    }
+
+    #[test]
+    fn redaction_keeps_the_words_and_drops_the_values() {
+        assert_eq!(
+            redact("Cast error: Cannot cast string 'E06000163' to value of Int32 type"),
+            "Cast error: Cannot cast string '…' to value of Int32 type"
+        );
+        assert_eq!(
+            redact("Arithmetic overflow: Overflow happened on: 2147483647 * -3, in fjq_cell_stats"),
+            "Arithmetic overflow: Overflow happened on: … * …, in fjq_cell_stats"
+        );
+        assert_eq!(
+            redact("prior_entries: lookback_days must not be negative, got -1"),
+            "prior_entries: lookback_days must not be negative, got …"
+        );
+        assert_eq!(redact("date 2019-02-30 is invalid"), "date … is invalid");
     }
 
     #[test]

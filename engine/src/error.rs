@@ -69,6 +69,10 @@ pub enum EngineError {
     /// A fault inside fjq: a state its own code should never reach.
     #[error("internal error in fjq: {0}")]
     Internal(String),
+    /// An error that arose while a query ran under the safe policy, its values taken out
+    /// ([`crate::diagnostics::redact`]).
+    #[error("{0} (values from the data are not shown in errors under the safe policy)")]
+    Redacted(String),
     /// An error from DataFusion (the user's SQL, a function's argument, running out of memory),
     /// worded for users by [`crate::diagnostics::describe`].
     #[error("{}", crate::diagnostics::describe(.0))]
@@ -111,7 +115,7 @@ impl EngineError {
             Config(_) => ErrorKind::Invalid,
             Io { .. } => ErrorKind::Io,
             Internal(_) => ErrorKind::Internal,
-            Arrow(_) => ErrorKind::Invalid,
+            Arrow(_) | Redacted(_) => ErrorKind::Invalid,
             DataFusion(e) => match e.find_root() {
                 DataFusionError::ResourcesExhausted(_) => ErrorKind::OutOfMemory,
                 DataFusionError::Internal(_) => ErrorKind::Internal,

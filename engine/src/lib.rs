@@ -96,6 +96,23 @@ impl Engine {
         })
     }
 
+    /// An error as a user of this engine may see it: under the safe policy, one that arose while
+    /// the query ran has its values taken out (the text a cast failed on, the number that
+    /// overflowed), since the user may see no row; planning errors, which quote only the
+    /// user's own SQL, and the engine's own messages stay as they are.
+    pub fn for_user(&self, error: EngineError) -> EngineError {
+        if self.policy() != Policy::Safe {
+            return error;
+        }
+        match error {
+            EngineError::DataFusion(e) if diagnostics::arose_in_execution(&e) => {
+                EngineError::Redacted(diagnostics::redact(&diagnostics::describe(&e)))
+            }
+            EngineError::Arrow(e) => EngineError::Redacted(diagnostics::redact(&e.to_string())),
+            other => other,
+        }
+    }
+
     /// The disclosure policy in force.
     pub fn policy(&self) -> Policy {
         self.sandbox.policy
@@ -120,7 +137,9 @@ impl Engine {
     /// Releases an aggregate query as a safe table (design/DISCLOSURE.md): rules, secondary
     /// suppression, audit, differencing against the release log, report.
     pub async fn release(&self, sql: &str) -> Result<Release> {
-        safe::release::release(&self.ctx.state(), sql, &self.releaser).await
+        safe::release::release(&self.ctx.state(), sql, &self.releaser)
+            .await
+            .map_err(|e| self.for_user(e))
     }
 
     /// The DataFusion session (for front ends that need more than `sql`).
@@ -167,13 +186,13 @@ impl Engine {
         error: datafusion::error::DataFusionError,
     ) -> EngineError {
         if !diagnostics::is_read_failure(&error) {
-            return EngineError::from(error);
+            return self.for_user(EngineError::from(error));
         }
         let specs = plan
             .and_then(catalogue::tables_scanned)
             .unwrap_or_else(|| contract::TABLES.to_vec());
         validate::find_damage(&self.sandbox.data_dir, &specs)
-            .unwrap_or_else(|| EngineError::from(error))
+            .unwrap_or_else(|| self.for_user(EngineError::from(error)))
     }
 
     /// The contract tables (with descriptions) this engine serves.
@@ -256,7 +275,8 @@ impl Engine {
                 if let safe::Verdict::Release = safe::judge(&plan)? {
                     let released =
                         safe::release::release_plan(&self.ctx.state(), plan, text, &self.releaser)
-                            .await?;
+                            .await
+                            .map_err(|e| self.for_user(e))?;
                     return Ok(self.ctx.read_batches(released.batches)?);
                 }
             }
@@ -274,7 +294,7 @@ impl Engine {
             .map_err(|e| self.explain_failure(Some(&plan), e))?;
         export::export(stream, path).await.map_err(|e| match e {
             EngineError::DataFusion(e) => self.explain_failure(Some(&plan), e),
-            other => other,
+            other => self.for_user(other),
         })
     }
 

@@ -495,7 +495,8 @@ async fn small_queries_whose_filters_differ_by_a_small_group_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("release-0001") && e.contains("but for 3 rows in the total"),
+        e.contains("release-0001")
+            && e.contains("but for fewer rows than the threshold of 10 in the total"),
         "{e}"
     );
     // A filter that shares nothing small with the first: released (as release-0002).
@@ -514,7 +515,8 @@ async fn small_queries_whose_filters_differ_by_a_small_group_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("release-0003") && e.contains("but for 3 rows in outcome = Y"),
+        e.contains("release-0003")
+            && e.contains("but for fewer rows than the threshold of 10 in outcome = Y"),
         "{e}"
     );
     // The refused tables left nothing behind.

@@ -13,4 +13,5 @@ mod full_scale;
 mod functions_truth;
 mod fuzz;
 mod generator;
+mod safe_errors;
 mod slt;

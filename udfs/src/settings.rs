@@ -8,7 +8,7 @@
 //! `SHOW ALL` and `information_schema.df_settings` as `fjq.<name>`, and `SET` changes them.
 //! (Implemented by hand rather than with `extensions_options!`, whose entries lose the prefix.)
 
-use crate::disclosure::rules::{NegativeValues, Rules};
+use crate::disclosure::rules::{Endpoints, NegativeValues, Rules};
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::common::{Result, config_err};
 use std::any::Any;
@@ -94,6 +94,10 @@ const RULE_FIELDS: &[(&str, &str)] = &[
     (
         "disclosure.protection",
         "Least width of a suppressed cell's feasibility interval, as a share of its value.",
+    ),
+    (
+        "disclosure.endpoints",
+        "Aggregates that publish one contributor's value (min, max, first_value, last_value): 'refuse', or 'review' to release them for an output checker's review (open policy only).",
     ),
 ];
 
@@ -191,6 +195,10 @@ impl FjqOptions {
             },
             "disclosure.min_dof" => r.min_dof.to_string(),
             "disclosure.rounding_base" => r.rounding_base.to_string(),
+            "disclosure.endpoints" => match r.endpoints {
+                Endpoints::Refuse => "refuse".into(),
+                Endpoints::Review => "review".into(),
+            },
             _ => r.protection.to_string(),
         }
     }
@@ -248,6 +256,17 @@ impl FjqOptions {
             "disclosure.min_dof" => r.min_dof = whole(key, value, 0)?,
             "disclosure.rounding_base" => r.rounding_base = whole(key, value, 1)?,
             "disclosure.protection" => r.protection = share(key, value)?,
+            "disclosure.endpoints" => {
+                r.endpoints = match value {
+                    "refuse" => Endpoints::Refuse,
+                    "review" => Endpoints::Review,
+                    _ => {
+                        return config_err!(
+                            "fjq.{key} must be 'refuse' or 'review', got {value:?}"
+                        );
+                    }
+                }
+            }
             _ => return unknown(key),
         }
         Ok(())

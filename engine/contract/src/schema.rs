@@ -14,6 +14,14 @@ pub struct ColumnSpec {
     pub description: &'static str,
 }
 
+impl ColumnSpec {
+    /// Whether the column identifies a record (a person, case, event, role or link): by the
+    /// contract's naming, every such column ends in `_id`. Its values are keys, not statistics.
+    pub fn is_identifier(&self) -> bool {
+        self.name.ends_with("_id")
+    }
+}
+
 /// The types the contract uses. Kept small on purpose: a real extract must match these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {

@@ -17,7 +17,7 @@ use datafusion::logical_expr::{
     Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, Projection, Sort, SubqueryAlias,
 };
 use datafusion::prelude::{col, lit};
-use fjq_udfs::disclosure::MeasureKind;
+use fjq_udfs::disclosure::{Endpoints, MeasureKind, Rules};
 use std::sync::Arc;
 
 /// The hidden columns' prefix.
@@ -39,6 +39,9 @@ pub struct Measure {
     pub stats_column: Option<String>,
     /// count(DISTINCT ...): its margins are not sums of its cells.
     pub distinct: bool,
+    /// It publishes one contributor's own value (min, max, ...): allowed only when the rules
+    /// say `endpoints = review`, and the release is then for an output checker to review.
+    pub endpoint: bool,
 }
 
 /// A query understood as a table, with the rewritten plan that computes its cells.
@@ -67,7 +70,20 @@ pub struct Analysis {
     pub person_exprs: Vec<Expr>,
 }
 
-/// The aggregates whose results summarise a group rather than publish a member's value.
+/// Aggregates whose result is one contributor's own value: the smallest, the largest, the first
+/// or the last. ACRO and the SDC handbook for output checkers treat these endpoints as
+/// disclosive.
+const ENDPOINTS: &[&str] = &[
+    "min",
+    "max",
+    "first_value",
+    "last_value",
+    "any_value",
+    "nth_value",
+];
+
+/// The aggregates whose results summarise a group rather than publish a member's value (and
+/// the endpoints, which do, when the rules allow them for review).
 fn measure_kind(function: &str) -> Option<MeasureKind> {
     Some(match function {
         "count" => MeasureKind::Count,
@@ -75,6 +91,10 @@ fn measure_kind(function: &str) -> Option<MeasureKind> {
         "avg" | "mean" => MeasureKind::Mean,
         "min"
         | "max"
+        | "first_value"
+        | "last_value"
+        | "any_value"
+        | "nth_value"
         | "median"
         | "stddev"
         | "stddev_pop"
@@ -94,7 +114,7 @@ fn measure_kind(function: &str) -> Option<MeasureKind> {
 }
 
 const SAFE_AGGREGATES: &str =
-    "count, sum, avg, min, max, median, stddev, var, regr_*, corr, covar_*, return_probability";
+    "count, sum, avg, median, stddev, var, regr_*, corr, covar_*, return_probability";
 
 /// Whether a plan's result is a table of aggregates (its top, under projections, sorts and
 /// aliases, is an Aggregate).
@@ -123,15 +143,19 @@ fn has_top_aggregate(plan: &LogicalPlan) -> bool {
     }
 }
 
-/// Analyses and rewrites `plan` (an unoptimised logical plan).
-pub fn analyze(plan: &LogicalPlan) -> Result<Analysis> {
+/// Analyses and rewrites `plan` (an unoptimised logical plan) under `rules` (which say whether
+/// endpoints may be published for review).
+pub fn analyze(plan: &LogicalPlan, rules: &Rules) -> Result<Analysis> {
     if !has_top_aggregate(plan) {
         return plan_err!(
             "not a table of aggregates: the query returns rows, not counts or other aggregates; group it (GROUP BY ...) with count, sum or avg"
         );
     }
     let schema = plan.schema().clone();
-    let mut state = Rewrite::default();
+    let mut state = Rewrite {
+        endpoints: rules.endpoints,
+        ..Rewrite::default()
+    };
     let rewritten = rewrite(plan, &mut state)?;
     let Some(agg) = state.aggregate else {
         return plan_err!("not a table of aggregates");
@@ -193,6 +217,8 @@ struct AggregateInfo {
 
 #[derive(Default)]
 struct Rewrite {
+    /// Whether endpoints may be published (for review) or are refused.
+    endpoints: Endpoints,
     aggregate: Option<AggregateInfo>,
     /// For each column of the node just rewritten: what it is.
     origins: Vec<Option<OutputColumn>>,
@@ -283,6 +309,7 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
         let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
             return plan_err!("unexpected aggregate expression {e}");
         };
+        check_contributors_hidden(func.name(), &params.args, input, state.endpoints)?;
         let Some(kind) = measure_kind(func.name()) else {
             return plan_err!(
                 "aggregate `{}` can publish individual values; a safe table may use {SAFE_AGGREGATES}",
@@ -332,6 +359,7 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
             kind,
             stats_column,
             distinct: params.distinct,
+            endpoint: ENDPOINTS.contains(&func.name()),
         });
     }
     let mut person_columns = Vec::new();
@@ -440,6 +468,101 @@ fn unalias(e: &Expr) -> &Expr {
 /// describe the same population.
 fn population_of(input: &LogicalPlan) -> String {
     input.display_indent().to_string()
+}
+
+/// Refuses an aggregate that would publish one contributor's value: an endpoint (unless the
+/// rules allow endpoints for review), or anything but a count over an identifier column (a
+/// person, case or event id): its value is that row's identifier, not a statistic.
+fn check_contributors_hidden(
+    function: &str,
+    args: &[Expr],
+    input: &LogicalPlan,
+    endpoints: Endpoints,
+) -> Result<()> {
+    if ENDPOINTS.contains(&function) && endpoints == Endpoints::Refuse {
+        return plan_err!(
+            "aggregate `{function}` publishes one contributor's own value (an endpoint), which could identify a child or a family; publish a count, sum, mean or median instead (an administrator can allow endpoints for an output checker's review with fjq.disclosure.endpoints = 'review' under the open policy)"
+        );
+    }
+    if function == "count" {
+        return Ok(());
+    }
+    for arg in args {
+        for column in arg.column_refs() {
+            for (table, name) in lineage(input, column) {
+                let identifier = contract::table(&table)
+                    .and_then(|t| t.column(&name))
+                    .is_some_and(|c| c.is_identifier());
+                if identifier {
+                    return plan_err!(
+                        "aggregate `{function}` over `{table}.{name}`, an identifier: its value is a record's identifier, not a statistic; only count(...) and count(DISTINCT ...) may use identifier columns in a safe table"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every dataset column a column of `plan` is computed from, through projections that compute
+/// (a cast, an expression) as well as those that pass it on.
+fn lineage(plan: &LogicalPlan, column: &Column) -> Vec<(String, String)> {
+    let Ok(index) = plan.schema().index_of_column(column) else {
+        return Vec::new();
+    };
+    lineage_index(plan, index)
+}
+
+fn lineage_index(plan: &LogicalPlan, index: usize) -> Vec<(String, String)> {
+    match plan {
+        LogicalPlan::Projection(p) => match p.expr.get(index) {
+            Some(e) => e
+                .column_refs()
+                .into_iter()
+                .flat_map(|c| lineage(&p.input, c))
+                .collect(),
+            None => Vec::new(),
+        },
+        LogicalPlan::Aggregate(a) => {
+            // A group key passes its columns on; of the aggregates, only an endpoint passes on
+            // a value of its argument (a count of identifiers is not an identifier).
+            let keys = a.group_expr.len();
+            let exprs: Vec<&Expr> = if index < keys {
+                vec![&a.group_expr[index]]
+            } else {
+                match a.aggr_expr.get(index - keys).map(unalias) {
+                    Some(Expr::AggregateFunction(f)) if ENDPOINTS.contains(&f.func.name()) => {
+                        f.params.args.iter().collect()
+                    }
+                    _ => Vec::new(),
+                }
+            };
+            exprs
+                .into_iter()
+                .flat_map(|e| e.column_refs())
+                .flat_map(|c| lineage(&a.input, c))
+                .collect()
+        }
+        LogicalPlan::TableScan(scan) => {
+            let field_name = scan.projected_schema.field(index).name().clone();
+            match scan.source.get_logical_plan() {
+                Some(view) => lineage(&view, &Column::new_unqualified(&field_name)),
+                None => vec![(scan.table_name.table().to_string(), field_name)],
+            }
+        }
+        other => {
+            // Joins, filters, sorts, aliases, windows and the rest pass their inputs' columns on.
+            let mut offset = index;
+            for input in other.inputs() {
+                let width = input.schema().fields().len();
+                if offset < width {
+                    return lineage_index(input, offset);
+                }
+                offset -= width;
+            }
+            Vec::new()
+        }
+    }
 }
 
 /// The input's columns that are person identifiers of a dataset table: (column reference, where

@@ -153,7 +153,8 @@ impl TableFunctionImpl for SafeTableFunction {
         if release::uses_safe_table(&plan) {
             return plan_err!("safe_table cannot be nested in a safe_table query");
         }
-        let analysis = match analyze::analyze(&plan) {
+        let rules = fjq_udfs::settings::rules_from(state.config_options());
+        let analysis = match analyze::analyze(&plan, &rules) {
             Ok(analysis) => analysis,
             Err(e) => {
                 return plan_err!(

@@ -97,7 +97,14 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         .zip(&input.cells.table.cells)
         .filter(|(s, c)| **s && !c.primary)
         .count();
-    let status = if primary + secondary == 0 {
+    let endpoints: Vec<&str> = input
+        .analysis
+        .measures
+        .iter()
+        .filter(|m| m.endpoint)
+        .map(|m| m.name.as_str())
+        .collect();
+    let status = if primary + secondary == 0 && endpoints.is_empty() {
         "pass"
     } else {
         "review"
@@ -105,9 +112,16 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
     let summary_text = if status == "pass" {
         "pass".to_string()
     } else {
-        format!(
+        let mut text = format!(
             "review; {primary} cells failed the rules and were suppressed, {secondary} more suppressed to protect them; audit passed"
-        )
+        );
+        if !endpoints.is_empty() {
+            text.push_str(&format!(
+                "; publishes endpoints ({}), each one contributor's own value, allowed by fjq.disclosure.endpoints = 'review'",
+                endpoints.join(", ")
+            ));
+        }
+        text
     };
     let audit: Vec<Value> = input
         .intervals

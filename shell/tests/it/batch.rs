@@ -342,3 +342,44 @@ fn a_release_that_cannot_be_written_names_the_path_and_exits_3() {
         "not a directory"
     );
 }
+
+#[test]
+fn under_safe_a_failed_cast_names_the_type_but_not_the_value() {
+    let releases = crate::scratch("batch-safe-cast-releases");
+    let _ = std::fs::remove_dir_all(&releases);
+    let sql = "SELECT sum(CAST(residence_la AS INT)) AS s FROM people";
+    let open = run(&["-c", sql]);
+    assert_eq!(open.status.code(), Some(3));
+    // The open policy prints DataFusion's message with the local authority code it met.
+    let code = stderr(&open)
+        .split('\'')
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no quoted value in {}", stderr(&open)));
+    assert!(code.starts_with('E') || code.starts_with('W'), "{code}");
+    let o = fjq()
+        .args(["--policy", "safe", "--release-dir"])
+        .arg(&releases)
+        .args(["-c", sql])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(
+        err.contains("Cannot cast string '…' to value of Int32 type"),
+        "{err}"
+    );
+    assert!(!err.contains(&code), "{err}");
+    let endpoint = fjq()
+        .args(["--policy", "safe", "--release-dir"])
+        .arg(&releases)
+        .args(["-c", "SELECT max(person_id) AS m FROM people"])
+        .output()
+        .unwrap();
+    assert_eq!(endpoint.status.code(), Some(3));
+    assert!(
+        stderr(&endpoint).contains("publishes one contributor's own value"),
+        "{}",
+        stderr(&endpoint)
+    );
+}

@@ -20,6 +20,6 @@ pub mod suppress;
 pub mod table;
 
 pub use audit::Interval;
-pub use rules::{Failure, MeasureKind, MeasureStats, NegativeValues, Rule, Rules};
+pub use rules::{Endpoints, Failure, MeasureKind, MeasureStats, NegativeValues, Rule, Rules};
 pub use secondary::{Protection, Unprotectable, protect};
 pub use table::{Cell, Equation, Key, Table};

@@ -17,6 +17,18 @@ pub enum NegativeValues {
     Absolute,
 }
 
+/// Whether aggregates that publish one contributor's value (min, max, first_value, ...) may be
+/// released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoints {
+    /// Refused before the query runs (the default).
+    #[default]
+    Refuse,
+    /// Released with status `review`, for an output checker to decide.
+    Review,
+}
+
 /// Every rule's parameter. The defaults follow UK trusted research practice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rules {
@@ -38,6 +50,10 @@ pub struct Rules {
     pub rounding_base: u64,
     /// A suppressed primary's feasibility interval must be at least this share of its value wide.
     pub protection: f64,
+    /// Endpoints: refused, or released for review. (Absent from logs written before it existed,
+    /// whose releases refused them.)
+    #[serde(default)]
+    pub endpoints: Endpoints,
 }
 
 impl Default for Rules {
@@ -53,6 +69,7 @@ impl Default for Rules {
             min_dof: 10,
             rounding_base: 5,
             protection: 0.10,
+            endpoints: Endpoints::Refuse,
         }
     }
 }

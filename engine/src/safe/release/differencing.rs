@@ -113,7 +113,7 @@ pub(crate) async fn differencing_by_filter(
         let Ok(plan) = state.create_logical_plan(&earlier.query).await else {
             continue;
         };
-        let Ok(old) = analyze(&plan) else {
+        let Ok(old) = analyze(&plan, &earlier.rules) else {
             continue;
         };
         if old.base != analysis.base {
@@ -138,12 +138,12 @@ pub(crate) async fn differencing_by_filter(
                 } else {
                     format!("{} = {key}", dims.join(", "))
                 };
+                // The size of the group is not said: it is a count below the threshold.
                 return Err(refused(format!(
-                    "refused: this table and {} (released {}: {}) count the same rows but for {} {unit} in {cell}, fewer than the threshold of {}; their difference would publish that group. Filter so that the two differ by more, or use the same filter",
+                    "refused: this table and {} (released {}: {}) count the same rows but for fewer {unit} than the threshold of {} in {cell}; their difference would publish that group. Filter so that the two differ by more, or use the same filter",
                     earlier.id,
                     earlier.timestamp,
                     earlier.query.trim(),
-                    only_old.max(only_new),
                     rules.threshold
                 )));
             }
