@@ -368,18 +368,46 @@ async fn a_rollup_of_cases_by_area_and_type_is_released_with_every_small_cell_pr
 
 /// Ways round the safe policy a researcher might try; each must be refused, and nothing may be
 /// written anywhere.
+/// What a statement came to: Ok, or the engine's error as a front end gets it.
+async fn outcome(engine: &Engine, sql: &str) -> Result<(), fjq_engine::EngineError> {
+    let frame = engine.sql(sql).await?;
+    let plan = frame.logical_plan().clone();
+    frame
+        .collect()
+        .await
+        .map(|_| ())
+        .map_err(|e| engine.explain_failure(Some(&plan), e))
+}
+
 #[tokio::test]
 async fn attempts_to_get_round_the_safe_policy_are_refused() {
+    use fjq_engine::ErrorKind;
     let releases = fresh("disclosure-bypass");
     let engine = engine(Policy::Safe, &releases).await;
     let people = small_dataset().join("people");
-    let attempts = [
-        format!("SELECT * FROM '{}/part-00000.parquet'", people.display()),
-        "SELECT * FROM '/etc/passwd'".to_string(),
-        format!("CREATE EXTERNAL TABLE p STORED AS PARQUET LOCATION '{}'", people.display()),
-        "SELECT * FROM safe_table('SELECT * FROM people')".to_string(),
-        "SELECT * FROM safe_table('COPY people TO ''/tmp/x.csv''')".to_string(),
-        "SELECT * FROM safe_table('SELECT person_id, count(*) FROM people GROUP BY person_id HAVING count(*) < 3')".to_string(),
+    // The same statements under the open policy, on a copy of the data (they write to it) with
+    // an output directory for COPY.
+    let copy = crate::common::scratch("disclosure-bypass-open-data");
+    crate::common::copy_dataset(small_dataset(), &copy);
+    let output = fresh("disclosure-bypass-output");
+    let open = Engine::open(
+        &copy,
+        EngineConfig {
+            output_dir: Some(output.clone()),
+            release_dir: Some(fresh("disclosure-bypass-open-releases")),
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let copy_people = copy.join("people");
+    let copy_to = output.join("fjq-bypass.csv");
+    // Valid SQL that the open policy runs and the safe policy refuses.
+    let refused_only_by_safe = [
+        format!(
+            "CREATE EXTERNAL TABLE p STORED AS PARQUET LOCATION '{}'",
+            people.display()
+        ),
         "SELECT max(person_id) FROM people".to_string(),
         "SELECT case_id, string_agg(person_id, ',') FROM people GROUP BY case_id".to_string(),
         "SELECT case_id, array_agg(age_at_start) FROM people GROUP BY case_id".to_string(),
@@ -390,23 +418,57 @@ async fn attempts_to_get_round_the_safe_policy_are_refused() {
         "SET fjq.disclosure.threshold = 1".to_string(),
         "SET fjq.disclosure.rounding_base = 1".to_string(),
         "SET datafusion.execution.target_partitions = 1".to_string(),
-        "RESET fjq.disclosure.threshold".to_string(),
+        "RESET datafusion.execution.batch_size".to_string(),
         "CREATE VIEW v AS SELECT * FROM people".to_string(),
         "CREATE TABLE t AS SELECT * FROM people".to_string(),
-        "INSERT INTO people SELECT * FROM people".to_string(),
+        "INSERT INTO people SELECT * FROM people LIMIT 1".to_string(),
         "DROP VIEW linked_people".to_string(),
         "PREPARE q AS SELECT * FROM people WHERE person_id = $1".to_string(),
-        "COPY (SELECT role, count(*) FROM people GROUP BY role) TO '/tmp/fjq-bypass.csv'".to_string(),
+        format!(
+            "COPY (SELECT role, count(*) FROM people GROUP BY role) TO '{}'",
+            copy_to.display()
+        ),
     ];
-    for sql in &attempts {
-        let outcome = match engine.sql(sql).await {
-            Ok(df) => df.collect().await.map(|_| ()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let e = outcome
-            .err()
-            .unwrap_or_else(|| panic!("not refused: {sql}"));
-        assert!(!e.trim().is_empty(), "an empty refusal for {sql}");
+    for sql in &refused_only_by_safe {
+        let e = outcome(&engine, sql)
+            .await
+            .expect_err(&format!("not refused: {sql}"));
+        assert_eq!(e.kind(), ErrorKind::Refused, "{sql}: {e}");
+        let open_sql = sql.replace(people.to_str().unwrap(), copy_people.to_str().unwrap());
+        outcome(&open, &open_sql)
+            .await
+            .unwrap_or_else(|e| panic!("the open policy should run {open_sql}: {e}"));
+    }
+    assert!(
+        copy_to.exists(),
+        "COPY under the open policy wrote its file"
+    );
+    // What safe_table itself refuses, under either policy: rows, statements, filtered groups.
+    let refused_by_safe_table = [
+        "SELECT * FROM safe_table('SELECT * FROM people')",
+        "SELECT * FROM safe_table('COPY people TO ''/tmp/x.csv''')",
+        "SELECT * FROM safe_table('SELECT person_id, count(*) FROM people GROUP BY person_id HAVING count(*) < 3')",
+    ];
+    for sql in refused_by_safe_table {
+        for (policy, engine) in [("safe", &engine), ("open", &open)] {
+            let e = outcome(engine, sql)
+                .await
+                .expect_err(&format!("not refused under {policy}: {sql}"));
+            assert!(
+                e.kind() == ErrorKind::Refused || e.to_string().contains("safe_table"),
+                "{policy}: {sql}: {e}"
+            );
+        }
+    }
+    // Reading files by path is not SQL fjq knows under either policy: the same error both ways.
+    for sql in [
+        format!("SELECT * FROM '{}/part-00000.parquet'", people.display()),
+        "SELECT * FROM '/etc/passwd'".to_string(),
+    ] {
+        let safe_error = outcome(&engine, &sql).await.unwrap_err();
+        let open_error = outcome(&open, &sql).await.unwrap_err();
+        assert_eq!(safe_error.kind(), ErrorKind::Invalid, "{sql}: {safe_error}");
+        assert_eq!(safe_error.to_string(), open_error.to_string(), "{sql}");
     }
     // Nothing was released or written, and the settings are as they were.
     assert!(
@@ -414,6 +476,7 @@ async fn attempts_to_get_round_the_safe_policy_are_refused() {
         "a release appeared"
     );
     assert!(!Path::new("/tmp/fjq-bypass.csv").exists());
+    assert!(!Path::new("/tmp/x.csv").exists());
     let threshold = query(
         &engine,
         "SELECT * FROM safe_table('SELECT role, count(*) AS n FROM people GROUP BY role')",
@@ -423,7 +486,10 @@ async fn attempts_to_get_round_the_safe_policy_are_refused() {
     let report = report(&releases, "release-0001");
     let text = report.to_string();
     assert!(text.contains("\"threshold\":10"), "{text}");
-    eprintln!("safe policy: {} bypass attempts refused", attempts.len());
+    eprintln!(
+        "safe policy: {} bypass attempts refused",
+        refused_only_by_safe.len() + refused_by_safe_table.len()
+    );
 }
 
 /// A crash leaves a release half written: its files under a hidden name, its log line written
