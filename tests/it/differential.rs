@@ -12,14 +12,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("FJQ_PYTHON") {
         return PathBuf::from(p);
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     assert!(
         venv.exists(),
-        "the differential tests need Python with duckdb: run `bash tests/run.sh` (it creates .venv) or set FJQ_PYTHON"
+        "the differential and viewer tests need Python with duckdb and sacroviewer: run `bash tests/run.sh` (it creates .venv) or set FJQ_PYTHON"
     );
     venv
 }

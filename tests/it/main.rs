@@ -13,5 +13,6 @@ mod full_scale;
 mod functions_truth;
 mod fuzz;
 mod generator;
+mod sacro;
 mod safe_errors;
 mod slt;

@@ -9,6 +9,9 @@ use fjq_udfs::disclosure::{Interval, Rule, Rules};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
+/// The version of ACRO's `results.json` layout the report follows.
+pub const ACRO_FORMAT_VERSION: &str = "0.4.0";
+
 /// The report's file name in a release folder (ACRO's).
 pub const REPORT_FILE: &str = "results.json";
 
@@ -38,7 +41,9 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
             _ => None,
         })
         .collect();
-    // ACRO's per-rule cell lists: [row, column] of each failing measure cell.
+    // ACRO's per-rule cell lists: [row, column] of each failing measure cell, as the SACRO
+    // Viewer reads them: the CSV's first column is the row index (the first dimension), so
+    // column 0 is the CSV's second column, and row 0 the first row after the header.
     let acro_rules = [
         ("negative", Rule::Negative),
         ("threshold", Rule::Threshold),
@@ -60,7 +65,7 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         for (r, failures) in input.cells.rows.iter().map(|r| &r.failures).enumerate() {
             if failures.iter().any(|(f, _)| f == rule) {
                 for (c, _) in &measure_columns {
-                    list.push(json!([r, c]));
+                    list.push(json!([r, c.saturating_sub(1)]));
                 }
             }
         }
@@ -142,7 +147,8 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         .collect();
     let timestamp = fjq_contract::calendar::now_iso();
     let report = json!({
-        "version": format!("fjq-{}", env!("CARGO_PKG_VERSION")),
+        // The ACRO results format this report follows (the SACRO Viewer reads 0.4 and later).
+        "version": ACRO_FORMAT_VERSION,
         "results": {
             "output_0": {
                 "uid": "output_0",
@@ -159,6 +165,7 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
             }
         },
         "fjq": {
+            "version": env!("CARGO_PKG_VERSION"),
             "release": input.id,
             "rules": input.rules,
             "rounding": format!("counts rounded to a multiple of {}, ties rounded half up", input.rules.rounding_base),
