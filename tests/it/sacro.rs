@@ -4,7 +4,7 @@
 //! the rules. Which cells fail is worked out independently, from the true counts.
 
 use crate::common::{query, small_dataset};
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use fjq_engine::{Engine, EngineConfig};
 use serde_json::Value;
