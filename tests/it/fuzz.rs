@@ -15,7 +15,9 @@
 //! A statement still running at its deadline is cancelled, and the engine must then answer a
 //! simple query. An error saying a task panicked counts as a panic. Failing
 //! inputs are shrunk and kept in `tests/fuzz/regressions/` (replayed first on every run). CI runs
-//! `FJQ_FUZZ_CASES` tables (default 64) and four times as many statements. The long runs are described in the README.
+//! `FJQ_FUZZ_CASES` tables (default 64) and four times as many statements, from a fixed seed;
+//! long runs draw a random one. Either is printed (`FJQ_FUZZ_SEED` repeats a run). The long
+//! runs are described in the README.
 
 use crate::common;
 use datafusion::arrow::array::{
@@ -26,7 +28,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use fjq_engine::{Engine, EngineConfig, Policy};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestRunner};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,10 +47,32 @@ fn cases() -> u32 {
         .unwrap_or(64)
 }
 
-fn config(regressions: &'static str) -> Config {
+/// The seed the cases are drawn from: `FJQ_FUZZ_SEED` if given; otherwise fixed for the
+/// suite (so CI runs the same cases every time, and a failure there reproduces), and random for
+/// a long run (`FJQ_FUZZ_CASES` set), to explore. Printed either way, so that any run can be
+/// repeated with `FJQ_FUZZ_SEED`.
+fn seed(target: &str) -> u64 {
+    const SUITE_SEED: u64 = 20_261_130;
+    let seed = match std::env::var("FJQ_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(seed) => seed,
+        None if std::env::var_os("FJQ_FUZZ_CASES").is_some() => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(SUITE_SEED),
+        None => SUITE_SEED,
+    };
+    eprintln!("fuzz {target}: seed {seed} (repeat with FJQ_FUZZ_SEED={seed})");
+    seed
+}
+
+fn config(target: &str, regressions: &'static str) -> Config {
     Config {
         cases: cases(),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        rng_seed: RngSeed::Fixed(seed(target)),
         // Shrinking re-runs whole SQL statements; bound it.
         max_shrink_iters: 512,
         ..Config::default()
@@ -347,7 +371,10 @@ fn domain_functions_never_panic_or_hang_on_generated_tables() {
     let ctx = SessionContext::new();
     fjq_udfs::register_all(&ctx);
     let started = Instant::now();
-    let mut runner = TestRunner::new(config("fuzz/regressions/domain_functions.txt"));
+    let mut runner = TestRunner::new(config(
+        "domain functions",
+        "fuzz/regressions/domain_functions.txt",
+    ));
     let executions = Cell::new(0usize);
     let answered = Cell::new(0usize);
     runner
@@ -773,6 +800,54 @@ fn statement(seeds: Vec<String>) -> impl Strategy<Value = String> {
     ]
 }
 
+/// Every absolute path the corpus and the dictionary name ('/tmp/out.csv', '/etc/passwd', ...):
+/// the places a fuzzed statement would try to write to or read from outside the scratch folder.
+fn named_paths(corpus: &[String]) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = corpus
+        .iter()
+        .map(String::as_str)
+        .chain(DICTIONARY.iter().copied())
+        .flat_map(|text| {
+            text.split('\'')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|quoted| quoted.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// What a path is now: absent, or its kind, size and modification time.
+fn state_of(path: &Path) -> Option<(bool, u64, Option<std::time::SystemTime>)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.is_dir(), m.len(), m.modified().ok()))
+}
+
+/// Whether a plan reads one of the dataset's tables or views (EXPLAIN reads none: it shows the
+/// plan, not the data).
+fn reads_dataset(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::LogicalPlan;
+    if matches!(plan, LogicalPlan::Explain(_)) {
+        return false;
+    }
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let name = scan.table_name.table();
+            found |= fjq_engine::contract::table(name).is_some()
+                || fjq_engine::VIEWS.iter().any(|v| v.name == name);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
 #[test]
 fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
     let rt = runtime();
@@ -780,7 +855,15 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
     let data = scratch.join("data");
     common::copy_dataset(common::small_dataset(), &data);
     let releases = scratch.join("releases");
+    let _ = std::fs::remove_dir_all(&releases);
     let before = common::files_under(&data);
+    let seeds = corpus();
+    let named = named_paths(&seeds);
+    assert!(
+        named.iter().any(|p| p == Path::new("/tmp/out.csv")),
+        "{named:?}"
+    );
+    let named_before: Vec<_> = named.iter().map(|p| state_of(p)).collect();
     let open = rt
         .block_on(Engine::open(
             &data,
@@ -808,55 +891,81 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
     let statements = Cell::new(0usize);
     let started = Instant::now();
     // Statements are cheap next to tables of calls: four times as many.
-    let mut config = config("fuzz/regressions/sql_text.txt");
+    let mut config = config("SQL text", "fuzz/regressions/sql_text.txt");
     config.cases *= 4;
     let mut runner = TestRunner::new(config);
     let executions = Cell::new(0usize);
     let answered = Cell::new(0usize);
     let slow = Cell::new(0usize);
-    runner
-        .run(&statement(corpus()), |sql| {
-            statements.set(statements.get() + 1);
-            if statements.get().is_multiple_of(128) {
-                *safe.borrow_mut() = safe_engine(statements.get() / 128);
-            }
-            let safe = safe.borrow();
-            let mut engines = vec![&*safe];
-            if !changes_things(&sql) {
-                engines.push(&open);
-            }
-            for engine in engines {
-                let result = rt.block_on(async {
-                    tokio::time::timeout(DEADLINE, async {
-                        drain(engine.sql(&sql).await.map_err(|e| e.to_string())?).await
-                    })
-                    .await
-                });
-                executions.set(executions.get() + 1);
-                match judge(&sql, result) {
-                    Outcome::Answered => answered.set(answered.get() + 1),
-                    Outcome::Refused => {}
-                    Outcome::Slow => {
-                        slow.set(slow.get() + 1);
-                        let alive = rt.block_on(async {
-                            tokio::time::timeout(LIVENESS, async {
-                                drain(
-                                    engine
-                                        .sql("SELECT count(*) FROM cases")
-                                        .await
-                                        .map_err(|e| e.to_string())?,
-                                )
-                                .await
-                            })
-                            .await
-                        });
-                        assert!(
-                            matches!(alive, Ok(Ok(()))),
-                            "the engine did not answer a simple query after cancelling:\n{sql}"
-                        );
+    let safe_releases = Cell::new(0usize);
+    // One statement through both engines, with every check; the seeds first, unmodified (so
+    // the checks see real releases), then the fuzzed statements.
+    let run_one = |sql: String| {
+        statements.set(statements.get() + 1);
+        if statements.get().is_multiple_of(128) {
+            *safe.borrow_mut() = safe_engine(statements.get() / 128);
+        }
+        let safe = safe.borrow();
+        let mut engines = vec![&*safe];
+        if !changes_things(&sql) {
+            engines.push(&open);
+        }
+        for engine in engines {
+            let is_safe = std::ptr::eq(engine, &*safe);
+            // Whether the statement's own plan reads the dataset (a release replaces it
+            // with the released table).
+            let read_data = Cell::new(false);
+            let result = rt.block_on(async {
+                tokio::time::timeout(DEADLINE, async {
+                    let frame = engine.sql(&sql).await.map_err(|e| e.to_string())?;
+                    read_data.set(reads_dataset(frame.logical_plan()));
+                    drain(frame).await
+                })
+                .await
+            });
+            executions.set(executions.get() + 1);
+            let released = engine.take_release_summary().is_some();
+            match judge(&sql, result) {
+                Outcome::Answered => {
+                    answered.set(answered.get() + 1);
+                    if is_safe && released {
+                        safe_releases.set(safe_releases.get() + 1);
                     }
+                    // Under safe, an answer is a release or reads none of the data.
+                    assert!(
+                        !is_safe || released || !read_data.get(),
+                        "answered under the safe policy without a release, reading the data:\n{sql}"
+                    );
+                }
+                Outcome::Refused => {}
+                Outcome::Slow => {
+                    slow.set(slow.get() + 1);
+                    let alive = rt.block_on(async {
+                        tokio::time::timeout(LIVENESS, async {
+                            drain(
+                                engine
+                                    .sql("SELECT count(*) FROM cases")
+                                    .await
+                                    .map_err(|e| e.to_string())?,
+                            )
+                            .await
+                        })
+                        .await
+                    });
+                    assert!(
+                        matches!(alive, Ok(Ok(()))),
+                        "the engine did not answer a simple query after cancelling:\n{sql}"
+                    );
                 }
             }
+        }
+    };
+    for seed in &seeds {
+        run_one(seed.clone());
+    }
+    runner
+        .run(&statement(seeds.clone()), |sql| {
+            run_one(sql);
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
@@ -866,6 +975,14 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
         before,
         "files appeared in the data directory"
     );
+    for (path, was) in named.iter().zip(&named_before) {
+        assert_eq!(
+            &state_of(path),
+            was,
+            "{} changed during the run",
+            path.display()
+        );
+    }
     for f in common::files_under(&scratch) {
         assert!(
             f.starts_with(&data) || f.starts_with(&releases),
@@ -874,9 +991,14 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
         );
     }
     assert!(answered > 0, "no fuzzed statement was ever answered");
+    assert!(
+        safe_releases.get() > 0,
+        "no statement was released under the safe policy: the release check saw nothing"
+    );
     eprintln!(
-        "fuzz SQL: {} statements, {executions} executions ({answered} answered, {} cancelled at {DEADLINE:?}, the engine answering after each) in {:.1} s",
+        "fuzz SQL: {} statements, {executions} executions ({answered} answered, {} of them releases under safe; {} cancelled at {DEADLINE:?}, the engine answering after each) in {:.1} s",
         cases() * 4,
+        safe_releases.get(),
         slow.get(),
         started.elapsed().as_secs_f64()
     );

@@ -470,6 +470,10 @@ fn population_of(input: &LogicalPlan) -> String {
     input.display_indent().to_string()
 }
 
+/// Aggregates that take a person's identifier to tell contributors apart, and where: the
+/// identifier goes into the statistic, never into the result.
+const PERSON_ARGUMENTS: &[(&str, usize)] = &[("return_probability", 0)];
+
 /// Refuses an aggregate that would publish one contributor's value: an endpoint (unless the
 /// rules allow endpoints for review), or anything but a count over an identifier column (a
 /// person, case or event id): its value is that row's identifier, not a statistic.
@@ -487,7 +491,10 @@ fn check_contributors_hidden(
     if function == "count" {
         return Ok(());
     }
-    for arg in args {
+    for (position, arg) in args.iter().enumerate() {
+        if PERSON_ARGUMENTS.contains(&(function, position)) {
+            continue;
+        }
         for column in arg.column_refs() {
             for (table, name) in lineage(input, column) {
                 let identifier = contract::table(&table)

@@ -162,3 +162,53 @@ pub fn append(dir: &Path, previous: &[Entry], mut entry: Entry) -> Result<Entry,
     file.sync_all().map_err(io)?;
     Ok(entry)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fjq_udfs::disclosure::{Endpoints, Rules};
+
+    fn entry(rules: Rules) -> Entry {
+        Entry {
+            release: 1,
+            id: "release-0001".into(),
+            timestamp: "2026-11-30T00:00:00Z".into(),
+            query: "SELECT region, count(*) AS n FROM t GROUP BY region".into(),
+            rules,
+            population: String::new(),
+            base: String::new(),
+            dimensions: vec!["region".into()],
+            additive: vec!["count(*)".into()],
+            exact: vec![true],
+            cells: Vec::new(),
+            files: Vec::new(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// A log line written before `endpoints` was a rule (its text has no such key) must still
+    /// verify: the default is not serialised, so the entry hashes as it did then.
+    #[test]
+    fn a_log_written_before_a_rule_existed_still_verifies() {
+        let dir = std::env::temp_dir().join(format!("fjq-log-compat-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let written = append(&dir, &[], entry(Rules::default())).unwrap();
+        let text = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
+        assert!(!text.contains("endpoints"), "{text}");
+        let read = read(&dir).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].hash, written.hash);
+        // A release made with endpoints allowed records it, and verifies too.
+        let review = Rules {
+            endpoints: Endpoints::Review,
+            ..Rules::default()
+        };
+        append(&dir, &read, entry(review)).unwrap();
+        let text = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
+        assert!(text.contains("\"endpoints\":\"review\""), "{text}");
+        assert_eq!(super::read(&dir).unwrap().len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -29,6 +29,12 @@ pub enum Endpoints {
     Review,
 }
 
+impl Endpoints {
+    pub fn is_refuse(&self) -> bool {
+        *self == Endpoints::Refuse
+    }
+}
+
 /// Every rule's parameter. The defaults follow UK trusted research practice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rules {
@@ -50,9 +56,10 @@ pub struct Rules {
     pub rounding_base: u64,
     /// A suppressed primary's feasibility interval must be at least this share of its value wide.
     pub protection: f64,
-    /// Endpoints: refused, or released for review. (Absent from logs written before it existed,
-    /// whose releases refused them.)
-    #[serde(default)]
+    /// Endpoints: refused, or released for review. Written only when not the default: release
+    /// logs hash their entries as serialised, so a log written before this rule existed (its
+    /// releases refused endpoints) must serialise the same today.
+    #[serde(default, skip_serializing_if = "Endpoints::is_refuse")]
     pub endpoints: Endpoints,
 }
 
