@@ -3,6 +3,7 @@
 //!
 //! One test binary for the crate (each binary links DataFusion again); modules by subject.
 
+mod audit_oracle;
 mod calibration;
 mod common;
 mod differential;

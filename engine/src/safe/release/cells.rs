@@ -384,52 +384,75 @@ fn apply_rules(analysis: &Analysis, row: &mut Row, rules: &Rules) {
     }
 }
 
-/// Adds the interior cells no row reached (zero counts or empty cells): their absence would
-/// tell as much as a published zero.
+/// Adds the cells no row reached, in every grouping the query asked for: interior cells with
+/// no rows (zero counts), and margins over them (a CUBE or ROLLUP leaves out a margin whose
+/// cells are all empty). Their absence would tell as much as a published zero.
 fn complete(analysis: &Analysis, rows: &mut Vec<Row>, levels: &[Vec<String>], rules: &Rules) {
     let dims = levels.len();
-    if dims == 0 {
+    if dims == 0 || levels.iter().any(|l| l.is_empty()) {
         return;
     }
-    let total: usize = levels.iter().map(|l| l.len().max(1)).product();
-    if total > 2_000_000 {
+    // The groupings present: which dimensions each row totals over.
+    let mut patterns: Vec<Vec<bool>> = rows
+        .iter()
+        .map(|r| r.key.iter().map(Option::is_none).collect())
+        .collect();
+    patterns.sort();
+    patterns.dedup();
+    let cells: usize = patterns
+        .iter()
+        .map(|p| {
+            (0..dims)
+                .filter(|&d| !p[d])
+                .map(|d| levels[d].len())
+                .product::<usize>()
+        })
+        .sum();
+    if cells > 2_000_000 {
         return;
     }
     let present: std::collections::HashSet<Vec<Option<u32>>> =
         rows.iter().map(|r| r.key.clone()).collect();
-    let mut index = vec![0u32; dims];
-    if levels.iter().any(|l| l.is_empty()) {
-        return;
-    }
-    loop {
-        let key: Vec<Option<u32>> = index.iter().map(|&i| Some(i)).collect();
-        if !present.contains(&key) {
-            let mut row = Row {
-                source: None,
-                key,
-                persons: 0,
-                values: analysis
-                    .measures
-                    .iter()
-                    .map(|m| (m.kind == MeasureKind::Count).then_some(0.0))
-                    .collect(),
-                stats: vec![MeasureStats::default(); analysis.measures.len()],
-                failures: Vec::new(),
-            };
-            apply_rules(analysis, &mut row, rules);
-            rows.push(row);
-        }
-        let mut d = dims;
+    for pattern in patterns {
+        let free: Vec<usize> = (0..dims).filter(|&d| !pattern[d]).collect();
+        let mut index = vec![0u32; free.len()];
         loop {
-            if d == 0 {
-                return;
+            let mut key: Vec<Option<u32>> = vec![None; dims];
+            for (i, &d) in free.iter().enumerate() {
+                key[d] = Some(index[i]);
             }
-            d -= 1;
-            index[d] += 1;
-            if (index[d] as usize) < levels[d].len() {
+            if !present.contains(&key) {
+                let mut row = Row {
+                    source: None,
+                    key,
+                    persons: 0,
+                    values: analysis
+                        .measures
+                        .iter()
+                        .map(|m| (m.kind == MeasureKind::Count).then_some(0.0))
+                        .collect(),
+                    stats: vec![MeasureStats::default(); analysis.measures.len()],
+                    failures: Vec::new(),
+                };
+                apply_rules(analysis, &mut row, rules);
+                rows.push(row);
+            }
+            // The next combination of the free dimensions' levels.
+            let mut i = free.len();
+            loop {
+                if i == 0 {
+                    break;
+                }
+                i -= 1;
+                index[i] += 1;
+                if (index[i] as usize) < levels[free[i]].len() {
+                    break;
+                }
+                index[i] = 0;
+            }
+            if index.iter().all(|&l| l == 0) {
                 break;
             }
-            index[d] = 0;
         }
     }
 }

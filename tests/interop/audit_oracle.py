@@ -1,0 +1,55 @@
+"""An audit of released tables that shares no code with fjq: scipy's linear programs.
+
+Reads JSON from standard input: a list of tables, each
+  {"levels": [L1, L2, ...], "cells": [{"key": [i or null, ...], "value": v, "suppressed": b}]}
+where `key` gives each dimension's level (null: the total over it) and `value` the cell's true
+count. The attacker knows every published cell's true value (stronger than knowing the rounded
+one), that margins are sums of their interior cells, and that counts are not negative. For every
+suppressed cell the script solves min and max of its value; it prints, per table, the list of
+[low, high] for each cell in input order (null for published cells).
+"""
+
+import itertools
+import json
+import sys
+
+import numpy as np
+from scipy.optimize import linprog
+
+
+def audit(table):
+    levels = table["levels"]
+    interior = list(itertools.product(*[range(n) for n in levels]))
+    index = {k: i for i, k in enumerate(interior)}
+
+    def covered(key):
+        row = np.zeros(len(interior))
+        for k in interior:
+            if all(want is None or want == have for want, have in zip(key, k)):
+                row[index[k]] = 1.0
+        return row
+
+    rows, values = [], []
+    for cell in table["cells"]:
+        if not cell["suppressed"]:
+            rows.append(covered(cell["key"]))
+            values.append(float(cell["value"]))
+    a_eq = np.array(rows) if rows else None
+    b_eq = np.array(values) if rows else None
+    bounds = [(0, None)] * len(interior)
+    out = []
+    for cell in table["cells"]:
+        if not cell["suppressed"]:
+            out.append(None)
+            continue
+        c = covered(cell["key"])
+        low = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        high = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        if low.status != 0:
+            raise SystemExit(f"infeasible system for {cell}: {low.message}")
+        top = None if high.status == 3 else -high.fun  # status 3: unbounded above
+        out.append([low.fun, top])
+    return out
+
+
+print(json.dumps([audit(t) for t in json.load(sys.stdin)]))
