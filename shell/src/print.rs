@@ -92,10 +92,21 @@ pub struct Printed {
 }
 
 fn formatted(batch: &RecordBatch, options: &FormatOptions) -> Result<Vec<Vec<String>>, PrintError> {
+    // A released table says what its NULLs mean (a suppressed cell, a total): show that word.
+    let schema = batch.schema();
+    let per_column: Vec<FormatOptions> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.metadata().get(fjq_engine::safe::NULL_MEANING) {
+            Some(meaning) => options.clone().with_null(meaning),
+            None => options.clone(),
+        })
+        .collect();
     let formatters = batch
         .columns()
         .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
+        .zip(&per_column)
+        .map(|(c, o)| ArrayFormatter::try_new(c.as_ref(), o))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((0..batch.num_rows())
         .map(|row| {

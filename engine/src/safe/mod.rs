@@ -31,6 +31,15 @@ use release::{Release, Releaser};
 use std::fmt;
 use std::sync::Arc;
 
+/// The field metadata key a released table's columns carry to say what their NULLs mean, so
+/// that no one takes a suppressed cell for missing data or a total for a suppressed cell: the
+/// shell prints the meaning in place of NULL, and Flight clients read it from the schema.
+pub const NULL_MEANING: &str = "fjq.null";
+/// A measure's NULL: the cell is suppressed.
+pub const NULL_SUPPRESSED: &str = "suppressed";
+/// A dimension's NULL: the row is the total over that dimension (a ROLLUP or CUBE margin).
+pub const NULL_TOTAL: &str = "all";
+
 /// Who gets what (design/DISCLOSURE.md, "Policy").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {

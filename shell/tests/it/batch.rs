@@ -383,3 +383,32 @@ fn under_safe_a_failed_cast_names_the_type_but_not_the_value() {
         stderr(&endpoint)
     );
 }
+
+#[test]
+fn a_released_table_shows_suppressed_cells_and_totals_by_name_not_as_null() {
+    let releases = crate::scratch("batch-null-meaning-releases");
+    let _ = std::fs::remove_dir_all(&releases);
+    let o = fjq()
+        .args(["--policy", "safe", "--release-dir"])
+        .arg(&releases)
+        .args([
+            "-c",
+            "SELECT region, case_type, count(*) AS n FROM cases \
+             WHERE case_type IN ('forced_marriage', 'adoption') GROUP BY ROLLUP(region, case_type)",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // Forced marriage cases by region are few: suppressed, and said so; the ROLLUP's margins
+    // say "all" where a NULL stood.
+    assert!(out.contains("suppressed"), "{out}");
+    assert!(out.lines().any(|l| l.contains(" all ")), "{out}");
+    assert!(!out.contains("NULL"), "{out}");
+    // The CSV keeps ACRO's convention: a suppressed cell is empty.
+    let csv = std::fs::read_to_string(releases.join("release-0001/output_0.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.ends_with(',')), "{csv}");
+    // Outside a release, a NULL is still NULL.
+    let plain = stdout(&run(&["-c", "SELECT CAST(NULL AS INT) AS nothing"]));
+    assert!(plain.contains("NULL"), "{plain}");
+}

@@ -166,13 +166,8 @@ pub async fn release_plan(
     )
     .await?;
 
-    let (out_schema, table) = publish::published_batch(
-        &analysis,
-        &result,
-        &cells.rows,
-        &protection.suppressed,
-        &rules,
-    )?;
+    let (out_schema, table) =
+        publish::published_batch(&analysis, &result, &cells, &protection.suppressed, &rules)?;
     let written = store.write(store::Record {
         sql,
         rules: &rules,

@@ -1,9 +1,10 @@
 //! The table as published: the user's columns, suppressed cells' measures NULL, counts rounded,
 //! and the cells no row reached filled in.
 
-use super::cells::Row;
+use super::cells::CellTable;
 use crate::Result;
 use crate::safe::analyze::{Analysis, OutputColumn};
+use crate::safe::{NULL_MEANING, NULL_SUPPRESSED, NULL_TOTAL};
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
@@ -17,15 +18,34 @@ use std::sync::Arc;
 pub(crate) fn published_batch(
     analysis: &Analysis,
     batch: &RecordBatch,
-    rows: &[Row],
+    cells: &CellTable,
     suppressed: &[bool],
     rules: &Rules,
 ) -> Result<(SchemaRef, RecordBatch)> {
+    let rows = &cells.rows;
+    // What a NULL means, on each column that has one meaning: a measure's NULL is a suppressed
+    // cell; a dimension's is the total over it, unless the dimension has a NULL level too.
     let fields: Vec<Field> = analysis
         .schema
         .fields()
         .iter()
-        .map(|f| f.as_ref().clone().with_nullable(true))
+        .zip(&analysis.columns)
+        .map(|(f, origin)| {
+            let meaning = match origin {
+                OutputColumn::Measure(_) => Some(NULL_SUPPRESSED),
+                OutputColumn::Dimension(d) if !cells.levels[*d].iter().any(|l| l == "NULL") => {
+                    Some(NULL_TOTAL)
+                }
+                OutputColumn::Dimension(_) => None,
+            };
+            let field = f.as_ref().clone().with_nullable(true);
+            match meaning {
+                Some(m) => {
+                    field.with_metadata(HashMap::from([(NULL_MEANING.to_string(), m.to_string())]))
+                }
+                None => field,
+            }
+        })
         .collect();
     let schema = Arc::new(Schema::new(fields));
     let dims = analysis.dimensions.len();
