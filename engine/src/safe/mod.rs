@@ -8,6 +8,7 @@
 //! audit, the differencing check against the release log, and a report beside the table.
 
 pub mod analyze;
+mod lineage;
 pub mod log;
 pub mod release;
 pub mod report;
