@@ -198,10 +198,10 @@ pub fn redact(message: &str) -> String {
             d if d.is_ascii_digit()
                 && !previous.is_some_and(|p| p.is_alphanumeric() || p == '_') =>
             {
-                while chars
-                    .peek()
-                    .is_some_and(|n| n.is_ascii_alphanumeric() || matches!(n, '.' | '_' | ':'))
-                {
+                // A number runs on through what joins its parts: 2019-02-30, 12:30:00, 1.5e3.
+                while chars.peek().is_some_and(|n| {
+                    n.is_ascii_alphanumeric() || matches!(n, '.' | '_' | ':' | '-')
+                }) {
                     chars.next();
                 }
                 if previous == Some('-') {
