@@ -175,3 +175,65 @@ async fn endpoints_allowed_for_review_are_released_with_status_review() {
     let log = std::fs::read_to_string(releases_dir(&open).join("release-log.jsonl")).unwrap();
     assert!(log.contains("\"endpoints\":\"review\""), "{log}");
 }
+
+#[tokio::test]
+async fn medians_are_released_where_their_cells_pass_and_flagged_in_the_report() {
+    let safe = open_safe("safe-errors-median").await;
+    let sql = "SELECT case_type, count(*) AS n, median(n_children) AS middle FROM cases GROUP BY case_type";
+    let released = query(&safe, sql).await;
+    assert!(!released.is_empty());
+    // Which case types have fewer than 10 cases, from the open policy's count.
+    let open = open(Policy::Open, "safe-errors-median-open").await;
+    let counts = query(
+        &open,
+        "SELECT case_type, count(*) AS n FROM cases GROUP BY case_type",
+    )
+    .await;
+    let mut small = std::collections::BTreeSet::new();
+    for b in &counts {
+        let types = b.column(0).as_string::<i32>();
+        let n = b
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for r in 0..b.num_rows() {
+            if n.value(r) < 10 {
+                small.insert(types.value(r).to_string());
+            }
+        }
+    }
+    // No median of a cell below the threshold is published; other rules may hide more (a
+    // median of values all the same, e.g. financial remedy cases, which name no children).
+    let mut published = 0;
+    for b in &released {
+        let types = b.column(0).as_string::<i32>();
+        let middle = b.column(2);
+        for r in 0..b.num_rows() {
+            if small.contains(types.value(r)) {
+                assert!(middle.is_null(r), "{}", types.value(r));
+            }
+            published += usize::from(!middle.is_null(r));
+        }
+    }
+    assert!(
+        !small.is_empty(),
+        "the sample has a small case type to hide"
+    );
+    assert!(published > 0, "no median was published");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(releases_dir(&safe).join("release-0001/results.json")).unwrap(),
+    )
+    .unwrap();
+    let positions = &report["fjq"]["positions"];
+    assert_eq!(positions.as_array().map(Vec::len), Some(1), "{report}");
+    assert!(
+        positions[0]["measure"].as_str().unwrap().contains("median"),
+        "{positions}"
+    );
+    assert!(
+        report["results"]["output_0"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("publishes positions"),
+        "{report}"
+    );
+}

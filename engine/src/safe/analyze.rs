@@ -42,7 +42,20 @@ pub struct Measure {
     /// It publishes one contributor's own value (min, max, ...): allowed only when the rules
     /// say `endpoints = review`, and the release is then for an output checker to review.
     pub endpoint: bool,
+    /// It publishes a position (a median, a quantile): a contributor's value, or between two.
+    /// Released where the cell passes the threshold, like every measure, and flagged in the
+    /// report for the output checker.
+    pub position: bool,
 }
+
+/// Aggregates whose result is a position in the cell's values.
+const POSITIONS: &[&str] = &[
+    "median",
+    "approx_median",
+    "approx_percentile_cont",
+    "approx_percentile_cont_with_weight",
+    "percentile_cont",
+];
 
 /// A query understood as a table, with the rewritten plan that computes its cells.
 #[derive(Debug, Clone)]
@@ -360,6 +373,7 @@ fn rewrite_aggregate(agg: &Aggregate, state: &mut Rewrite) -> Result<LogicalPlan
             stats_column,
             distinct: params.distinct,
             endpoint: ENDPOINTS.contains(&func.name()),
+            position: POSITIONS.contains(&func.name()),
         });
     }
     let mut person_columns = Vec::new();

@@ -109,13 +109,30 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         .filter(|m| m.endpoint)
         .map(|m| m.name.as_str())
         .collect();
+    // Medians and quantiles: released where their cells pass the rules, and named here.
+    let positions: Vec<&str> = input
+        .analysis
+        .measures
+        .iter()
+        .filter(|m| m.position)
+        .map(|m| m.name.as_str())
+        .collect();
     let status = if primary + secondary == 0 && endpoints.is_empty() {
         "pass"
     } else {
         "review"
     };
+    let position_note = if positions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; publishes positions ({}), each cell's from at least {} persons",
+            positions.join(", "),
+            input.rules.threshold
+        )
+    };
     let summary_text = if status == "pass" {
-        "pass".to_string()
+        format!("pass{position_note}")
     } else {
         let mut text = format!(
             "review; {primary} cells failed the rules and were suppressed, {secondary} more suppressed to protect them; audit passed"
@@ -126,6 +143,7 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
                 endpoints.join(", ")
             ));
         }
+        text.push_str(&position_note);
         text
     };
     let audit: Vec<Value> = input
@@ -173,6 +191,10 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
             "dimensions": input.analysis.dimensions,
             "measures": input.analysis.measures.iter().map(|m| json!({"name": m.name, "kind": m.kind})).collect::<Vec<_>>(),
             "audit_method": input.method,
+            "positions": positions.iter().map(|p| json!({
+                "measure": p,
+                "note": format!("publishes a position (a contributor's value, or between two); each published cell has at least {} persons", input.rules.threshold),
+            })).collect::<Vec<_>>(),
             "audit": audit,
             "checksums": input.files.iter().map(|(n, h)| (n.clone(), json!(h))).collect::<Map<_, _>>(),
         }
