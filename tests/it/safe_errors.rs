@@ -120,6 +120,13 @@ async fn endpoints_and_aggregates_of_identifiers_are_refused_before_they_run() {
             "SELECT dataset, avg(link_id) AS a FROM linkage GROUP BY dataset",
             "identifier",
         ),
+        // An identifier as the second key of an inner ROLLUP (keys expand, a grouping id
+        // follows them).
+        (
+            "SELECT sum(CAST(k AS INT)) AS s FROM (SELECT role, person_id AS k, count(*) AS n \
+             FROM people GROUP BY ROLLUP(role, person_id))",
+            "identifier",
+        ),
     ] {
         let e = error_of(&safe, sql).await;
         assert_eq!(e.kind(), ErrorKind::Refused, "{sql}: {e}");

@@ -72,16 +72,23 @@ fn lineage_index(plan: &LogicalPlan, index: usize) -> Vec<(String, String)> {
         LogicalPlan::Aggregate(a) => {
             // A group key passes its columns on; of the aggregates, only an endpoint passes on
             // a value of its argument (a count of identifiers is not an identifier).
-            let keys = a.group_expr.len();
-            let exprs: Vec<&Expr> = if index < keys {
-                vec![&a.group_expr[index]]
-            } else {
-                match a.aggr_expr.get(index - keys).map(unalias) {
+            // The output is the group keys (grouping sets expanded, as `trace_index` reads
+            // them), a grouping id under grouping sets, then the aggregates.
+            let keys = datafusion::logical_expr::utils::grouping_set_to_exprlist(&a.group_expr)
+                .unwrap_or_default();
+            let aggregates_from = a.schema.fields().len() - a.aggr_expr.len();
+            let exprs: Vec<&Expr> = if index < keys.len() {
+                vec![keys[index]]
+            } else if index >= aggregates_from {
+                match a.aggr_expr.get(index - aggregates_from).map(unalias) {
                     Some(Expr::AggregateFunction(f)) if ENDPOINTS.contains(&f.func.name()) => {
                         f.params.args.iter().collect()
                     }
                     _ => Vec::new(),
                 }
+            } else {
+                // The grouping id: no dataset column.
+                Vec::new()
             };
             exprs
                 .into_iter()
