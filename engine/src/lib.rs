@@ -11,6 +11,7 @@
 
 pub mod catalogue;
 pub mod config;
+pub mod curve;
 mod dataset;
 pub mod diagnostics;
 pub mod error;
@@ -82,6 +83,7 @@ impl Engine {
                 releaser: releaser.clone(),
             }),
         );
+        ctx.register_udtf(curve::FUNCTION, Arc::new(curve::ReturnCurveFunction));
         Ok(Engine {
             ctx,
             dataset,

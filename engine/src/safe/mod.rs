@@ -113,7 +113,8 @@ pub fn judge(plan: &LogicalPlan) -> Result<Verdict> {
             "a query mixing safe_table with the dataset's tables is refused under the safe policy; release the whole query with safe_table".into(),
         ));
     }
-    if analyze::is_aggregate(plan) {
+    // An aggregate, or a survival curve (released whole, or refused with the reason).
+    if analyze::is_aggregate(plan) || data_tables.iter().all(|t| t == crate::curve::SCAN_NAME) {
         return Ok(Verdict::Release);
     }
     data_tables.sort();
@@ -162,6 +163,15 @@ impl TableFunctionImpl for SafeTableFunction {
         let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
         if release::uses_safe_table(&plan) {
             return plan_err!("safe_table cannot be nested in a safe_table query");
+        }
+        if let Some(curve) = release::curve::curve_of(&plan)
+            .map_err(|e| DataFusionError::External(Box::new(e)))? {
+            return Ok(Arc::new(SafeTable {
+                sql,
+                schema: TableProvider::schema(&curve),
+                state,
+                releaser: self.releaser.clone(),
+            }));
         }
         let rules = fjq_udfs::settings::rules_from(state.config_options());
         let analysis = match analyze::analyze(&plan, &rules) {

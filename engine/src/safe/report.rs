@@ -27,6 +27,8 @@ pub(crate) struct ReportInput<'a> {
     pub files: Vec<(String, String)>,
     /// How the audit found the intervals.
     pub method: &'a str,
+    /// What was done to a survival curve (None for a table).
+    pub curve: Option<&'a super::release::curve::CurveNote>,
 }
 
 /// Writes `results.json` and `checksums/` into the release folder; returns the report's path.
@@ -76,7 +78,7 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
     cells.insert("missing".into(), json!([]));
     // ACRO's outcome: per column, per row, "ok" or the rules failed.
     let mut outcome = Map::new();
-    for (c, _) in &measure_columns {
+    for (c, _) in measure_columns.iter().filter(|_| input.curve.is_none()) {
         let name = input.analysis.schema.field(*c).name().clone();
         let mut per_row = Map::new();
         for r in 0..input.output_rows {
@@ -146,6 +148,51 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         text.push_str(&position_note);
         text
     };
+    // A curve publishes no cell that failed a rule: its steps were merged or cut instead.
+    let (status, summary_text, output_kind, method) = match input.curve {
+        None => (status, summary_text, "table", "safe_table"),
+        Some(curve) => {
+            for name in ["day", "at_risk", "returns", "censored", "survival", "lower_95", "upper_95"] {
+                let per_row: Map<String, Value> = (0..input.output_rows)
+                    .map(|r| (r.to_string(), json!("ok")))
+                    .collect();
+                outcome.insert(name.into(), Value::Object(per_row));
+            }
+            (
+                "review",
+                format!(
+                    "review; survival table over {} days: steps merged until at least {t} persons had left the risk set ({} steps merged), the tail cut where fewer than {t} would remain at risk ({} steps cut), counts rounded to a multiple of {}, survival and its 95% interval computed from the published counts; {} of {} groups published",
+                    curve.horizon,
+                    curve.merged,
+                    curve.cut,
+                    input.rules.rounding_base,
+                    curve.groups_published,
+                    curve.groups,
+                    t = input.rules.threshold,
+                ),
+                "survival table",
+                "return_curve",
+            )
+        }
+    };
+    let survival = input.curve.map(|c| {
+        json!({
+            "horizon_days": c.horizon,
+            "coverage_end": fjq_contract::calendar::iso(c.coverage_end),
+            "groups": c.groups,
+            "groups_published": c.groups_published,
+            "steps_published": c.steps,
+            "steps_merged": c.merged,
+            "steps_cut": c.cut,
+            "rules": [
+                format!("each published step gathers at least {} persons leaving the risk set (returns plus censorings)", input.rules.threshold),
+                format!("the curve ends before a step after which fewer than {} would remain at risk", input.rules.threshold),
+                format!("at_risk, returns and censored rounded to a multiple of {}", input.rules.rounding_base),
+                "survival, lower_95 and upper_95 computed from the published counts (Kaplan-Meier; Greenwood's variance on the log(-log) scale)".to_string(),
+            ],
+            "differencing": "checked against the release log as the table of distinct persons per group",
+        })
+    });
     let audit: Vec<Value> = input
         .intervals
         .iter()
@@ -172,7 +219,7 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
                 "uid": "output_0",
                 "status": status,
                 "type": "table",
-                "properties": {"method": "safe_table", "release": input.id},
+                "properties": {"method": method, "release": input.id},
                 "files": [{"name": "output_0.csv", "sdc": {"summary": summary, "cells": cells}}],
                 "outcome": outcome,
                 "command": input.query,
@@ -184,6 +231,8 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         },
         "fjq": {
             "version": env!("CARGO_PKG_VERSION"),
+            "output": output_kind,
+            "survival": survival,
             "release": input.id,
             "rules": input.rules,
             "rounding": format!("counts rounded to a multiple of {}, ties rounded half up", input.rules.rounding_base),

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cell_stats;
 pub mod certificate;
 pub mod contributions;
+pub mod curve;
 pub mod dominance;
 pub mod nk_disclosive;
 pub mod p_disclosive;

@@ -11,6 +11,7 @@ pub mod entry_number;
 pub mod left_truncated;
 pub mod prior_entries;
 pub mod repeat_entries;
+pub mod return_curve;
 pub mod return_probability;
 pub mod returns_within;
 pub mod window_exec;

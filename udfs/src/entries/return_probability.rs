@@ -183,24 +183,8 @@ pub fn kaplan_meier(observations: &mut [(i64, bool)], horizon: i64) -> Option<f6
     if observations.is_empty() {
         return None;
     }
-    observations.sort_unstable();
-    let mut survival = 1.0;
-    let mut at_risk = observations.len();
-    let mut i = 0;
-    while i < observations.len() && observations[i].0 <= horizon {
-        let t = observations[i].0;
-        let (mut events, mut leaving) = (0, 0);
-        while i < observations.len() && observations[i].0 == t {
-            events += observations[i].1 as usize;
-            leaving += 1;
-            i += 1;
-        }
-        if events > 0 {
-            survival *= 1.0 - events as f64 / at_risk as f64;
-        }
-        at_risk -= leaving;
-    }
-    Some(1.0 - survival)
+    let curve = super::return_curve::kaplan_meier_curve(observations, horizon);
+    Some(1.0 - curve.last().map_or(1.0, |s| s.survival))
 }
 
 impl Accumulator for KaplanMeier {
@@ -210,32 +194,8 @@ impl Accumulator for KaplanMeier {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.entries.sort_unstable();
-        let mut observations = Vec::new();
-        let mut i = 0;
-        while i < self.entries.len() {
-            let (person, index) = self.entries[i];
-            let mut j = i;
-            let mut next = None;
-            while j < self.entries.len() && self.entries[j].0 == person {
-                if next.is_none() && self.entries[j].1 > index {
-                    next = Some(self.entries[j].1);
-                }
-                j += 1;
-            }
-            let follow_up = i64::from(self.coverage_end) - i64::from(index);
-            match next {
-                // A return after the coverage end was not observable: censored there.
-                Some(n) if n <= self.coverage_end => {
-                    observations.push((i64::from(n) - i64::from(index), true))
-                }
-                Some(_) if follow_up >= 0 => observations.push((follow_up, false)),
-                Some(_) => {}
-                None if follow_up >= 0 => observations.push((follow_up, false)),
-                None => {}
-            }
-            i = j;
-        }
+        let mut observations =
+            super::return_curve::observations(&mut self.entries, self.coverage_end);
         Ok(ScalarValue::Float64(kaplan_meier(
             &mut observations,
             self.horizon,

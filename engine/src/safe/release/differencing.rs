@@ -6,7 +6,7 @@
 use super::cells::{CellTable, Levels, describe_key};
 use super::refused;
 use crate::Result;
-use crate::safe::analyze::{Analysis, analyze};
+use crate::safe::analyze::Analysis;
 use crate::safe::log::{Entry, LoggedCell};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -110,10 +110,7 @@ pub(crate) async fn differencing_by_filter(
             continue;
         }
         // The earlier filter, planned again from its recorded query.
-        let Ok(plan) = state.create_logical_plan(&earlier.query).await else {
-            continue;
-        };
-        let Ok(old) = analyze(&plan, &earlier.rules) else {
+        let Some(old) = super::analysis_of(state, &earlier.query, &earlier.rules).await else {
             continue;
         };
         if old.base != analysis.base {

@@ -4,6 +4,7 @@
 //! report and log entry ([`store`]).
 
 pub(crate) mod cells;
+pub(crate) mod curve;
 mod differencing;
 mod publish;
 mod store;
@@ -57,11 +58,16 @@ pub struct Release {
     pub primary: usize,
     pub secondary: usize,
     pub report: PathBuf,
+    /// The summary line, when the release is not a table of cells (a survival curve).
+    pub description: Option<String>,
 }
 
 impl Release {
     /// One line for the shell: what was released and where.
     pub fn summary(&self) -> String {
+        if let Some(d) = &self.description {
+            return d.clone();
+        }
         format!(
             "{}: {} cells, {} suppressed ({} failing the rules, {} to protect them); report {}",
             self.id,
@@ -96,6 +102,9 @@ pub async fn release_plan(
             "no release directory: start fjq with --release-dir DIR to release safe tables",
         ));
     };
+    if let Some(curve) = curve::curve_of(&plan)? {
+        return curve::release_curve(state, &curve, sql, releaser, &dir).await;
+    }
     if !matches!(
         plan,
         LogicalPlan::Projection(_)
@@ -176,6 +185,7 @@ pub async fn release_plan(
         logged,
         protection: &protection,
         table: &table,
+        curve: None,
     })?;
 
     let primary = cells.primary();
@@ -195,11 +205,26 @@ pub async fn release_plan(
         primary,
         secondary,
         report: written.report,
+        description: None,
     };
     if let Ok(mut latest) = releaser.latest.lock() {
         *latest = Some(released.summary());
     }
     Ok(released)
+}
+
+/// The safe-table analysis of a logged query, planned again (a curve's is its persons table).
+pub(crate) async fn analysis_of(
+    state: &SessionState,
+    query: &str,
+    rules: &fjq_udfs::disclosure::Rules,
+) -> Option<super::analyze::Analysis> {
+    let plan = state.create_logical_plan(query).await.ok()?;
+    match curve::curve_of(&plan) {
+        Ok(Some(curve)) => curve::persons_table(&curve, rules).ok(),
+        Ok(None) => analyze(&plan, rules).ok(),
+        Err(_) => None,
+    }
 }
 
 /// Whether a plan reads a `safe_table(...)` (a release cannot contain another).

@@ -35,6 +35,8 @@ pub(crate) struct Record<'a> {
     pub logged: Vec<LoggedCell>,
     pub protection: &'a Protection,
     pub table: &'a RecordBatch,
+    /// What was done to a survival curve (None for a table).
+    pub curve: Option<&'a super::curve::CurveNote>,
 }
 
 fn io(action: &'static str, path: &Path, e: std::io::Error) -> EngineError {
@@ -103,6 +105,7 @@ impl Store {
                 output_rows: record.table.num_rows(),
                 files: vec![("output_0.csv".to_string(), csv_sha.clone())],
                 method: record.protection.method,
+                curve: record.curve,
             },
         )
         .map_err(|e| write_failed(&staging, e))?;
