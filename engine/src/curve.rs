@@ -206,7 +206,12 @@ impl ReturnCurveTable {
         let mut people: HashMap<String, u32> = HashMap::new();
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let keys = converter.convert_columns(&batch.columns()[..self.groups])?;
+            // No group columns: every row is in the one group (the converter has no rows then).
+            let keys = if self.groups > 0 {
+                Some(converter.convert_columns(&batch.columns()[..self.groups])?)
+            } else {
+                None
+            };
             let persons = cast(batch.column(self.groups), &DataType::Utf8)?;
             let persons = persons.as_string::<i32>();
             let starts = cast(batch.column(self.groups + 1), &DataType::Date32)?;
@@ -219,8 +224,14 @@ impl ReturnCurveTable {
                 let person = *people
                     .entry(persons.value(row).to_string())
                     .or_insert(next);
-                let key_row = keys.row(row);
-                let key = key_row.as_ref();
+                let key_row;
+                let key: &[u8] = match &keys {
+                    Some(keys) => {
+                        key_row = keys.row(row);
+                        key_row.as_ref()
+                    }
+                    None => &[],
+                };
                 let group = match groups.get_mut(key) {
                     Some(g) => g,
                     None => {

@@ -5,6 +5,7 @@
 
 mod audit_oracle;
 mod calibration;
+mod curves;
 mod common;
 mod differential;
 mod disclosure;

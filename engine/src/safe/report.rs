@@ -64,7 +64,13 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
         .chain([("zeros", Rule::Zero), ("dof", Rule::DegreesOfFreedom)].iter())
     {
         let mut list = Vec::new();
-        for (r, failures) in input.cells.rows.iter().map(|r| &r.failures).enumerate() {
+        // A curve's cells are its groups' person counts, not rows of its CSV: none is flagged.
+        let rows = if input.curve.is_some() {
+            &[][..]
+        } else {
+            &input.cells.rows[..]
+        };
+        for (r, failures) in rows.iter().map(|r| &r.failures).enumerate() {
             if failures.iter().any(|(f, _)| f == rule) {
                 for (c, _) in &measure_columns {
                     list.push(json!([r, c.saturating_sub(1)]));
@@ -196,6 +202,7 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
     let audit: Vec<Value> = input
         .intervals
         .iter()
+        .filter(|_| input.curve.is_none())
         .flat_map(|(cell, per_measure)| {
             per_measure.iter().enumerate().map(move |(m, i)| {
                 json!({
