@@ -79,8 +79,7 @@ impl TableFunctionImpl for ReturnCurveFunction {
             )?,
         };
         let state = state.clone();
-        // Planning reads only the catalogue (in memory), so it completes without the runtime.
-        let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
+        let plan = crate::plan_in_table_function(&state, &sql)?;
         let fields = plan.schema().fields();
         if fields.len() < 2 {
             return plan_err!("{USAGE}");

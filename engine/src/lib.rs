@@ -313,6 +313,22 @@ impl Engine {
     }
 }
 
+/// Plans SQL from inside a table function (`safe_table`, `return_curve`), whose call is not
+/// async. Planning reads only the catalogue (in memory), so it completes at once; it runs on a
+/// thread of its own because a table function can be planned inside another one's planning,
+/// and an executor cannot run inside another on one thread.
+pub(crate) fn plan_in_table_function(
+    state: &datafusion::execution::context::SessionState,
+    sql: &str,
+) -> datafusion::common::Result<LogicalPlan> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| futures::executor::block_on(state.create_logical_plan(sql)))
+            .join()
+            .unwrap_or_else(|_| datafusion::common::internal_err!("planning {sql} failed"))
+    })
+}
+
 /// Under the safe policy only queries run: DataFusion's statement options refuse the rest.
 fn safe_statement_options(plan: &LogicalPlan) -> Result<()> {
     use datafusion::execution::context::SQLOptions;

@@ -159,8 +159,7 @@ impl TableFunctionImpl for SafeTableFunction {
             return plan_err!("safe_table: no session");
         };
         let state = state.clone();
-        // Planning reads only the catalogue (in memory), so it completes without the runtime.
-        let plan = futures::executor::block_on(state.create_logical_plan(&sql))?;
+        let plan = crate::plan_in_table_function(&state, &sql)?;
         if release::uses_safe_table(&plan) {
             return plan_err!("safe_table cannot be nested in a safe_table query");
         }

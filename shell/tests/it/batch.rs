@@ -202,6 +202,22 @@ fn safe_releases_and_the_safe_policy_in_batch_mode() {
     let out = stdout(&o);
     assert!(out.contains("Released release-0001: 7 cells"), "{out}");
     assert!(releases.join("release-0001/results.json").exists());
+    // A survival curve through \safe: released as a survival table, always for review.
+    let o = run(&[
+        "--release-dir",
+        dir,
+        "-c",
+        "\\safe SELECT * FROM return_curve('SELECT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = ''mother'' AND c.case_type = ''public_law''', 2557)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Released release-0002: survival table"),
+        "{out}"
+    );
+    assert!(out.contains("at_risk") && out.contains("lower_95"), "{out}");
+    let report = std::fs::read_to_string(releases.join("release-0002/results.json")).unwrap();
+    assert!(report.contains("\"method\": \"return_curve\""), "{report}");
     // Under --policy safe a row-level query fails with the reason and exit code 3.
     let o = run(&[
         "--policy",

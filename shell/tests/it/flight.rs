@@ -271,6 +271,24 @@ fn under_the_safe_policy_rows_are_refused_and_tables_are_released() {
             .join("release-0001/results.json")
             .exists()
     );
+    // A survival curve is released whole, with its counts rounded.
+    let curve = server.client(&[
+        "pyarrow",
+        "SELECT * FROM return_curve('SELECT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = ''mother'' AND c.case_type = ''public_law''', 2557)",
+    ]);
+    let rows = curve["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{curve}");
+    for r in rows {
+        for count in ["at_risk", "returns", "censored"] {
+            assert_eq!(r[count].as_i64().unwrap() % 5, 0, "{r:?}");
+        }
+        assert!(r["returns"].as_i64().unwrap() + r["censored"].as_i64().unwrap() >= 10);
+    }
+    let report = std::fs::read_to_string(
+        scratch("flight-safe-releases").join("release-0002/results.json"),
+    )
+    .unwrap();
+    assert!(report.contains("\"output\": \"survival table\""), "{report}");
 }
 
 #[test]
