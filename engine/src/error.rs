@@ -59,6 +59,9 @@ pub enum EngineError {
     /// A setting or option the user gave is not valid.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A request that cannot be carried out as asked (an unknown release, say).
+    #[error("{0}")]
+    Invalid(String),
     /// A file fjq had to read or write (a release, an export, a spill) could not be.
     #[error("cannot {action} {path}: {source}")]
     Io {
@@ -112,7 +115,7 @@ impl EngineError {
             | ColumnMissing { .. }
             | WrongType { .. } => ErrorKind::Data,
             Refused(_) => ErrorKind::Refused,
-            Config(_) => ErrorKind::Invalid,
+            Config(_) | Invalid(_) => ErrorKind::Invalid,
             Io { .. } => ErrorKind::Io,
             Internal(_) => ErrorKind::Internal,
             Arrow(_) | Redacted(_) => ErrorKind::Invalid,

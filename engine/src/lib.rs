@@ -84,6 +84,9 @@ impl Engine {
             }),
         );
         ctx.register_udtf(curve::FUNCTION, Arc::new(curve::ReturnCurveFunction));
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+            safe::exception::AddException::new(releaser.clone()),
+        ));
         Ok(Engine {
             ctx,
             dataset,

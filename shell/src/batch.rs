@@ -128,6 +128,7 @@ fn command_source(engine: &Engine, source: &str) -> Batch {
     }
     match parsed {
         Command::Safe(query) => Batch::Sql(exec::safe_sql(&query)),
+        Command::Exception(release, reason) => Batch::Sql(exec::exception_sql(&release, &reason)),
         Command::Explain(query) => Batch::Sql(format!("EXPLAIN {query}")),
         other => match describe::run(engine, &other) {
             Ok(text) => Batch::Printed(text),

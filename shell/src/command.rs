@@ -79,6 +79,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         "QUERY",
         "release an aggregate query through disclosure control: small cells and the cells that would give them back are suppressed, counts rounded; the table, its report (results.json) and the release log go to --release-dir",
     )),
+    batch(spec(
+        "\\exception",
+        &[],
+        &[],
+        "RELEASE REASON",
+        "attach your case for a release in review to its report (results.json's exception), for the output checker, e.g. \\exception release-0002 the suppressed cells are ...",
+    )),
     path(spec(
         "\\i",
         &["\\include"],
@@ -141,6 +148,8 @@ pub enum Command {
     Catalogue,
     Explain(String),
     Safe(String),
+    /// `\exception RELEASE REASON`.
+    Exception(String, String),
     Include(String),
     /// `\o FILE`, or `\o` alone to go back to the terminal.
     Output(Option<String>),
@@ -165,6 +174,7 @@ impl Command {
             Command::Catalogue => "\\catalogue",
             Command::Explain(_) => "\\explain",
             Command::Safe(_) => "\\safe",
+            Command::Exception(..) => "\\exception",
             Command::Include(_) => "\\i",
             Command::Output(_) => "\\o",
             Command::Export(_) => "\\export",
@@ -233,6 +243,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "\\safe" => Command::Safe(rest.map(str::to_string).ok_or_else(|| {
             "\\safe takes an aggregate query, e.g. \\safe SELECT case_type, count(*) AS cases FROM cases GROUP BY case_type".to_string()
         })?),
+        "\\exception" => {
+            let (release, reason) = rest
+                .and_then(|r| r.split_once(char::is_whitespace))
+                .ok_or_else(usage)?;
+            Command::Exception(release.to_string(), unquote(reason.trim()))
+        }
         "\\i" => Command::Include(rest.map(unquote).ok_or_else(|| "\\i takes a file name".to_string())?),
         "\\o" => Command::Output(rest.map(unquote)),
         "\\export" => Command::Export(rest.map(unquote).ok_or_else(|| {

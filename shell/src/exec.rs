@@ -104,6 +104,15 @@ pub fn safe_sql(query: &str) -> String {
     format!("SELECT * FROM safe_table('{}')", query.replace('\'', "''"))
 }
 
+/// `\exception RELEASE REASON` as SQL.
+pub fn exception_sql(release: &str, reason: &str) -> String {
+    format!(
+        "SELECT add_exception('{}', '{}') AS exception",
+        release.replace('\'', "''"),
+        reason.replace('\'', "''")
+    )
+}
+
 pub fn elapsed(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 1.0 {

@@ -266,6 +266,10 @@ impl Repl {
             }
             Command::Explain(query) => self.execute(&format!("EXPLAIN {query}")).await,
             Command::Safe(query) => self.execute(&crate::exec::safe_sql(&query)).await,
+            Command::Exception(release, reason) => {
+                self.execute(&crate::exec::exception_sql(&release, &reason))
+                    .await
+            }
             Command::Include(path) => match std::fs::read_to_string(&path) {
                 Ok(sql) => self.execute(&sql).await,
                 Err(e) => eprintln!("error: cannot read {path}: {e}"),

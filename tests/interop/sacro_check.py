@@ -5,6 +5,7 @@ Usage: sacro_check.py RESULTS_JSON; prints one JSON object:
   version_ok      the viewer accepted the results' version
   files           per file: checksum_valid, and the cells the viewer highlights, each with its
                   data row, the column header, the value there and the viewer's flags
+  exceptions      per output, the researcher's exception the viewer read (ACRO's add_exception)
   index_status    HTTP status of the viewer's checker page for the release
   contents_status HTTP status of the viewer's download of each file (all must be 200)
 """
@@ -66,6 +67,8 @@ def main():
                 }
             )
     out["files"] = files
+    # The researcher's case for each output, as the viewer loaded it.
+    out["exceptions"] = {output: metadata.get("exception") for output, metadata in outputs.items()}
     setup_test_environment()
     client = Client()
     out["index_status"] = client.get("/checker/", {"path": str(results)}).status_code

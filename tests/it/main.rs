@@ -11,6 +11,7 @@ mod differential;
 mod disclosure;
 mod docs_examples;
 mod engine_validation;
+mod exceptions;
 mod full_scale;
 mod functions_truth;
 mod fuzz;

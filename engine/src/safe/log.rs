@@ -1,4 +1,5 @@
-//! The release log: one JSON line per released table, append-only, hash-chained.
+//! The release log: one JSON line per released table (or per exception recorded for one),
+//! append-only, hash-chained.
 //!
 //! Each entry carries the query, the rules in force, the table's population, dimensions and
 //! measures, every cell (key, values, whether published, which rules it failed) and the files
@@ -53,6 +54,11 @@ pub struct Entry {
     pub cells: Vec<LoggedCell>,
     /// Released files and their SHA-256.
     pub files: Vec<(String, String)>,
+    /// Set on an entry that records the researcher's exception for release `id` (its
+    /// `results.json` rewritten with the reason, whose new SHA-256 is in `files`) rather than a
+    /// release. Absent otherwise, so entries written before exceptions existed hash as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
     pub prev_hash: String,
     #[serde(default)]
     pub hash: String,
@@ -182,6 +188,7 @@ mod tests {
             exact: vec![true],
             cells: Vec::new(),
             files: Vec::new(),
+            exception: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

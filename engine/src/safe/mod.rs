@@ -8,6 +8,7 @@
 //! audit, the differencing check against the release log, and a report beside the table.
 
 pub mod analyze;
+pub mod exception;
 mod lineage;
 pub mod log;
 pub mod release;

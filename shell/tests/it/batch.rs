@@ -218,6 +218,23 @@ fn safe_releases_and_the_safe_policy_in_batch_mode() {
     assert!(out.contains("at_risk") && out.contains("lower_95"), "{out}");
     let report = std::fs::read_to_string(releases.join("release-0002/results.json")).unwrap();
     assert!(report.contains("\"method\": \"return_curve\""), "{report}");
+    // The researcher's case for it, from the shell, lands in its report for the checker.
+    let o = run(&[
+        "--release-dir",
+        dir,
+        "-c",
+        "\\exception release-0002 the curve is Figure 2 of the report; steps were merged as the rules require",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("release-0002: exception recorded"), "{}", stdout(&o));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(releases.join("release-0002/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["results"]["output_0"]["exception"],
+        "the curve is Figure 2 of the report; steps were merged as the rules require"
+    );
     // Under --policy safe a row-level query fails with the reason and exit code 3.
     let o = run(&[
         "--policy",

@@ -7,7 +7,7 @@ pub(crate) mod cells;
 pub(crate) mod curve;
 mod differencing;
 mod publish;
-mod store;
+pub(crate) mod store;
 
 use super::analyze::analyze;
 use crate::{EngineError, Result};
@@ -25,7 +25,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Releaser {
     pub dir: Option<PathBuf>,
-    lock: tokio::sync::Mutex<()>,
+    pub(crate) lock: tokio::sync::Mutex<()>,
     /// The summary of the latest release not yet shown to the user.
     latest: std::sync::Mutex<Option<String>>,
 }

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub(crate) struct Store {
     dir: PathBuf,
     /// The log's entries, verified.
+    all: Vec<Entry>,
+    /// The releases among them (not the exceptions recorded for them).
     pub previous: Vec<Entry>,
 }
 
@@ -61,17 +63,23 @@ impl Store {
     /// what an interrupted release left behind.
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| io("create the release directory", dir, e))?;
-        let previous = log::read(dir)?;
-        recover_interrupted(dir, &previous)?;
+        let all = log::read(dir)?;
+        recover_interrupted(dir, &all)?;
+        let previous = all
+            .iter()
+            .filter(|e| e.exception.is_none())
+            .cloned()
+            .collect();
         Ok(Store {
             dir: dir.to_path_buf(),
+            all,
             previous,
         })
     }
 
     /// Writes the table, its report and checksums, logs the release, and gives it its name.
     pub fn write(self, record: Record) -> Result<Written> {
-        let number = self.previous.last().map(|e| e.release).unwrap_or(0) + 1;
+        let number = self.previous.iter().map(|e| e.release).max().unwrap_or(0) + 1;
         let id = format!("release-{number:04}");
         let final_dir = self.dir.join(&id);
         if final_dir.exists() {
@@ -131,16 +139,87 @@ impl Store {
                 ("output_0.csv".to_string(), csv_sha),
                 ("results.json".to_string(), report_sha),
             ],
+            exception: None,
             prev_hash: String::new(),
             hash: String::new(),
         };
-        log::append(&self.dir, &self.previous, entry)?;
+        log::append(&self.dir, &self.all, entry)?;
         std::fs::rename(&staging, &final_dir).map_err(|e| write_failed(&final_dir, e))?;
         Ok(Written {
             id,
             report: final_dir.join(report::REPORT_FILE),
             dir: final_dir,
         })
+    }
+}
+
+impl Store {
+    /// Records the researcher's exception for release `id`: its report's `exception` is set to
+    /// `reason` (ACRO's `add_exception`), its checksum rewritten, and the change logged.
+    pub fn record_exception(self, id: &str, reason: &str) -> Result<()> {
+        let Some(release) = self.previous.iter().find(|e| e.id == id) else {
+            let ids: Vec<&str> = self.previous.iter().map(|e| e.id.as_str()).collect();
+            return Err(EngineError::Invalid(format!(
+                "no release {id} in {}; {}",
+                self.dir.display(),
+                if ids.is_empty() {
+                    "nothing has been released there yet".to_string()
+                } else {
+                    format!("its releases are {}", ids.join(", "))
+                }
+            )));
+        };
+        let folder = self.dir.join(id);
+        let path = folder.join(report::REPORT_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| io("read the report", &path, e))?;
+        let mut report: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            refused(format!(
+                "{} is not a report fjq wrote ({e}); it may have been edited",
+                path.display()
+            ))
+        })?;
+        let Some(outputs) = report["results"].as_object_mut() else {
+            return Err(refused(format!("{} has no results", path.display())));
+        };
+        // The same exception again (a function called once per row, say) changes nothing.
+        if outputs.values().all(|o| o["exception"] == reason) {
+            return Ok(());
+        }
+        for output in outputs.values_mut() {
+            if output["status"] != "review" {
+                return Err(EngineError::Invalid(format!(
+                    "{id} passed the rules (status {}): an exception is the case for an output in review, and this one needs none",
+                    output["status"]
+                )));
+            }
+            output["exception"] = serde_json::Value::String(reason.to_string());
+        }
+        let staged = folder.join(format!(".{}.partial", report::REPORT_FILE));
+        let body = serde_json::to_string_pretty(&report).expect("json");
+        std::fs::write(&staged, body).map_err(|e| io("write the report", &staged, e))?;
+        std::fs::rename(&staged, &path).map_err(|e| io("write the report", &path, e))?;
+        let sha = log::sha256_file(&path).map_err(|e| io("read the report", &path, e))?;
+        let checksum = folder.join("checksums").join("results.json.txt");
+        std::fs::write(&checksum, &sha).map_err(|e| io("write the checksum", &checksum, e))?;
+        let entry = Entry {
+            release: release.release,
+            id: id.to_string(),
+            timestamp: fjq_contract::calendar::now_iso(),
+            query: String::new(),
+            rules: release.rules.clone(),
+            population: String::new(),
+            base: String::new(),
+            dimensions: Vec::new(),
+            additive: Vec::new(),
+            exact: Vec::new(),
+            cells: Vec::new(),
+            files: vec![(report::REPORT_FILE.to_string(), sha)],
+            exception: Some(reason.to_string()),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        log::append(&self.dir, &self.all, entry)?;
+        Ok(())
     }
 }
 
