@@ -220,9 +220,7 @@ impl ReturnCurveTable {
                     continue;
                 }
                 let next = people.len() as u32;
-                let person = *people
-                    .entry(persons.value(row).to_string())
-                    .or_insert(next);
+                let person = *people.entry(persons.value(row).to_string()).or_insert(next);
                 let key_row;
                 let key: &[u8] = match &keys {
                     Some(keys) => {
@@ -260,7 +258,10 @@ impl ReturnCurveTable {
 }
 
 /// The curve table: each group's values beside each of its steps.
-pub fn curve_batch(schema: &SchemaRef, groups: &[(Vec<ScalarValue>, Vec<Step>)]) -> Result<RecordBatch> {
+pub fn curve_batch(
+    schema: &SchemaRef,
+    groups: &[(Vec<ScalarValue>, Vec<Step>)],
+) -> Result<RecordBatch> {
     let group_count = schema.fields().len() - CURVE_COLUMNS.len();
     let mut group_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); group_count];
     let mut ints: Vec<Int64Builder> = (0..4).map(|_| Int64Builder::new()).collect();
@@ -270,9 +271,9 @@ pub fn curve_batch(schema: &SchemaRef, groups: &[(Vec<ScalarValue>, Vec<Step>)])
             for (g, v) in values.iter().enumerate() {
                 group_values[g].push(v.clone());
             }
-            for (b, v) in ints
-                .iter_mut()
-                .zip([s.day, s.at_risk as i64, s.returns as i64, s.censored as i64])
+            for (b, v) in
+                ints.iter_mut()
+                    .zip([s.day, s.at_risk as i64, s.returns as i64, s.censored as i64])
             {
                 b.append_value(v);
             }

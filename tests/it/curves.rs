@@ -40,7 +40,8 @@ fn rows(batches: &[RecordBatch], groups: usize) -> Vec<Row> {
     let mut out = Vec::new();
     for b in batches {
         let int = |c: usize, r: usize| b.column(groups + c).as_primitive::<Int64Type>().value(r);
-        let float = |c: usize, r: usize| b.column(groups + c).as_primitive::<Float64Type>().value(r);
+        let float =
+            |c: usize, r: usize| b.column(groups + c).as_primitive::<Float64Type>().value(r);
         for r in 0..b.num_rows() {
             let group = (0..groups)
                 .map(|g| {
@@ -144,10 +145,7 @@ async fn the_curve_before_suppression_equals_lifelines() {
     }
     // The headline: about a quarter of mothers in care proceedings back within seven years.
     let last = curve["public_law"].last().unwrap();
-    assert!(
-        (0.15..0.35).contains(&(1.0 - last.survival)),
-        "{last:?}"
-    );
+    assert!((0.15..0.35).contains(&(1.0 - last.survival)), "{last:?}");
 }
 
 fn round5(n: i64) -> i64 {
@@ -170,7 +168,10 @@ fn check_release(raw: &BTreeMap<String, Vec<Row>>, released: &BTreeMap<String, V
                 next += 1;
             }
             let at_risk = steps[start].at_risk;
-            assert!(at_risk >= 10, "{group}: a step published from {at_risk} at risk");
+            assert!(
+                at_risk >= 10,
+                "{group}: a step published from {at_risk} at risk"
+            );
             assert!(
                 at_risk - returns - censored >= 10,
                 "{group}: a step after which fewer than 10 remain at risk: {p:?}"
@@ -203,7 +204,11 @@ fn check_release(raw: &BTreeMap<String, Vec<Row>>, released: &BTreeMap<String, V
     // A group with fewer than 10 persons publishes nothing.
     for (group, steps) in raw {
         if steps[0].at_risk < 10 {
-            assert!(!released.contains_key(group), "{group} has {} persons", steps[0].at_risk);
+            assert!(
+                !released.contains_key(group),
+                "{group} has {} persons",
+                steps[0].at_risk
+            );
         }
     }
 }
@@ -240,14 +245,19 @@ async fn a_released_curve_follows_the_rules_and_opens_in_the_sacro_viewer() {
         assert_eq!(output["properties"]["method"], "return_curve");
         assert_eq!(report["fjq"]["output"], "survival table");
         assert_eq!(
-            report["fjq"]["survival"]["steps_published"].as_u64().unwrap() as usize,
+            report["fjq"]["survival"]["steps_published"]
+                .as_u64()
+                .unwrap() as usize,
             released.values().map(Vec::len).sum::<usize>()
         );
 
         // The checker's view: the viewer opens it, checksums hold, nothing is highlighted
         // (no published cell failed a rule), and the CSV is the curve as published.
         let o = Command::new(crate::differential::python())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/sacro_check.py"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/interop/sacro_check.py"
+            ))
             .arg(&report_path)
             .output()
             .unwrap();
@@ -315,7 +325,9 @@ async fn curves_over_populations_that_differ_by_a_small_group_are_refused() {
     )
     .await;
     let ids = three[0].column(0).as_string::<i32>();
-    let ids: Vec<String> = (0..ids.len()).map(|i| format!("''{}''", ids.value(i))).collect();
+    let ids: Vec<String> = (0..ids.len())
+        .map(|i| format!("''{}''", ids.value(i)))
+        .collect();
     let dir = release_dir("curve-differencing");
     let fjq = engine(data, Policy::Open, Some(dir)).await;
     let public = " AND c.case_type = ''public_law''";
@@ -327,7 +339,9 @@ async fn curves_over_populations_that_differ_by_a_small_group_are_refused() {
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Refused, "{refused}");
     assert!(
-        refused.to_string().contains("difference would publish that group"),
+        refused
+            .to_string()
+            .contains("difference would publish that group"),
         "{refused}"
     );
     // Nor through a table of the same persons: its count differs from the curve's by three.

@@ -45,7 +45,9 @@ async fn an_exception_reaches_the_checker_and_the_log_still_verifies() {
     )
     .await
     .unwrap();
-    run(&engine, "SELECT count(*) AS n FROM cases").await.unwrap();
+    run(&engine, "SELECT count(*) AS n FROM cases")
+        .await
+        .unwrap();
     assert_eq!(
         report(&dir, "release-0001")["results"]["output_0"]["status"],
         "review"
@@ -75,7 +77,10 @@ async fn an_exception_reaches_the_checker_and_the_log_still_verifies() {
 
     // The checker's viewer reads the exception.
     let o = Command::new(crate::differential::python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/sacro_check.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/interop/sacro_check.py"
+        ))
         .arg(dir.join("release-0001/results.json"))
         .output()
         .unwrap();
@@ -91,8 +96,14 @@ async fn an_exception_reaches_the_checker_and_the_log_still_verifies() {
             "SELECT add_exception('release-0002', 'no reason needed')",
             "passed the rules",
         ),
-        ("SELECT add_exception('release-0009', 'why')", "no release release-0009"),
-        ("SELECT add_exception('release-0001', '   ')", "needs a reason"),
+        (
+            "SELECT add_exception('release-0009', 'why')",
+            "no release release-0009",
+        ),
+        (
+            "SELECT add_exception('release-0001', '   ')",
+            "needs a reason",
+        ),
     ] {
         let e = run(&engine, sql).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Invalid, "{sql}: {e}");
@@ -112,7 +123,10 @@ async fn an_exception_reaches_the_checker_and_the_log_still_verifies() {
     .unwrap();
     assert!(dir.join("release-0003/results.json").exists());
     let log = std::fs::read_to_string(dir.join("release-log.jsonl")).unwrap();
-    let entries: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(entries.len(), 4, "three releases and one exception");
     assert_eq!(entries[2]["exception"], reason);
     assert_eq!(entries[2]["id"], "release-0001");

@@ -5,8 +5,8 @@
 
 mod audit_oracle;
 mod calibration;
-mod curves;
 mod common;
+mod curves;
 mod differential;
 mod disclosure;
 mod docs_examples;

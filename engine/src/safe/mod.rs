@@ -164,8 +164,9 @@ impl TableFunctionImpl for SafeTableFunction {
         if release::uses_safe_table(&plan) {
             return plan_err!("safe_table cannot be nested in a safe_table query");
         }
-        if let Some(curve) = release::curve::curve_of(&plan)
-            .map_err(|e| DataFusionError::External(Box::new(e)))? {
+        if let Some(curve) =
+            release::curve::curve_of(&plan).map_err(|e| DataFusionError::External(Box::new(e)))?
+        {
             return Ok(Arc::new(SafeTable {
                 sql,
                 schema: TableProvider::schema(&curve),

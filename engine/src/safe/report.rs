@@ -158,7 +158,9 @@ pub(crate) fn write(dir: &Path, input: &ReportInput) -> std::io::Result<PathBuf>
     let (status, summary_text, output_kind, method) = match input.curve {
         None => (status, summary_text, "table", "safe_table"),
         Some(curve) => {
-            for name in ["day", "at_risk", "returns", "censored", "survival", "lower_95", "upper_95"] {
+            for name in [
+                "day", "at_risk", "returns", "censored", "survival", "lower_95", "upper_95",
+            ] {
                 let per_row: Map<String, Value> = (0..input.output_rows)
                     .map(|r| (r.to_string(), json!("ok")))
                     .collect();

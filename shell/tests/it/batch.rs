@@ -226,7 +226,11 @@ fn safe_releases_and_the_safe_policy_in_batch_mode() {
         "\\exception release-0002 the curve is Figure 2 of the report; steps were merged as the rules require",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("release-0002: exception recorded"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("release-0002: exception recorded"),
+        "{}",
+        stdout(&o)
+    );
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(releases.join("release-0002/results.json")).unwrap(),
     )

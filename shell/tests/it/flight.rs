@@ -284,11 +284,13 @@ fn under_the_safe_policy_rows_are_refused_and_tables_are_released() {
         }
         assert!(r["returns"].as_i64().unwrap() + r["censored"].as_i64().unwrap() >= 10);
     }
-    let report = std::fs::read_to_string(
-        scratch("flight-safe-releases").join("release-0002/results.json"),
-    )
-    .unwrap();
-    assert!(report.contains("\"output\": \"survival table\""), "{report}");
+    let report =
+        std::fs::read_to_string(scratch("flight-safe-releases").join("release-0002/results.json"))
+            .unwrap();
+    assert!(
+        report.contains("\"output\": \"survival table\""),
+        "{report}"
+    );
 }
 
 #[test]
