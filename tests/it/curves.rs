@@ -269,6 +269,7 @@ async fn a_released_curve_follows_the_rules_and_opens_in_the_sacro_viewer() {
         assert_eq!(files.len(), 1, "{shown}");
         assert_eq!(files[0]["checksum_valid"], true, "{shown}");
         assert_eq!(files[0]["highlighted"], serde_json::json!([]), "{shown}");
+        assert_eq!(shown["contents_status"], serde_json::json!([200]), "{shown}");
         let csv = std::fs::read_to_string(dir.join("release-0001/output_0.csv")).unwrap();
         assert_eq!(
             csv.lines().next().unwrap(),
@@ -311,6 +312,47 @@ async fn a_curve_is_released_whole_or_refused() {
         );
         // Valid SQL: the open policy runs it.
         assert!(!query(&open, &sql).await.is_empty(), "{sql}");
+    }
+    // A curve over cases rather than persons: a step of 10 cases may be fewer mothers.
+    let cases = "SELECT * FROM return_curve('SELECT c.case_id, c.start_date FROM cases c', 365)";
+    let error = safe.sql(cases).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Refused, "{error}");
+    assert!(
+        error.to_string().contains("not a person column"),
+        "{error}"
+    );
+    assert!(!query(&open, cases).await.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_arguments_to_return_curve_say_what_is_wrong() {
+    let open = engine(small_dataset(), Policy::Open, None).await;
+    let entries = "SELECT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id)";
+    for (sql, says) in [
+        (
+            "SELECT * FROM return_curve('SELECT 1', 10)".to_string(),
+            "its last two columns the person and the entry's start date",
+        ),
+        (
+            "SELECT * FROM return_curve('SELECT person_id, case_id FROM people', 10)".to_string(),
+            "last column `case_id` should be the entry's start date",
+        ),
+        (
+            format!("SELECT * FROM return_curve('{entries}', -5)"),
+            "horizon_days must be a positive number",
+        ),
+        (
+            format!("SELECT * FROM return_curve('{entries}', 10, 'soon')"),
+            "coverage_end must be a date",
+        ),
+        (
+            "SELECT * FROM return_curve('SELECT person_id, start_date FROM peple', 10)".to_string(),
+            "did you mean `people`",
+        ),
+    ] {
+        let error = open.sql(&sql).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Invalid, "{sql}: {error}");
+        assert!(error.to_string().contains(says), "{sql}: {error}");
     }
 }
 

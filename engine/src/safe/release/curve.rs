@@ -104,14 +104,22 @@ pub(crate) fn persons_table(curve: &ReturnCurveTable, rules: &Rules) -> Result<A
     let groups = exprs[..curve.groups].to_vec();
     let person = unalias(&exprs[curve.groups]).clone();
     let plan = LogicalPlanBuilder::from(input.as_ref().clone())
-        .aggregate(groups, vec![count_distinct(person)])?
+        .aggregate(groups, vec![count_distinct(person.clone())])?
         .build()?;
-    analyze(&plan, rules).map_err(|e| {
+    let analysis = analyze(&plan, rules).map_err(|e| {
         refused(format!(
             "return_curve's query is not releasable: {}",
             e.message()
         ))
-    })
+    })?;
+    // Each step must count persons: a case or a row may be one of several of the same person.
+    if !analysis.person_exprs.contains(&person) {
+        return Err(refused(format!(
+            "return_curve's query gives `{}` as the person, which is not a person column of the dataset (such as people.person_id or cafcass_people.cafcass_person_id); a released curve counts distinct persons at each step",
+            exprs[curve.groups].schema_name()
+        )));
+    }
+    Ok(analysis)
 }
 
 /// Releases a curve (the caller checked the release directory).
