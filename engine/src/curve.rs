@@ -27,7 +27,9 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use datafusion::prelude::SessionContext;
-use fjq_udfs::entries::return_curve::{Step, curve_from_counts, observations, step_counts};
+use fjq_udfs::entries::return_curve::{
+    Step, StepCount, curve_from_counts, observations, step_counts,
+};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::fmt;
@@ -183,7 +185,7 @@ pub struct ReturnCurveTable {
 /// The raw curves of one call: per group, its values and step counts.
 pub struct Curves {
     pub schema: SchemaRef,
-    pub groups: Vec<(Vec<ScalarValue>, Vec<(i64, u64, u64, u64)>)>,
+    pub groups: Vec<(Vec<ScalarValue>, Vec<StepCount>)>,
 }
 
 impl ReturnCurveTable {
@@ -200,8 +202,9 @@ impl ReturnCurveTable {
                 .map(|f| SortField::new(f.data_type().clone()))
                 .collect(),
         )?;
-        // Group key -> (group values, entries); person text -> number.
-        let mut groups: HashMap<Vec<u8>, (Vec<ScalarValue>, Vec<(u32, i32)>)> = HashMap::new();
+        // Group key -> (group values, (person, start date) entries); person text -> number.
+        type Entries = (Vec<ScalarValue>, Vec<(u32, i32)>);
+        let mut groups: HashMap<Vec<u8>, Entries> = HashMap::new();
         let mut people: HashMap<String, u32> = HashMap::new();
         while let Some(batch) = stream.next().await {
             let batch = batch?;

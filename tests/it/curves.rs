@@ -269,7 +269,11 @@ async fn a_released_curve_follows_the_rules_and_opens_in_the_sacro_viewer() {
         assert_eq!(files.len(), 1, "{shown}");
         assert_eq!(files[0]["checksum_valid"], true, "{shown}");
         assert_eq!(files[0]["highlighted"], serde_json::json!([]), "{shown}");
-        assert_eq!(shown["contents_status"], serde_json::json!([200]), "{shown}");
+        assert_eq!(
+            shown["contents_status"],
+            serde_json::json!([200]),
+            "{shown}"
+        );
         let csv = std::fs::read_to_string(dir.join("release-0001/output_0.csv")).unwrap();
         assert_eq!(
             csv.lines().next().unwrap(),
@@ -317,10 +321,7 @@ async fn a_curve_is_released_whole_or_refused() {
     let cases = "SELECT * FROM return_curve('SELECT c.case_id, c.start_date FROM cases c', 365)";
     let error = safe.sql(cases).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Refused, "{error}");
-    assert!(
-        error.to_string().contains("not a person column"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("not a person column"), "{error}");
     assert!(!query(&open, cases).await.is_empty());
 }
 

@@ -6,7 +6,7 @@
 //! on fewer persons than the threshold.
 
 use super::rules::round_half_up_i64;
-use crate::entries::return_curve::{Step, curve_from_counts};
+use crate::entries::return_curve::{Step, StepCount, curve_from_counts};
 
 /// A curve as published, and what was done to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,7 @@ pub struct SafeCurve {
 /// The safe curve of raw step counts `(day, at_risk, returns, censored)`, in day order.
 /// A published step is dated by the last day it gathers and carries the at-risk count at its
 /// start.
-pub fn safe_curve(raw: &[(i64, u64, u64, u64)], threshold: u64, rounding_base: u64) -> SafeCurve {
+pub fn safe_curve(raw: &[StepCount], threshold: u64, rounding_base: u64) -> SafeCurve {
     let threshold = threshold.max(1);
     let mut published = Vec::new();
     let mut merged = 0;

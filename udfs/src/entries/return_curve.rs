@@ -25,6 +25,9 @@ pub struct Step {
     pub upper: f64,
 }
 
+/// One day's counts: `(day, at_risk, returns, censored)`.
+pub type StepCount = (i64, u64, u64, u64);
+
 /// The two-sided 95% normal quantile.
 const Z_95: f64 = 1.959_963_984_540_054;
 
@@ -61,7 +64,7 @@ pub fn observations(entries: &mut [(u32, i32)], coverage_end: i32) -> Vec<(i64, 
 
 /// The step counts of `observations` up to `horizon`: `(day, at_risk, returns, censored)` for
 /// each day someone left the risk set. Sorts `observations`.
-pub fn step_counts(observations: &mut [(i64, bool)], horizon: i64) -> Vec<(i64, u64, u64, u64)> {
+pub fn step_counts(observations: &mut [(i64, bool)], horizon: i64) -> Vec<StepCount> {
     observations.sort_unstable();
     let mut steps = Vec::new();
     let mut at_risk = observations.len() as u64;
@@ -85,7 +88,7 @@ pub fn step_counts(observations: &mut [(i64, bool)], horizon: i64) -> Vec<(i64, 
 
 /// Survival and its confidence interval from step counts. Each step's at-risk count is taken as
 /// given (a published curve's rounded counts need not add up).
-pub fn curve_from_counts(counts: &[(i64, u64, u64, u64)]) -> Vec<Step> {
+pub fn curve_from_counts(counts: &[StepCount]) -> Vec<Step> {
     let mut survival = 1.0_f64;
     let mut greenwood = 0.0_f64;
     counts
