@@ -16,23 +16,16 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::execution::context::SessionState;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
-use datafusion::physical_expr::EquivalenceProperties;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use fjq_udfs::entries::return_curve::{
     Step, StepCount, curve_from_counts, observations, step_counts,
 };
 use futures::StreamExt;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
 /// The table function's name, and the name DataFusion gives its scans.
@@ -315,94 +308,27 @@ impl TableProvider for ReturnCurveTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let schema = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => self.schema.clone(),
-        };
-        Ok(Arc::new(ReturnCurveExec {
-            table: Arc::new(self.clone()),
-            projection: projection.cloned(),
-            properties: Arc::new(PlanProperties::new(
-                EquivalenceProperties::new(schema.clone()),
-                Partitioning::UnknownPartitioning(1),
-                EmissionType::Final,
-                Boundedness::Bounded,
-            )),
-            schema,
-        }))
-    }
-}
-
-/// Computes the curves when executed.
-#[derive(Debug)]
-struct ReturnCurveExec {
-    table: Arc<ReturnCurveTable>,
-    projection: Option<Vec<usize>>,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-}
-
-impl DisplayAs for ReturnCurveExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "ReturnCurveExec: horizon_days={}, query={}",
-            self.table.horizon, self.table.sql
-        )
-    }
-}
-
-impl ExecutionPlan for ReturnCurveExec {
-    fn name(&self) -> &str {
-        "ReturnCurveExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(
-            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
-        ) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
-    ) -> Result<datafusion::common::tree_node::TreeNodeRecursion> {
-        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        _partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        let (table, projection) = (self.table.clone(), self.projection.clone());
-        let stream = futures::stream::once(async move {
-            let curves = table.counts(&table.state).await?;
-            let groups: Vec<_> = curves
-                .groups
-                .iter()
-                .map(|(values, counts)| (values.clone(), curve_from_counts(counts)))
-                .collect();
-            let batch = curve_batch(&curves.schema, &groups)?;
-            match &projection {
-                Some(p) => batch.project(p).map_err(DataFusionError::from),
-                None => Ok(batch),
-            }
+        let table = Arc::new(self.clone());
+        let compute: crate::deferred::Compute = Arc::new(move || {
+            let table = table.clone();
+            Box::pin(async move {
+                let curves = table.counts(&table.state).await?;
+                let groups: Vec<_> = curves
+                    .groups
+                    .iter()
+                    .map(|(values, counts)| (values.clone(), curve_from_counts(counts)))
+                    .collect();
+                Ok(vec![curve_batch(&curves.schema, &groups)?])
+            })
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema.clone(),
-            stream,
-        )))
+        Ok(Arc::new(crate::deferred::DeferredExec::new(
+            format!(
+                "ReturnCurveExec: horizon_days={}, query={}",
+                self.horizon, self.sql
+            ),
+            &self.schema,
+            projection,
+            compute,
+        )?))
     }
 }

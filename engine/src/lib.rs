@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod config;
 pub mod curve;
 mod dataset;
+mod deferred;
 pub mod diagnostics;
 pub mod error;
 pub mod export;

@@ -253,16 +253,7 @@ async fn a_released_curve_follows_the_rules_and_opens_in_the_sacro_viewer() {
 
         // The checker's view: the viewer opens it, checksums hold, nothing is highlighted
         // (no published cell failed a rule), and the CSV is the curve as published.
-        let o = Command::new(crate::differential::python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/interop/sacro_check.py"
-            ))
-            .arg(&report_path)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let shown = crate::sacro::open_in_viewer(&report_path);
         assert_eq!(shown["version_ok"], true, "{shown}");
         assert_eq!(shown["index_status"], 200, "{shown}");
         let files = shown["files"].as_array().unwrap();

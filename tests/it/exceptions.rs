@@ -8,7 +8,6 @@ use fjq_engine::{Engine, EngineConfig, ErrorKind, Policy};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
 
 async fn safe_engine(dir: &Path) -> Engine {
     Engine::open(
@@ -76,16 +75,7 @@ async fn an_exception_reaches_the_checker_and_the_log_still_verifies() {
     assert_eq!(checksum, format!("{:x}", Sha256::digest(&bytes)));
 
     // The checker's viewer reads the exception.
-    let o = Command::new(crate::differential::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/interop/sacro_check.py"
-        ))
-        .arg(dir.join("release-0001/results.json"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shown = crate::sacro::open_in_viewer(&dir.join("release-0001/results.json"));
     assert_eq!(shown["version_ok"], true, "{shown}");
     assert_eq!(shown["exceptions"]["output_0"], reason, "{shown}");
     assert_eq!(shown["files"][0]["checksum_valid"], true, "{shown}");

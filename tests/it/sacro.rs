@@ -11,6 +11,21 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
+/// What the SACRO Viewer shows of the release whose report is at `report`
+/// (tests/interop/sacro_check.py says what each key holds).
+pub fn open_in_viewer(report: &std::path::Path) -> Value {
+    let o = Command::new(crate::differential::python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/interop/sacro_check.py"
+        ))
+        .arg(report)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[tokio::test]
 async fn a_release_opens_in_the_sacro_viewer_with_the_failing_cells_highlighted() {
     let releases = crate::common::scratch("sacro-releases");
@@ -66,16 +81,7 @@ async fn a_release_opens_in_the_sacro_viewer_with_the_failing_cells_highlighted(
     }
     assert!(!failing.is_empty(), "the table has small cells to flag");
 
-    let o = Command::new(crate::differential::python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/interop/sacro_check.py"
-        ))
-        .arg(&released.report)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shown = open_in_viewer(&released.report);
     assert_eq!(shown["version_ok"], true, "{shown}");
     assert_eq!(shown["index_status"], 200, "{shown}");
     assert_eq!(

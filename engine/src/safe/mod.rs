@@ -20,14 +20,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{DataFusionError, ScalarValue, plan_err};
 use datafusion::execution::context::SessionState;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
-use datafusion::physical_expr::EquivalenceProperties;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::sqlparser::ast;
 use release::{Release, Releaser};
 use std::fmt;
@@ -225,104 +219,22 @@ impl TableProvider for SafeTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let schema = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => self.schema.clone(),
-        };
-        Ok(Arc::new(SafeTableExec {
-            sql: self.sql.clone(),
-            projection: projection.cloned(),
-            properties: Arc::new(PlanProperties::new(
-                EquivalenceProperties::new(schema.clone()),
-                Partitioning::UnknownPartitioning(1),
-                EmissionType::Final,
-                Boundedness::Bounded,
-            )),
-            schema,
-            state: self.state.clone(),
-            releaser: self.releaser.clone(),
-        }))
-    }
-}
-
-/// Runs the release when executed (not when planned, so EXPLAIN releases nothing).
-#[derive(Debug)]
-struct SafeTableExec {
-    sql: String,
-    projection: Option<Vec<usize>>,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-    state: SessionState,
-    releaser: Arc<Releaser>,
-}
-
-impl DisplayAs for SafeTableExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SafeTableExec: {}", self.sql)
-    }
-}
-
-impl ExecutionPlan for SafeTableExec {
-    fn name(&self) -> &str {
-        "SafeTableExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(
-            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
-        ) -> datafusion::common::Result<
-            datafusion::common::tree_node::TreeNodeRecursion,
-        >,
-    ) -> datafusion::common::Result<datafusion::common::tree_node::TreeNodeRecursion> {
-        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        _partition: usize,
-        _context: Arc<TaskContext>,
-    ) -> datafusion::common::Result<SendableRecordBatchStream> {
-        let (sql, state, releaser, projection) = (
-            self.sql.clone(),
-            self.state.clone(),
-            self.releaser.clone(),
-            self.projection.clone(),
-        );
-        let stream = futures::stream::once(async move {
-            let released: Release = release::release(&state, &sql, &releaser)
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let batches: Vec<_> = released
-                .batches
-                .into_iter()
-                .map(|b| match &projection {
-                    Some(p) => b.project(p).map_err(DataFusionError::from),
-                    None => Ok(b),
-                })
-                .collect();
-            Ok::<_, DataFusionError>(futures::stream::iter(batches))
+        let (sql, state, releaser) = (self.sql.clone(), self.state.clone(), self.releaser.clone());
+        let compute: crate::deferred::Compute = Arc::new(move || {
+            let (sql, state, releaser) = (sql.clone(), state.clone(), releaser.clone());
+            Box::pin(async move {
+                let released: Release = release::release(&state, &sql, &releaser)
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                Ok(released.batches)
+            })
         });
-        use futures::TryStreamExt;
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema.clone(),
-            stream.try_flatten(),
-        )))
+        Ok(Arc::new(crate::deferred::DeferredExec::new(
+            format!("SafeTableExec: {}", self.sql),
+            &self.schema,
+            projection,
+            compute,
+        )?))
     }
 }
 

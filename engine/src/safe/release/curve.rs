@@ -189,21 +189,7 @@ pub(crate) async fn release_curve(
     let _guard = releaser.lock.lock().await;
     let store = store::Store::open(dir)?;
     let logged = cells.logged(&suppressed);
-    differencing::differencing(
-        &store.previous,
-        &analysis.population,
-        &cells.side(&logged),
-        cells.lower,
-        &rules,
-    )?;
-    differencing::differencing_by_filter(
-        state,
-        &store.previous,
-        &analysis,
-        &cells.dimensions,
-        &rules,
-    )
-    .await?;
+    differencing::against_the_log(state, &store, &analysis, &cells, &logged, &rules).await?;
 
     let out_schema: SchemaRef = raw.schema.clone();
     let table = curve_batch(&out_schema, &published)?;

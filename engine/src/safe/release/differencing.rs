@@ -16,6 +16,26 @@ use datafusion::prelude::SessionContext;
 use fjq_udfs::disclosure::{Cell, Equation, Rules, Table};
 use std::collections::{BTreeSet, HashMap};
 
+/// Both checks against every earlier release in `store`'s log, for a table about to be
+/// released with its cells as they will be logged.
+pub(crate) async fn against_the_log(
+    state: &SessionState,
+    store: &super::store::Store,
+    analysis: &Analysis,
+    cells: &CellTable,
+    logged: &[LoggedCell],
+    rules: &Rules,
+) -> Result<()> {
+    differencing(
+        &store.previous,
+        &analysis.population,
+        &cells.side(logged),
+        cells.lower,
+        rules,
+    )?;
+    differencing_by_filter(state, &store.previous, analysis, &cells.dimensions, rules).await
+}
+
 /// One released (or about to be released) table, as differencing compares them.
 pub(crate) struct Side<'a> {
     pub dims: &'a [String],
@@ -27,7 +47,7 @@ pub(crate) struct Side<'a> {
 
 /// Refuses a release that, with an earlier release of the same population (same measure, a
 /// coarser or finer breakdown), would give back a cell that either table suppressed.
-pub(crate) fn differencing(
+fn differencing(
     previous: &[Entry],
     population: &str,
     new: &Side,
@@ -87,7 +107,7 @@ pub(crate) fn differencing(
 /// cell where one side is empty and the other has persons below the threshold is refused.
 /// Margins need no query of their own: a margin with one side empty has that side empty in all
 /// its cells, and its other side is at least the largest of theirs.
-pub(crate) async fn differencing_by_filter(
+async fn differencing_by_filter(
     state: &SessionState,
     previous: &[Entry],
     analysis: &Analysis,

@@ -159,21 +159,7 @@ pub async fn release_plan(
     let _guard = releaser.lock.lock().await;
     let store = store::Store::open(&dir)?;
     let logged = cells.logged(&protection.suppressed);
-    differencing::differencing(
-        &store.previous,
-        &analysis.population,
-        &cells.side(&logged),
-        cells.lower,
-        &rules,
-    )?;
-    differencing::differencing_by_filter(
-        state,
-        &store.previous,
-        &analysis,
-        &cells.dimensions,
-        &rules,
-    )
-    .await?;
+    differencing::against_the_log(state, &store, &analysis, &cells, &logged, &rules).await?;
 
     let (out_schema, table) =
         publish::published_batch(&analysis, &result, &cells, &protection.suppressed, &rules)?;
