@@ -5,7 +5,6 @@
 //! first step's at-risk count), and it is how curves over nested populations, or a curve and a
 //! table over the same rows, are compared with each other. A curve is always `review`.
 
-use super::cells::CellTable;
 use super::{Release, Releaser, differencing, refused, store};
 use crate::Result;
 use crate::curve::{ReturnCurveTable, SCAN_NAME, curve_batch};
@@ -17,10 +16,8 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::context::SessionState;
 use datafusion::functions_aggregate::count::count_distinct;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
-use datafusion::prelude::SessionContext;
 use fjq_udfs::disclosure::curve::safe_curve;
 use fjq_udfs::disclosure::{Rules, protect};
-use std::sync::Arc;
 
 const WHOLE: &str = "a survival curve is released whole and on its own: SELECT * FROM return_curve('<query>', horizon_days)";
 
@@ -132,17 +129,7 @@ pub(crate) async fn release_curve(
 ) -> Result<Release> {
     let rules = fjq_udfs::settings::rules_from(state.config_options());
     let analysis = persons_table(curve, &rules)?;
-    let batches = SessionContext::new_with_state(state.clone())
-        .execute_logical_plan(analysis.plan.clone())
-        .await?
-        .collect()
-        .await?;
-    let schema = batches
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or_else(|| Arc::new(analysis.plan.schema().as_arrow().clone()));
-    let result = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
-    let cells = CellTable::build(&analysis, &result, &rules)?;
+    let (_, cells) = super::run_cells(state, &analysis, &rules).await?;
     let protection = protect(&cells.table, cells.lower, rules.protection)
         .map_err(|_| refused("cannot protect the curve's groups"))?;
 

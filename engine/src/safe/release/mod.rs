@@ -123,18 +123,7 @@ pub async fn release_plan(
     let analysis = analyze(&plan, &rules)
         .map_err(|e| refused(format!("not releasable as a safe table: {}", e.message())))?;
 
-    // The rewritten query, run once; its rows become the cells every later step reads.
-    let batches = SessionContext::new_with_state(state.clone())
-        .execute_logical_plan(analysis.plan.clone())
-        .await?
-        .collect()
-        .await?;
-    let schema = batches
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or_else(|| Arc::new(analysis.plan.schema().as_arrow().clone()));
-    let result = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
-    let cells = CellTable::build(&analysis, &result, &rules)?;
+    let (result, cells) = run_cells(state, &analysis, &rules).await?;
 
     // The message names the cell but not the interval the margins leave it: its bounds are
     // the hidden value, or close to it.
@@ -197,6 +186,26 @@ pub async fn release_plan(
         *latest = Some(released.summary());
     }
     Ok(released)
+}
+
+/// Runs the rewritten query once; its rows become the cells every later step reads.
+pub(crate) async fn run_cells(
+    state: &SessionState,
+    analysis: &super::analyze::Analysis,
+    rules: &fjq_udfs::disclosure::Rules,
+) -> Result<(RecordBatch, CellTable)> {
+    let batches = SessionContext::new_with_state(state.clone())
+        .execute_logical_plan(analysis.plan.clone())
+        .await?
+        .collect()
+        .await?;
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| Arc::new(analysis.plan.schema().as_arrow().clone()));
+    let result = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+    let cells = CellTable::build(analysis, &result, rules)?;
+    Ok((result, cells))
 }
 
 /// The safe-table analysis of a logged query, planned again (a curve's is its persons table).
