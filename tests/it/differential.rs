@@ -165,6 +165,53 @@ async fn furthest_pathways_match_duckdb_running_max() {
     .await;
 }
 
+/// Private law stages in plain SQL (FUNCTIONS.md's private law stages and ranks).
+const PRIVATE_LAW_STAGES: &str = "
+  s AS (SELECT e.case_id, e.event_date, CASE
+          WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
+          WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'
+          WHEN e.event_code = 'U24' THEN 'closed'
+          WHEN e.event_code IN ('C6', 'G61') THEN CASE e.hearing_type WHEN 'FHDRA' THEN 'fhdra'
+               WHEN 'fact_finding' THEN 'fact_finding' WHEN 'DRA' THEN 'dra'
+               WHEN 'final_hearing' THEN 'final_hearing' END
+          WHEN e.event_code IN ('U22', 'U21') THEN 'application'
+          WHEN e.event_code IN ('C43', 'C43A', 'C45A') THEN 'final_order' END AS stage
+        FROM events e JOIN cases c USING (case_id)
+        WHERE c.case_type = 'private_law' AND NOT e.error AND NOT e.vacated),
+  r AS (SELECT *, CASE stage WHEN 'application' THEN 1 WHEN 'fhdra' THEN 6 WHEN 'fact_finding' THEN 8
+          WHEN 'dra' THEN 10 WHEN 'final_hearing' THEN 13 WHEN 'final_order' THEN 14 WHEN 'withdrawn' THEN 16
+          WHEN 'refused' THEN 17 WHEN 'no_order' THEN 18 WHEN 'reopened' THEN 19 WHEN 'closed' THEN 20 END AS rk
+        FROM s WHERE stage IS NOT NULL)";
+
+/// The private law pathways, both modes (the benchmark compared these; now the suite does).
+#[tokio::test]
+async fn private_law_pathways_match_duckdb() {
+    let fjq = FJQ_PUBLIC_LAW_PATHWAY.replace("'public_law'", "'private_law'");
+    same_answer(
+        "private law case_pathway observed",
+        &fjq.replace("{mode}", "observed"),
+        &format!(
+            "WITH {PRIVATE_LAW_STAGES},
+             o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r)
+             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
+             WHERE prev IS NULL OR prev <> stage GROUP BY case_id"
+        ),
+    )
+    .await;
+    same_answer(
+        "private law case_pathway furthest",
+        &fjq.replace("{mode}", "furthest"),
+        &format!(
+            "WITH {PRIVATE_LAW_STAGES},
+             o AS (SELECT *, max(rk) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached FROM r)
+             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
+             WHERE reached IS NULL OR rk > reached GROUP BY case_id"
+        ),
+    )
+    .await;
+}
+
 const ENTRIES: &str = "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL";
 
 #[tokio::test]
