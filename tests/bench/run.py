@@ -7,8 +7,12 @@ in queries.py checks that fjq and DuckDB return the same rows, and only then tim
 engine runs in its own process (so peak memory is its own), runs the query once to warm up and
 then `runs` times, and reports the median. fjq runs with --memory-limit 1G, DuckDB with
 memory_limit 1GB, both on 2 threads. A plain scan of the columns each query reads is timed on
-fjq as the floor. Prints a table and writes target/bench-results.json, and each query's
-EXPLAIN ANALYZE on fjq to target/bench-profiles/.
+fjq as the floor. Prints a table and writes target/bench-results.json, a chart of the ratios
+beside it (bench-results.svg), and each query's EXPLAIN ANALYZE on fjq to target/bench-profiles/.
+
+Answers are compared as typed values (fjq's written to Parquet and read back with pyarrow,
+DuckDB's as its Python values): NULL is not '', a date is not its text, and numbers agree to 9
+significant digits. Any query whose answers differ makes the run exit with status 1.
 """
 
 import argparse
@@ -19,14 +23,19 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 from queries import QUERIES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-FJQ = ROOT / "target" / "release" / "fjq"
+# FJQ_BIN points the harness at another build (e.g. a debug one, to try the harness itself).
+FJQ = Path(os.environ.get("FJQ_BIN", ROOT / "target" / "release" / "fjq"))
 TABLES = ["cases", "case_links", "events", "people", "persons", "cafcass_cases", "cafcass_people", "cafcass_work", "linkage"]
 
 DUCKDB_RUNNER = """
@@ -44,18 +53,28 @@ for _ in range(runs):
     start = time.perf_counter()
     con.execute(sql).fetchall()
     times.append(time.perf_counter() - start)
-print(json.dumps({"times": times, "rows": [["NULL" if v is None else str(v) for v in r] for r in rows]}))
+def typed(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [typed(x) for x in v]
+    if hasattr(v, "isoformat"):
+        return {"date": v.isoformat()}
+    return float(v)  # Decimal
+print(json.dumps({"times": times, "rows": [[typed(v) for v in r] for r in rows]}))
 """ % (TABLES,)
 
 
 def fjq_rows(data, sql):
-    """fjq's answer to `sql`, as rows of text (NULL for empty fields)."""
-    proc = subprocess.run([str(FJQ), "--data", str(data), "--memory-limit", "1G", "--format", "csv", "--quiet", "-c", sql],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"fjq failed on\n{sql}\n{proc.stderr.strip()}")
-    rows = list(csv.reader(io.StringIO(proc.stdout)))
-    return [["NULL" if v == "" else v for v in row] for row in rows[1:]]
+    """fjq's answer to `sql` as typed values: written to Parquet by fjq, read back by pyarrow
+    (in a scratch folder inside the data directory, where the open policy lets COPY write)."""
+    with tempfile.TemporaryDirectory(dir=data, prefix=".answer-") as tmp:
+        out = Path(tmp) / "answer.parquet"
+        proc = subprocess.run([str(FJQ), "--data", str(data), "--memory-limit", "1G", "--quiet",
+                               "-c", f"COPY ({sql}) TO '{out}'"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"fjq failed on\n{sql}\n{proc.stderr.strip()}")
+        return [list(r.values()) for r in pq.read_table(out).to_pylist()]
 
 
 def peak_rss(cmd, stdin_text=None):
@@ -78,14 +97,50 @@ def duckdb_run(data, sql, runs):
 
 
 def canonical(rows):
-    """Rows as sorted tuples of text; numbers that came out as 1.0 in one engine and 1 in the other agree."""
+    """Rows as sorted tuples of tagged values: NULL, numbers (to 9 significant digits, so 1 and
+    1.0 agree), dates, text and lists each keep their kind."""
     def norm(v):
-        try:
-            f = float(v)
-            return str(int(f)) if f.is_integer() else repr(f)
-        except ValueError:
-            return v
+        if v is None:
+            return ("null",)
+        if isinstance(v, bool):
+            return ("bool", v)
+        if isinstance(v, (int, float, Decimal)):
+            return ("number", f"{float(v):.9g}")
+        if isinstance(v, dict) and "date" in v:
+            return ("date", v["date"])
+        if hasattr(v, "isoformat"):
+            return ("date", v.isoformat())
+        if isinstance(v, (list, tuple)):
+            return ("list", tuple(norm(x) for x in v))
+        return ("text", str(v))
     return sorted(tuple(norm(v) for v in r) for r in rows)
+
+
+def draw_chart(results, path):
+    """An SVG bar chart of fjq's time over DuckDB's per query, with the 1.0 and 0.5 lines."""
+    timed = [r for r in results if r.get("same_answer") and "ratio" in r]
+    if not timed:
+        return
+    bar, gap, left, top, width = 18, 6, 330, 40, 420
+    top_ratio = max(2.0, max(r["ratio"] for r in timed) * 1.05)
+    height = top + len(timed) * (bar + gap) + 40
+    x = lambda ratio: left + width * ratio / top_ratio  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<text x="10" y="20" font-size="14">fjq time / DuckDB time (lower is better); scales {sorted({r["scale"] for r in timed})}</text>']
+    for i, r in enumerate(timed):
+        y = top + i * (bar + gap)
+        target = 0.5 if r["domain_functions"] else 1.0
+        colour = "#2b8a3e" if r["ratio"] <= target else "#c92a2a"
+        label = f'{r["query"]} ({r["scale"]})'
+        out.append(f'<text x="{left - 8}" y="{y + bar - 5}" text-anchor="end">{label}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{x(r["ratio"]) - left:.1f}" height="{bar}" fill="{colour}"/>')
+        out.append(f'<text x="{x(r["ratio"]) + 4:.1f}" y="{y + bar - 5}">{r["ratio"]:.2f}</text>')
+    bottom = top + len(timed) * (bar + gap)
+    for ratio, name in [(1.0, "1.0: as fast as DuckDB"), (0.5, "0.5: target with domain functions")]:
+        out.append(f'<line x1="{x(ratio):.1f}" y1="{top - 6}" x2="{x(ratio):.1f}" y2="{bottom}" stroke="#333" stroke-dasharray="4 3"/>')
+        out.append(f'<text x="{x(ratio):.1f}" y="{bottom + 16 + (14 if ratio == 0.5 else 0)}" text-anchor="middle">{name}</text>')
+    out.append("</svg>")
+    Path(path).write_text("\n".join(out))
 
 
 def ensure_data(scale):
@@ -116,9 +171,12 @@ def main():
                 continue
             fjq_answer = fjq_rows(data, q["fjq"])
             _, duck_rows, _ = duckdb_run(data, q["duckdb"], 0)
-            same = canonical(fjq_answer) == canonical(duck_rows)
-            if not same:
-                print(f"{q['name']:<48} DIFFERENT ANSWERS: fjq {len(fjq_answer)} rows, DuckDB {len(duck_rows)} rows; not timed")
+            ours, theirs = canonical(fjq_answer), canonical(duck_rows)
+            if ours != theirs:
+                only_ours = [r for r in ours if r not in theirs][:3]
+                only_theirs = [r for r in theirs if r not in ours][:3]
+                print(f"{q['name']:<48} DIFFERENT ANSWERS: fjq {len(ours)} rows, DuckDB {len(theirs)} rows; not timed\n"
+                      f"  only in fjq: {only_ours}\n  only in DuckDB: {only_theirs}")
                 results.append({"scale": scale, "query": q["name"], "same_answer": False})
                 continue
             cmd = [str(FJQ), "--data", str(data), "--memory-limit", "1G", "--format", "csv", "--timing", "--quiet", "--output", os.devnull]
@@ -150,7 +208,13 @@ def main():
             flag = "" if f / d <= target else "  (target <= %.1f)" % target
             print(f"{q['name']:<48} {f:8.3f} {d:9.3f} {f/d:6.2f} {fjq_peak:7.0f} {duck_peak:8.0f} {s:7.3f} {f/s:7.1f}{flag}", flush=True)
     Path(args.json).write_text(json.dumps({"generated": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": results}, indent=2))
-    print(f"\nwrote {args.json}")
+    chart = Path(args.json).with_suffix(".svg")
+    draw_chart(results, chart)
+    print(f"\nwrote {args.json} and {chart}")
+    different = [r["query"] for r in results if not r["same_answer"]]
+    if different:
+        print(f"fjq and DuckDB answered differently: {', '.join(different)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
