@@ -16,6 +16,7 @@ significant digits. Any query whose answers differ makes the run exit with statu
 """
 
 import argparse
+import html
 import csv
 import io
 import json
@@ -131,7 +132,7 @@ def draw_chart(results, path):
         y = top + i * (bar + gap)
         target = 0.5 if r["domain_functions"] else 1.0
         colour = "#2b8a3e" if r["ratio"] <= target else "#c92a2a"
-        label = f'{r["query"]} ({r["scale"]})'
+        label = html.escape(f'{r["query"]} ({r["scale"]})')
         out.append(f'<text x="{left - 8}" y="{y + bar - 5}" text-anchor="end">{label}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{x(r["ratio"]) - left:.1f}" height="{bar}" fill="{colour}"/>')
         out.append(f'<text x="{x(r["ratio"]) + 4:.1f}" y="{y + bar - 5}">{r["ratio"]:.2f}</text>')
