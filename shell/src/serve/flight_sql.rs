@@ -7,7 +7,9 @@
 //! which cancels the query.
 
 use super::auth::base64_decode;
-use super::service::{FjqFlightSql, Prepared, decode_error, handle, one_line, query_error};
+use super::service::{
+    FjqFlightSql, Prepared, announced, conform, decode_error, handle, one_line, query_error,
+};
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
@@ -96,8 +98,7 @@ impl FlightSqlService for FjqFlightSql {
     ) -> Result<Response<FlightInfo>, Status> {
         let user = self.user(&request)?;
         let frame = self.plan_sql(&query.query, &user).await?;
-        let schema = frame.schema().as_arrow().clone();
-        let id = self.keep(frame, &user);
+        let (id, schema) = self.keep(frame, &user);
         Ok(Response::new(self.flight_info(
             &schema,
             id,
@@ -134,13 +135,14 @@ impl FlightSqlService for FjqFlightSql {
             .execute_stream()
             .await
             .map_err(failed.clone())?;
-        let schema = stream.schema();
+        let schema = pending.schema;
+        let announced = schema.clone();
         // The turn is held until the stream ends or the client goes away.
         let batches = stream
             .map_err(move |e| FlightError::Tonic(Box::new(failed(e))))
             .map(move |b| {
                 let _ = &turn;
-                b
+                b.and_then(|b| conform(b, &announced).map_err(FlightError::Arrow))
             });
         Ok(Self::stream(schema, batches))
     }
@@ -178,9 +180,12 @@ impl FlightSqlService for FjqFlightSql {
             })
             .collect();
         let options = IpcWriteOptions::default();
-        let IpcMessage(dataset_schema) = SchemaAsIpc::new(plan.schema().as_arrow(), &options)
-            .try_into()
-            .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+        let IpcMessage(dataset_schema) =
+            SchemaAsIpc::new(&announced(plan.schema().as_arrow()), &options)
+                .try_into()
+                .map_err(|e: datafusion::arrow::error::ArrowError| {
+                    Status::internal(e.to_string())
+                })?;
         let parameter_schema = if parameter_fields.is_empty() {
             Default::default()
         } else {
@@ -314,8 +319,7 @@ impl FlightSqlService for FjqFlightSql {
                 .map_err(query_error)?
         };
         eprintln!("fjq serve: {user}: {}", one_line(&text));
-        let schema = frame.schema().as_arrow().clone();
-        let id = self.keep(frame, &user);
+        let (id, schema) = self.keep(frame, &user);
         Ok(Response::new(self.flight_info(
             &schema,
             id,

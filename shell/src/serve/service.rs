@@ -33,6 +33,8 @@ const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 
 pub(super) struct Pending {
     pub(super) frame: DataFrame,
+    /// The schema the client was told ([`announced`]); every batch is sent in it.
+    pub(super) schema: SchemaRef,
     pub(super) user: String,
     pub(super) created: Instant,
 }
@@ -159,19 +161,22 @@ impl FjqFlightSql {
             .map_err(|_| Status::unavailable("the server is stopping"))
     }
 
-    pub(super) fn keep(&self, frame: DataFrame, user: &str) -> Vec<u8> {
+    /// Keeps a planned statement for its DoGet; returns its handle and the schema to announce.
+    pub(super) fn keep(&self, frame: DataFrame, user: &str) -> (Vec<u8>, SchemaRef) {
         let id = handle();
+        let schema = announced(frame.schema().as_arrow());
         let mut pending = self.pending.lock().expect("pending lock");
         pending.retain(|_, p| p.created.elapsed() < PENDING_LIFETIME);
         pending.insert(
             id.clone(),
             Pending {
                 frame,
+                schema: schema.clone(),
                 user: user.to_string(),
                 created: Instant::now(),
             },
         );
-        id
+        (id, schema)
     }
 
     #[allow(clippy::result_large_err)]
@@ -236,4 +241,58 @@ pub(super) fn one_line(sql: &str) -> String {
     } else {
         s
     }
+}
+
+/// The schema a client is told for a result: the plan's, with every field nullable and
+/// dictionaries as their values (the Flight encoder sends them so). The batches a plan streams
+/// can differ from its schema in nullability (DataFusion answers `min` and `max` from Parquet
+/// statistics with non-nullable literals), and Flight clients such as the Go ADBC driver refuse
+/// a stream whose schema differs from the one announced.
+pub(super) fn announced(schema: &Schema) -> SchemaRef {
+    fn hydrated(
+        t: &datafusion::arrow::datatypes::DataType,
+    ) -> datafusion::arrow::datatypes::DataType {
+        match t {
+            datafusion::arrow::datatypes::DataType::Dictionary(_, values) => hydrated(values),
+            other => other.clone(),
+        }
+    }
+    Arc::new(
+        Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(hydrated(f.data_type()))
+                        .with_nullable(true)
+                })
+                .collect::<Vec<_>>(),
+        )
+        .with_metadata(schema.metadata().clone()),
+    )
+}
+
+/// `batch` in the announced `schema`: the same columns, cast where a type differs.
+pub(super) fn conform(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    if batch.schema() == *schema {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                datafusion::arrow::compute::cast(c, f.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
 }
