@@ -1,5 +1,7 @@
-//! Writing a query's result to a file, chosen by extension (Parquet, CSV, TSV, JSON, NDJSON),
-//! batch by batch as the query streams: a result never has to fit in memory to be exported.
+//! Writing a query's result to a file, chosen by extension (Parquet, CSV, TSV, JSON, NDJSON, and
+//! Arrow IPC as a file, `.arrow`/`.feather`, or a stream, `.arrows`), batch by batch as the query
+//! streams: a result never has to fit in memory to be exported. Arrow IPC is what
+//! `pyarrow.feather`, polars' `read_ipc` and R's arrow read with no conversion.
 
 use crate::error::{EngineError, Result};
 use datafusion::arrow::array::RecordBatch;
@@ -13,13 +15,17 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// The file formats `export` writes, by extension.
-pub const EXTENSIONS: &[&str] = &["parquet", "csv", "tsv", "json", "ndjson", "jsonl"];
+pub const EXTENSIONS: &[&str] = &[
+    "parquet", "csv", "tsv", "json", "ndjson", "jsonl", "arrow", "feather", "arrows",
+];
 
 enum Sink {
     Parquet(ArrowWriter<BufWriter<File>>),
     Csv(datafusion::arrow::csv::Writer<BufWriter<File>>),
     Json(datafusion::arrow::json::ArrayWriter<BufWriter<File>>),
     Ndjson(datafusion::arrow::json::LineDelimitedWriter<BufWriter<File>>),
+    ArrowFile(datafusion::arrow::ipc::writer::FileWriter<BufWriter<File>>),
+    ArrowStream(datafusion::arrow::ipc::writer::StreamWriter<BufWriter<File>>),
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> EngineError {
@@ -68,6 +74,14 @@ pub async fn export(mut stream: SendableRecordBatchStream, path: &Path) -> Resul
                 .build(out),
         ),
         "json" => Sink::Json(datafusion::arrow::json::ArrayWriter::new(out)),
+        "arrow" | "feather" => Sink::ArrowFile(
+            datafusion::arrow::ipc::writer::FileWriter::try_new(out, &schema)
+                .map_err(|e| io_error(path, e))?,
+        ),
+        "arrows" => Sink::ArrowStream(
+            datafusion::arrow::ipc::writer::StreamWriter::try_new(out, &schema)
+                .map_err(|e| io_error(path, e))?,
+        ),
         _ => Sink::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(out)),
     };
     let result = async {
@@ -98,6 +112,8 @@ fn write(sink: &mut Sink, batch: &RecordBatch, path: &Path) -> Result<()> {
         Sink::Csv(w) => w.write(batch).map_err(|e| io_error(path, e)),
         Sink::Json(w) => w.write(batch).map_err(|e| io_error(path, e)),
         Sink::Ndjson(w) => w.write(batch).map_err(|e| io_error(path, e)),
+        Sink::ArrowFile(w) => w.write(batch).map_err(|e| io_error(path, e)),
+        Sink::ArrowStream(w) => w.write(batch).map_err(|e| io_error(path, e)),
     }
 }
 
@@ -116,6 +132,20 @@ fn finish(sink: Sink, path: &Path) -> Result<()> {
         Sink::Ndjson(mut w) => {
             w.finish().map_err(|e| io_error(path, e))?;
             w.into_inner().flush().map_err(|e| io_error(path, e))?;
+        }
+        Sink::ArrowFile(mut w) => {
+            w.finish().map_err(|e| io_error(path, e))?;
+            w.into_inner()
+                .map_err(|e| io_error(path, e))?
+                .flush()
+                .map_err(|e| io_error(path, e))?;
+        }
+        Sink::ArrowStream(mut w) => {
+            w.finish().map_err(|e| io_error(path, e))?;
+            w.into_inner()
+                .map_err(|e| io_error(path, e))?
+                .flush()
+                .map_err(|e| io_error(path, e))?;
         }
     }
     Ok(())

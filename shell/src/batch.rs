@@ -30,6 +30,11 @@ pub async fn run(engine: &Engine, cli: &Options, sources: &[(String, String)]) -
         eprintln!("fjq: {e}");
         return ExitCode::from(EXIT_STARTUP);
     }
+    if let Some(path) = &cli.output
+        && is_binary(path)
+    {
+        return export_one(engine, cli, sources, path).await;
+    }
     let mut out: Box<dyn Write> = match &cli.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
@@ -92,6 +97,66 @@ pub async fn run(engine: &Engine, cli: &Options, sources: &[(String, String)]) -
         ExitCode::from(EXIT_STATEMENT)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Whether `--output` names a binary format (Parquet, Arrow IPC), which holds one result as
+/// typed columns rather than printed text.
+fn is_binary(path: &std::path::Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "parquet" | "arrow" | "feather" | "arrows"
+        )
+    })
+}
+
+/// `--output FILE.parquet|.arrow|.feather|.arrows`: the one query's result, streamed into the
+/// file by the engine's export.
+async fn export_one(
+    engine: &Engine,
+    cli: &Options,
+    sources: &[(String, String)],
+    path: &std::path::Path,
+) -> ExitCode {
+    let mut queries = Vec::new();
+    for (name, source) in sources {
+        match command_source(engine, source) {
+            Batch::Sql(sql) => match engine.parse(&sql) {
+                Ok(statements) => queries.extend(statements.iter().map(|s| s.to_string())),
+                Err(e) => {
+                    eprintln!("fjq: {name} failed: {e}");
+                    return ExitCode::from(EXIT_STATEMENT);
+                }
+            },
+            Batch::Printed(_) | Batch::Failed(_) => {
+                eprintln!(
+                    "fjq: --output {} holds one query's result; {name} is not a query",
+                    path.display()
+                );
+                return ExitCode::from(EXIT_STARTUP);
+            }
+        }
+    }
+    let [query] = queries.as_slice() else {
+        eprintln!(
+            "fjq: --output {} holds one query's result, and {} statements were given; write them to separate files, or to a text format",
+            path.display(),
+            queries.len()
+        );
+        return ExitCode::from(EXIT_STARTUP);
+    };
+    match engine.export(query, path).await {
+        Ok(rows) => {
+            if !cli.quiet {
+                eprintln!("{rows} rows written to {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fjq: {e}");
+            ExitCode::from(EXIT_STATEMENT)
+        }
     }
 }
 

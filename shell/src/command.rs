@@ -105,7 +105,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         &[],
         "FILE",
-        "write the last query's whole result to FILE: .parquet, .csv, .tsv, .json or .ndjson (the query runs again and streams to the file)",
+        "write the last query's whole result to FILE: .parquet, .arrow or .feather (Arrow IPC file), .arrows (Arrow IPC stream), .csv, .tsv, .json or .ndjson (the query runs again and streams to the file)",
     )),
     spec(
         "\\timing",
@@ -252,7 +252,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "\\i" => Command::Include(rest.map(unquote).ok_or_else(|| "\\i takes a file name".to_string())?),
         "\\o" => Command::Output(rest.map(unquote)),
         "\\export" => Command::Export(rest.map(unquote).ok_or_else(|| {
-            "\\export takes a file name ending .parquet, .csv, .tsv, .json or .ndjson".to_string()
+            "\\export takes a file name ending .parquet, .arrow, .feather, .arrows, .csv, .tsv, .json or .ndjson".to_string()
         })?),
         "\\timing" => Command::Timing(toggle("\\timing")?),
         "\\x" => Command::Expanded(match arg {

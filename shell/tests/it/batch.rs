@@ -449,3 +449,71 @@ fn a_released_table_shows_suppressed_cells_and_totals_by_name_not_as_null() {
     let plain = stdout(&run(&["-c", "SELECT CAST(NULL AS INT) AS nothing"]));
     assert!(plain.contains("NULL"), "{plain}");
 }
+
+/// `--output FILE.arrow` (or `.feather`) writes an Arrow IPC file and `.arrows` a stream, read
+/// with no conversion by pyarrow and polars: the same rows and types as `fjq -c` prints, dates
+/// as dates and NULLs as NULLs. More than one query for one such file is refused, saying why.
+#[test]
+fn arrow_files_and_streams_are_read_by_pyarrow_and_polars() {
+    let sql = "SELECT case_type, count(*) AS n, min(start_date) AS first, max(final_order_date) AS last_order, avg(n_children) AS children FROM cases GROUP BY case_type ORDER BY case_type";
+    let expected = crate::json_rows(&run(&["--format", "json", "-c", sql]));
+    for name in ["result.arrow", "result.feather", "result.arrows"] {
+        let path = crate::scratch(name);
+        let _ = std::fs::remove_file(&path);
+        let o = run(&["--output", path.to_str().unwrap(), "-c", sql]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("7 rows written"), "{}", stderr(&o));
+        let read = if name.ends_with(".arrows") {
+            "import pyarrow.ipc as ipc, polars as pl; t = ipc.open_stream(p).read_all(); q = pl.read_ipc_stream(p)"
+        } else {
+            "import pyarrow.feather as f, polars as pl; t = f.read_table(p); q = pl.read_ipc(p)"
+        };
+        let script = format!(
+            "import json, sys\np = sys.argv[1]\n{read}\nassert q.to_arrow().to_pylist() == t.to_pylist()\nprint(json.dumps({{'types': [str(x) for x in t.schema.types], 'rows': t.to_pylist()}}, default=str))"
+        );
+        let o = std::process::Command::new(crate::flight::python())
+            .args(["-c", &script, path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            got["types"],
+            serde_json::json!(["string", "int64", "date32[day]", "date32[day]", "double"]),
+            "{name}"
+        );
+        let rows = got["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), expected.len(), "{name}");
+        for (row, want) in rows.iter().zip(&expected) {
+            // fjq's JSON leaves NULLs out: those columns must be NULL in the file.
+            for (column, theirs) in row.as_object().unwrap() {
+                if !want.contains_key(column) {
+                    assert!(theirs.is_null(), "{name} {column}: {theirs}");
+                }
+            }
+            for (column, value) in want {
+                let theirs = &row[column];
+                match (value.as_f64(), theirs.as_f64()) {
+                    (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{name} {column}"),
+                    _ => assert_eq!(theirs, value, "{name} {column}"),
+                }
+            }
+        }
+    }
+    let path = crate::scratch("two.arrow");
+    let o = run(&[
+        "--output",
+        path.to_str().unwrap(),
+        "-c",
+        "SELECT 1",
+        "-c",
+        "SELECT 2",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("holds one query's result"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!path.exists());
+}
