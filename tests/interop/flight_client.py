@@ -12,11 +12,14 @@ Usage: flight_client.py ACTION URI USER PASSWORD [ARGS...]; prints one JSON obje
   throughput SQL         pyarrow read of a large result: rows, Arrow bytes, seconds
   abandon SQL            read the first batch of a result, then exit without closing
 
+With FJQ_TLS_ROOT_CERTS set to a PEM file, both clients trust that CA (for grpc+tls:// URIs).
+
 Rows come back as JSON objects (dates as ISO text) so the Rust side can compare them with
 `fjq -c ... --format json`.
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -58,8 +61,16 @@ def rows_of(table):
     return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]
 
 
+# A grpc+tls server's CA certificate (PEM), when the test gives one.
+TLS_ROOT_CERTS = os.environ.get("FJQ_TLS_ROOT_CERTS")
+
+
 def pyarrow_client(uri, user, password):
-    client = flight.FlightClient(uri)
+    if TLS_ROOT_CERTS:
+        with open(TLS_ROOT_CERTS, "rb") as f:
+            client = flight.FlightClient(uri, tls_root_certs=f.read())
+    else:
+        client = flight.FlightClient(uri)
     header = client.authenticate_basic_token(user, password)
     return client, flight.FlightCallOptions(headers=[header])
 
@@ -75,7 +86,11 @@ def pyarrow_query(uri, user, password, sql):
 def adbc_connect(uri, user, password):
     import adbc_driver_flightsql.dbapi as dbapi
 
-    return dbapi.connect(uri, db_kwargs={"username": user, "password": password})
+    kwargs = {"username": user, "password": password}
+    if TLS_ROOT_CERTS:
+        with open(TLS_ROOT_CERTS) as f:
+            kwargs["adbc.flight.sql.client_option.tls_root_certs"] = f.read()
+    return dbapi.connect(uri, db_kwargs=kwargs)
 
 
 def error_text(e):

@@ -84,15 +84,20 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
+        let scheme = if line.contains("grpc+tls://") {
+            "grpc+tls"
+        } else {
+            "grpc"
+        };
         let addr = line
-            .split("grpc://")
+            .split("://")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
         Server {
             child,
-            uri: format!("grpc://{addr}"),
+            uri: format!("{scheme}://{addr}"),
         }
     }
 
@@ -413,6 +418,149 @@ fn a_non_loopback_address_needs_users_and_tls() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("without users"), "{}", stderr(&o));
+    // Users are not enough: the passwords would cross the network in clear.
+    let users = scratch("non-loopback-users");
+    let _ = std::fs::remove_file(&users);
+    let mut add = fjq()
+        .args(["user", "add", USER, "--users"])
+        .arg(&users)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait().unwrap().success());
+    let o = fjq()
+        .args(["serve", "--addr", "0.0.0.0:0", "--users"])
+        .arg(&users)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("without TLS"), "{}", stderr(&o));
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 and localhost, made with the
+/// openssl command: (CA certificate, server certificate, server key).
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the TLS test needs the openssl command");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=fjq test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+/// Over grpc+tls the real clients get the same answers when they trust the server's CA, and
+/// cannot connect when they do not.
+#[test]
+fn pyarrow_and_adbc_connect_over_tls_with_the_ca_and_not_without() {
+    let (ca, cert, key) = certificates(&scratch("tls-certificates"));
+    let server = Server::start_with(
+        "flight-tls",
+        "open",
+        &[
+            OsStr::new("--tls-cert"),
+            cert.as_os_str(),
+            OsStr::new("--tls-key"),
+            key.as_os_str(),
+        ],
+        None,
+    );
+    assert!(server.uri.starts_with("grpc+tls://"), "{}", server.uri);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/flight_client.py");
+    let client = |action: &str, with_ca: bool| {
+        let mut c = Command::new(python());
+        c.arg(&script)
+            .args([action, &server.uri, USER, PASSWORD, QUERIES[0]]);
+        if with_ca {
+            c.env("FJQ_TLS_ROOT_CERTS", &ca);
+        } else {
+            c.env_remove("FJQ_TLS_ROOT_CERTS");
+        }
+        c.output().unwrap()
+    };
+    let expected = fjq_rows(QUERIES[0]);
+    for action in ["pyarrow", "adbc"] {
+        let o = client(action, true);
+        assert!(
+            o.status.success(),
+            "{action}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(normalise(&got["rows"]), expected, "{action} over TLS");
+        // Without the CA the handshake fails: a transport error, not a policy or SQL one.
+        let o = client(action, false);
+        assert!(!o.status.success(), "{action} connected without the CA");
+        let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+        assert!(
+            ["certificate", "handshake", "ssl", "tls", "unavailable"]
+                .iter()
+                .any(|w| err.contains(w)),
+            "{action}: {err}"
+        );
+    }
 }
 
 use crate::batch::{ALL_EVENT_COLUMNS, OVER_MEMORY};
