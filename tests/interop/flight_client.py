@@ -8,7 +8,8 @@ Usage: flight_client.py ACTION URI USER PASSWORD [ARGS...]; prints one JSON obje
   objects                ADBC adbc_get_objects: catalogs, schemas, tables and their columns
   status SQL             pyarrow: the error class (one per gRPC status) and message, or ok
   refusals               wrong password (pyarrow, ADBC) and a call without a token
-  load CLIENTS QUERIES   CLIENTS threads, each its own ADBC connection running QUERIES queries
+  load CLIENTS QUERIES   CLIENTS threads, each its own ADBC connection running QUERIES queries;
+                         every distinct answer received per query, and every failure
   throughput SQL         pyarrow read of a large result: rows, Arrow bytes, seconds
   abandon SQL            read the first batch of a result, then exit without closing
 
@@ -166,17 +167,23 @@ def main():
         ]
         failures = []
         rows = [0]
+        answers = {}  # SQL -> the distinct answers received, each as JSON rows
         lock = threading.Lock()
 
         def work(i):
             try:
                 with adbc_connect(uri, user, password) as conn:
                     for q in range(queries):
+                        sql = sqls[(i + q) % len(sqls)]
                         with conn.cursor() as cur:
-                            cur.execute(sqls[(i + q) % len(sqls)])
-                            n = cur.fetch_arrow_table().num_rows
+                            cur.execute(sql)
+                            table = cur.fetch_arrow_table()
+                        # Rows in a canonical order: a query without ORDER BY may send any.
+                        ordered = sorted(rows_of(table), key=lambda r: json.dumps(r, sort_keys=True))
+                        answer = json.dumps(ordered, sort_keys=True)
                         with lock:
-                            rows[0] += n
+                            rows[0] += table.num_rows
+                            answers.setdefault(sql, set()).add(answer)
             except Exception as e:  # noqa: BLE001
                 with lock:
                     failures.append(error_text(e))
@@ -190,6 +197,7 @@ def main():
         out = {
             "queries": clients * queries,
             "failures": failures,
+            "answers": {sql: [json.loads(a) for a in sorted(v)] for sql, v in answers.items()},
             "rows": rows[0],
             "seconds": time.time() - started,
         }

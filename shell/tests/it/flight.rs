@@ -136,6 +136,62 @@ impl Server {
     }
 }
 
+/// Checks every answer a `load` run received: one distinct answer per query, the same rows as
+/// `fjq -c` with `args` (e.g. the safe policy) gives; returns how many queries were checked.
+fn check_answers(report: &Value, args: &[&str]) -> usize {
+    let answers = report["answers"].as_object().expect("answers");
+    for (sql, received) in answers {
+        let received = received.as_array().unwrap();
+        assert_eq!(received.len(), 1, "{sql}: different answers: {received:?}");
+        let mut expected = json_rows(&run(&[args, &["--format", "json", "-c", sql]].concat()))
+            .iter()
+            .map(canonical)
+            .collect::<Vec<_>>();
+        let mut got = normalise(&received[0]);
+        let key = |r: &Row| serde_json::to_string(r).unwrap();
+        expected.sort_by_key(key);
+        got.sort_by_key(key);
+        assert_eq!(got, expected, "{sql}");
+    }
+    answers.len()
+}
+
+/// Verifies a release log as an auditor would, without fjq's code: each line's `prev_hash` is
+/// the line before's `hash`, its `hash` is the SHA-256 of `prev_hash` and the line with its own
+/// hash emptied, and each release's files on disk have the SHA-256 the log gives them last.
+fn verify_release_log(dir: &Path) -> usize {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read_to_string(dir.join("release-log.jsonl")).unwrap();
+    let mut prev = "0".repeat(64);
+    let mut files: std::collections::BTreeMap<(String, String), String> = Default::default();
+    for (i, line) in text.lines().enumerate() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let hash = entry["hash"].as_str().unwrap();
+        assert_eq!(
+            entry["prev_hash"],
+            prev.as_str(),
+            "line {}: chain broken",
+            i + 1
+        );
+        let unhashed = line.replace(&format!("\"hash\":\"{hash}\""), "\"hash\":\"\"");
+        let mut h = Sha256::new();
+        h.update(prev.as_bytes());
+        h.update(unhashed.as_bytes());
+        assert_eq!(format!("{:x}", h.finalize()), hash, "line {}: hash", i + 1);
+        prev = hash.to_string();
+        let id = entry["id"].as_str().unwrap().to_string();
+        for f in entry["files"].as_array().unwrap() {
+            let (name, sha) = (f[0].as_str().unwrap(), f[1].as_str().unwrap());
+            files.insert((id.clone(), name.to_string()), sha.to_string());
+        }
+    }
+    for ((id, name), sha) in &files {
+        let bytes = std::fs::read(dir.join(id).join(name)).unwrap();
+        assert_eq!(&format!("{:x}", Sha256::digest(&bytes)), sha, "{id}/{name}");
+    }
+    text.lines().count()
+}
+
 /// A row with its NULLs left out (fjq's JSON omits them) and numbers compared as numbers.
 type Row = std::collections::BTreeMap<String, Value>;
 
@@ -382,6 +438,8 @@ fn sixteen_clients_at_once() {
     let r = server.client(&["load", "16", "50"]);
     assert_eq!(r["queries"], 800);
     assert_eq!(r["failures"], serde_json::json!([]), "{r}");
+    // Every answer every client got is the one `fjq -c` gives.
+    check_answers(&r, &[]);
     let after = server.peak_rss_kb();
     eprintln!(
         "load: 800 queries from 16 clients in {:.1} s; server peak RSS {} MB (before {} MB)",
@@ -672,6 +730,34 @@ fn a_server_killed_under_load_restarts_and_its_release_log_is_whole() {
         !failures.is_empty(),
         "the kill came too late to matter: {report}"
     );
+    // The clients lost the server, nothing else: every failure is the transport's (gRPC
+    // UNAVAILABLE, a connection gone), none a refusal or an SQL error.
+    for f in failures {
+        let f = f.as_str().unwrap();
+        let transport = ["Unavailable", "connection", "transport"]
+            .iter()
+            .any(|w| f.contains(w));
+        let policy_or_sql = ["PermissionDenied", "InvalidArgument", "refused under"]
+            .iter()
+            .any(|w| f.contains(w));
+        assert!(
+            transport && !policy_or_sql,
+            "a failure that is not the server going away: {f}"
+        );
+    }
+    // Every answer received before the kill is the release fjq makes of it.
+    let expected_releases = scratch("flight-restart-expected");
+    let _ = std::fs::remove_dir_all(&expected_releases);
+    let checked = check_answers(
+        &report,
+        &[
+            "--policy",
+            "safe",
+            "--release-dir",
+            expected_releases.to_str().unwrap(),
+        ],
+    );
+    assert!(checked > 0, "no answer arrived before the kill: {report}");
 
     let second = Server::start_with("flight-restart", "safe", &args, None);
     let r = second.client(&[
@@ -705,6 +791,8 @@ fn a_server_killed_under_load_restarts_and_its_release_log_is_whole() {
             .ends_with(".partial")),
         "a half-written release is left"
     );
+    // The log's chain and every file it names hold, checked without fjq's code.
+    assert_eq!(verify_release_log(&releases), logged.len());
     eprintln!(
         "restart under load: {} queries before the kill, {} failed with the server gone; {} releases logged, all present",
         report["queries"],
