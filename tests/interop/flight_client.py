@@ -5,6 +5,8 @@ Usage: flight_client.py ACTION URI USER PASSWORD [ARGS...]; prints one JSON obje
   pyarrow SQL            pyarrow.flight: basic-token handshake, statement query, read_all
   adbc SQL [PARAMS]      ADBC Flight SQL driver: connect with username/password, execute
                          (PARAMS: a JSON list bound to $1, $2, ...), fetch_arrow_table
+  pandas SQL             pandas.read_sql over an ADBC connection
+  polars SQL             polars.read_database over an ADBC connection
   objects                ADBC adbc_get_objects: catalogs, schemas, tables and their columns
   status SQL             pyarrow: the error class (one per gRPC status) and message, or ok
   refusals               wrong password (pyarrow, ADBC) and a call without a token
@@ -111,6 +113,22 @@ def main():
                 cur.execute(args[0], params)
                 table = cur.fetch_arrow_table()
         out = {"rows": rows_of(table), "types": [str(t) for t in table.schema.types]}
+    elif action == "pandas":
+        # pandas.read_sql over an ADBC connection, as a notebook would.
+        import pandas as pd
+
+        with adbc_connect(uri, user, password) as conn:
+            frame = pd.read_sql(args[0], conn)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        out = {"rows": rows_of(table), "dtypes": [str(t) for t in frame.dtypes],
+               "types": [str(t) for t in table.schema.types]}
+    elif action == "polars":
+        # polars.read_database over an ADBC connection.
+        import polars as pl
+
+        with adbc_connect(uri, user, password) as conn:
+            frame = pl.read_database(args[0], connection=conn)
+        out = {"rows": rows_of(frame.to_arrow()), "dtypes": [str(t) for t in frame.dtypes]}
     elif action == "objects":
         with adbc_connect(uri, user, password) as conn:
             objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()

@@ -47,11 +47,19 @@ impl FlightSqlService for FjqFlightSql {
         Status,
     > {
         let Some(users) = &self.users else {
+            // No login: any handshake succeeds. Clients that log in anyway (the ADBC driver
+            // with a user name) expect a bearer token back, so one is sent; it is not checked.
             let output = futures::stream::iter(vec![Ok(HandshakeResponse {
                 protocol_version: 0,
                 payload: Default::default(),
             })]);
-            return Ok(Response::new(Box::pin(output)));
+            let mut response: Response<Pin<Box<dyn Stream<Item = _> + Send>>> =
+                Response::new(Box::pin(output));
+            response.metadata_mut().insert(
+                "authorization",
+                MetadataValue::from_static("Bearer anonymous"),
+            );
+            return Ok(response);
         };
         let header = request
             .metadata()

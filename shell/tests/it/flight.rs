@@ -309,6 +309,66 @@ fn every_result_arrives_in_the_schema_it_was_announced_with() {
     );
 }
 
+/// The libraries notebooks read with: `pandas.read_sql` and `polars.read_database` over an
+/// ADBC connection get what `fjq -c` prints, dates as dates and NULLs as NULLs.
+#[test]
+fn pandas_and_polars_read_what_fjq_prints() {
+    let server = Server::start("flight-dataframes", "open");
+    let sql = QUERIES[1];
+    let expected = fjq_rows(sql);
+    let pandas = server.client(&["pandas", sql]);
+    assert_eq!(normalise(&pandas["rows"]), expected, "pandas");
+    assert_eq!(pandas["types"][1], "date32[day]", "{pandas}");
+    let polars = server.client(&["polars", sql]);
+    assert_eq!(normalise(&polars["rows"]), expected, "polars");
+    assert_eq!(polars["dtypes"][1], "Date", "{polars}");
+    // Some first disposal dates are NULL, and arrive as NULL (not as text or a zero date).
+    let nulls = |v: &Value| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["first_disposal_date"].is_null())
+            .count()
+    };
+    let fjq_nulls = json_rows(&run(&["--format", "json", "-c", sql]))
+        .iter()
+        .filter(|r| !r.contains_key("first_disposal_date"))
+        .count();
+    assert!(fjq_nulls > 0, "the query has NULL dates to carry");
+    assert_eq!(nulls(&pandas), fjq_nulls);
+    assert_eq!(nulls(&polars), fjq_nulls);
+}
+
+/// A server without users (loopback only) takes any login: the ADBC driver, which always logs
+/// in when given a user name, once failed with 'no authorization header on the response'.
+#[test]
+fn adbc_logs_in_to_a_server_without_users() {
+    ensure_sample();
+    let mut child = fjq()
+        .args(["serve", "--policy", "open", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("grpc://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let server = Server {
+        child,
+        uri: format!("grpc://{addr}"),
+    };
+    let adbc = server.client_as("anyone", "anything", &["adbc", QUERIES[0]]);
+    assert_eq!(normalise(&adbc["rows"]), fjq_rows(QUERIES[0]));
+}
+
 #[test]
 fn wrong_passwords_and_missing_tokens_are_unauthenticated() {
     let server = Server::start("flight-auth", "open");
