@@ -4,7 +4,7 @@
 # Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! .venv/bin/python -c "import duckdb, pyarrow.flight, adbc_driver_flightsql.dbapi, sacro, scipy.optimize, lifelines, polars, pandas" 2>/dev/null; then
+if ! .venv/bin/python -c "import duckdb, pyarrow.flight, adbc_driver_flightsql.dbapi, sacro, scipy.optimize, lifelines, polars, pandas, nbclient, ipykernel" 2>/dev/null; then
   echo "tests/run.sh: creating .venv from tests/requirements.txt"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt

@@ -156,9 +156,13 @@ impl Tokens {
 /// Basic authentication's `user:password`, from standard base64 (RFC 4648).
 pub fn base64_decode(text: &str) -> Option<String> {
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .ok()?;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    // Padding optional: the Go Flight client (ADBC's driver) sends basic credentials unpadded.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let bytes = LENIENT.decode(text.trim()).ok()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -173,6 +177,9 @@ mod tests {
             Some("alice:s3cret")
         );
         assert_eq!(base64_decode("YQ==").as_deref(), Some("a"));
+        // Unpadded, as the Go client sends "alice:pw".
+        assert_eq!(base64_decode("YWxpY2U6cHc").as_deref(), Some("alice:pw"));
+        assert_eq!(base64_decode("YWxpY2U6cHc=").as_deref(), Some("alice:pw"));
         assert_eq!(base64_decode("***"), None);
     }
 
