@@ -1,7 +1,10 @@
 //! One grouped accumulator for the aggregates that collect (date, code) pairs per group and
 //! order them at the end: `case_pathway`, `case_pathway_detail`, `person_pathway` and
-//! `repeat_entries`. Codes (stages, case types) are interned once, so a group holds only
-//! `(i32, u32)` pairs; input order does not matter, since every finish sorts.
+//! `repeat_entries`. Codes (stages, case types) are interned once, and every pair goes into one
+//! flat array of `(group, date, code)`, put in group order only when groups are emitted: with
+//! millions of small groups (one per person) a `Vec` per group, and a memory size summed over
+//! them after every batch, cost more than the work. Input order does not matter, since every
+//! finish sorts.
 //!
 //! The state between partial and final aggregation is two lists per group (dates and codes as
 //! text), so partial states from different accumulators merge without sharing an interner.
@@ -79,21 +82,79 @@ pub fn state_fields(name: &str) -> Vec<Arc<Field>> {
 #[derive(Debug)]
 pub struct DatedCodes {
     finish: Finish,
-    groups: Vec<Vec<(i32, u32)>>,
+    /// Every pair seen, as (group, date, code), in arrival order.
+    entries: Vec<(u32, i32, u32)>,
+    num_groups: usize,
     codes: Vec<String>,
     ranks: Vec<u32>,
     index: HashMap<String, u32>,
+    /// The interned codes' bytes, kept for `size`.
+    code_bytes: usize,
+}
+
+/// Pairs in group order: group `g`'s are `pairs[offsets[g]..offsets[g + 1]]`.
+pub(crate) struct Grouped {
+    pairs: Vec<(i32, u32)>,
+    offsets: Vec<usize>,
+}
+
+impl Grouped {
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn group(&mut self, g: usize) -> &mut [(i32, u32)] {
+        &mut self.pairs[self.offsets[g]..self.offsets[g + 1]]
+    }
+
+    /// Counting sort of `entries` (all of group < `n`) into `n` groups.
+    fn from_entries(entries: impl Iterator<Item = (u32, i32, u32)> + Clone, n: usize) -> Grouped {
+        let mut offsets = vec![0usize; n + 1];
+        for (g, _, _) in entries.clone() {
+            offsets[g as usize + 1] += 1;
+        }
+        for g in 0..n {
+            offsets[g + 1] += offsets[g];
+        }
+        let mut next = offsets.clone();
+        let mut pairs = vec![(0, 0); offsets[n]];
+        for (g, date, code) in entries {
+            pairs[next[g as usize]] = (date, code);
+            next[g as usize] += 1;
+        }
+        Grouped { pairs, offsets }
+    }
 }
 
 impl DatedCodes {
     pub fn new(finish: Finish) -> DatedCodes {
         DatedCodes {
             finish,
-            groups: Vec::new(),
+            entries: Vec::new(),
+            num_groups: 0,
             codes: Vec::new(),
             ranks: Vec::new(),
             index: HashMap::new(),
+            code_bytes: 0,
         }
+    }
+
+    /// Takes the first `n` groups out (the rest are renumbered from 0).
+    fn take(&mut self, emit_to: EmitTo) -> Grouped {
+        let n = match emit_to {
+            EmitTo::All => self.num_groups,
+            EmitTo::First(n) => n.min(self.num_groups),
+        };
+        let entries = std::mem::take(&mut self.entries);
+        let grouped =
+            Grouped::from_entries(entries.iter().copied().filter(|e| (e.0 as usize) < n), n);
+        self.entries = entries
+            .into_iter()
+            .filter(|e| (e.0 as usize) >= n)
+            .map(|(g, d, c)| (g - n as u32, d, c))
+            .collect();
+        self.num_groups -= n;
+        grouped
     }
 
     fn intern(&mut self, code: &str) -> u32 {
@@ -101,6 +162,7 @@ impl DatedCodes {
             return i;
         }
         let i = self.codes.len() as u32;
+        self.code_bytes += 2 * code.len() + 64;
         self.codes.push(code.to_string());
         self.ranks.push(stage_rank(code));
         self.index.insert(code.to_string(), i);
@@ -130,7 +192,7 @@ impl DatedCodes {
                 Some(c) => self.intern(c.value(row)),
                 None => 0,
             };
-            self.groups[g].push((dates.value(row), code));
+            self.entries.push((g as u32, dates.value(row), code));
         }
         Ok(())
     }
@@ -153,13 +215,14 @@ impl DatedCodes {
             .map(|(_, p)| p)
     }
 
-    fn finish_groups(&self, mut groups: Vec<Vec<(i32, u32)>>) -> Result<ArrayRef> {
+    fn finish_groups(&self, mut groups: Grouped) -> Result<ArrayRef> {
         let n = groups.len();
         match self.finish {
             Finish::Pathway { furthest } => {
                 let mut out = StringBuilder::with_capacity(n, n * 32);
                 let mut text = String::new();
-                for pairs in &mut groups {
+                for g in 0..n {
+                    let pairs = groups.group(g);
                     if pairs.is_empty() {
                         out.append_null();
                         continue;
@@ -193,7 +256,8 @@ impl DatedCodes {
             Finish::PersonPathway => {
                 let mut out = StringBuilder::with_capacity(n, n * 24);
                 let mut text = String::new();
-                for pairs in &mut groups {
+                for g in 0..n {
+                    let pairs = groups.group(g);
                     if pairs.is_empty() {
                         out.append_null();
                         continue;
@@ -202,9 +266,12 @@ impl DatedCodes {
                         a.0.cmp(&b.0)
                             .then_with(|| self.codes[a.1 as usize].cmp(&self.codes[b.1 as usize]))
                     });
-                    pairs.dedup();
                     text.clear();
-                    for (i, &(_, code)) in pairs.iter().enumerate() {
+                    // One per (day, type): repeats are adjacent after the sort.
+                    for (i, &(date, code)) in pairs.iter().enumerate() {
+                        if i > 0 && pairs[i - 1] == (date, code) {
+                            continue;
+                        }
                         if i > 0 {
                             text.push_str(" > ");
                         }
@@ -217,7 +284,8 @@ impl DatedCodes {
             Finish::RepeatEntries { within } => {
                 let mut out = Int64Builder::with_capacity(n);
                 let mut dates: Vec<i32> = Vec::new();
-                for pairs in &groups {
+                for g in 0..n {
+                    let pairs = groups.group(g);
                     if pairs.is_empty() {
                         out.append_null();
                         continue;
@@ -251,7 +319,8 @@ impl DatedCodes {
                     DataType::Struct(detail_fields()),
                     true,
                 )));
-                for pairs in &mut groups {
+                for g in 0..n {
+                    let pairs = groups.group(g);
                     if pairs.is_empty() {
                         out.append_null();
                         continue;
@@ -282,11 +351,11 @@ impl DatedCodes {
         }
     }
 
-    fn build_state(&self, groups: &[Vec<(i32, u32)>]) -> Vec<ArrayRef> {
+    fn build_state(&self, mut groups: Grouped) -> Vec<ArrayRef> {
         let mut dates = ListBuilder::new(Date32Builder::new());
         let mut codes = ListBuilder::new(StringBuilder::new());
-        for pairs in groups {
-            for &(date, code) in pairs {
+        for g in 0..groups.len() {
+            for &(date, code) in groups.group(g).iter() {
                 dates.values().append_value(date);
                 // Aggregates over dates alone (repeat_entries) have no codes to carry.
                 codes
@@ -320,7 +389,7 @@ impl DatedCodes {
                 } else {
                     0
                 };
-                self.groups[g].push((d.value(i), code));
+                self.entries.push((g as u32, d.value(i), code));
             }
         }
         Ok(())
@@ -343,19 +412,19 @@ impl GroupsAccumulator for DatedCodes {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, Vec::new);
+        self.num_groups = self.num_groups.max(total_num_groups);
         let (codes, dates) = self.split(values);
         self.add(codes, dates, group_indices, opt_filter)
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.groups);
+        let groups = self.take(emit_to);
         self.finish_groups(groups)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = emit_to.take_needed(&mut self.groups);
-        Ok(self.build_state(&groups))
+        let groups = self.take(emit_to);
+        Ok(self.build_state(groups))
     }
 
     fn merge_batch(
@@ -364,7 +433,7 @@ impl GroupsAccumulator for DatedCodes {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, Vec::new);
+        self.num_groups = self.num_groups.max(total_num_groups);
         self.merge(values, group_indices)
     }
 
@@ -375,25 +444,16 @@ impl GroupsAccumulator for DatedCodes {
     ) -> Result<Vec<ArrayRef>> {
         let mut one = DatedCodes::new(self.finish);
         let n = values[0].len();
-        one.groups.resize_with(n, Vec::new);
+        one.num_groups = n;
         let (codes, dates) = self.split(values);
         let rows: Vec<usize> = (0..n).collect();
         one.add(codes, dates, &rows, opt_filter)?;
-        Ok(one.build_state(&one.groups))
+        let groups = one.take(EmitTo::All);
+        Ok(one.build_state(groups))
     }
 
     fn size(&self) -> usize {
-        self.groups.capacity() * size_of::<Vec<(i32, u32)>>()
-            + self
-                .groups
-                .iter()
-                .map(|g| g.capacity() * size_of::<(i32, u32)>())
-                .sum::<usize>()
-            + self
-                .codes
-                .iter()
-                .map(|c| c.capacity() * 2 + 48)
-                .sum::<usize>()
+        self.entries.capacity() * size_of::<(u32, i32, u32)>() + self.code_bytes
     }
 }
 
@@ -481,12 +541,9 @@ impl Accumulator for SingleGroup {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.0.groups.is_empty() {
-            self.0.groups.push(Vec::new());
-        }
-        let groups = std::mem::take(&mut self.0.groups);
-        let array = self.0.finish_groups(groups.clone())?;
-        self.0.groups = groups;
+        // Window frames evaluate again as rows arrive: read the pairs without taking them.
+        let group = Grouped::from_entries(self.0.entries.iter().copied(), 1);
+        let array = self.0.finish_groups(group)?;
         ScalarValue::try_from_array(&array, 0)
     }
 
@@ -495,11 +552,9 @@ impl Accumulator for SingleGroup {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        if self.0.groups.is_empty() {
-            self.0.groups.push(Vec::new());
-        }
+        let group = Grouped::from_entries(self.0.entries.iter().copied(), 1);
         self.0
-            .build_state(&self.0.groups)
+            .build_state(group)
             .iter()
             .map(|a| ScalarValue::try_from_array(a, 0))
             .collect()
@@ -508,5 +563,58 @@ impl Accumulator for SingleGroup {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let rows = vec![0; states[0].len()];
         self.0.merge_batch(states, &rows, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Date32Array;
+
+    fn dates(values: &[i32]) -> ArrayRef {
+        Arc::new(Date32Array::from(values.to_vec()))
+    }
+
+    fn counts(array: &ArrayRef) -> Vec<Option<i64>> {
+        let a = array.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+            .collect()
+    }
+
+    /// Emitting the first groups (as DataFusion does with ordered input or under memory
+    /// pressure) keeps the others, renumbered from 0, and they go on taking rows.
+    #[test]
+    fn emitting_the_first_groups_keeps_the_rest() {
+        let mut acc = DatedCodes::new(Finish::RepeatEntries { within: None });
+        // Group 0: days 1, 5, 5 (one repeat); group 1: day 3; group 2: days 2, 9.
+        acc.update_batch(&[dates(&[1, 3, 5, 2, 5, 9])], &[0, 1, 0, 2, 0, 2], None, 3)
+            .unwrap();
+        let first = acc.evaluate(EmitTo::First(2)).unwrap();
+        assert_eq!(counts(&first), vec![Some(1), Some(0)]);
+        // The old group 2 is group 0 now; a new group 1 arrives.
+        acc.update_batch(&[dates(&[20, 7])], &[0, 1], None, 2)
+            .unwrap();
+        let rest = acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(counts(&rest), vec![Some(2), Some(0)]);
+    }
+
+    /// A group with no pairs (all its dates NULL) is NULL; states carry every pair across.
+    #[test]
+    fn states_merge_back_to_the_same_answer() {
+        let mut partial = DatedCodes::new(Finish::RepeatEntries { within: Some(10) });
+        let with_null: ArrayRef =
+            Arc::new(Date32Array::from(vec![Some(1), None, Some(30), Some(35)]));
+        partial
+            .update_batch(&[with_null], &[0, 1, 0, 0], None, 2)
+            .unwrap();
+        let state = partial.state(EmitTo::All).unwrap();
+        let mut last = DatedCodes::new(Finish::RepeatEntries { within: Some(10) });
+        last.merge_batch(&state, &[1, 0], 2).unwrap();
+        // Group 1 (the old 0): entries 1, 30, 35; one gap of at most 10 days. Group 0: none.
+        assert_eq!(
+            counts(&last.evaluate(EmitTo::All).unwrap()),
+            vec![None, Some(1)]
+        );
     }
 }
