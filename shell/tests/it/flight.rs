@@ -21,6 +21,41 @@ pub fn python() -> PathBuf {
 }
 
 const USER: &str = "researcher";
+
+/// A users file holding USER with PASSWORD.
+fn users_file(name: &str) -> PathBuf {
+    let users = scratch(name);
+    let _ = std::fs::remove_file(&users);
+    let mut add = fjq()
+        .args(["user", "add", USER, "--users"])
+        .arg(&users)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait().unwrap().success());
+    users
+}
+
+/// The URI a starting `fjq serve` prints on its first line (`grpc://` or `grpc+tls://`).
+fn listening_uri(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let scheme = if line.contains("grpc+tls://") {
+        "grpc+tls"
+    } else {
+        "grpc"
+    };
+    let addr = line
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    format!("{scheme}://{addr}")
+}
 /// "researcher:" and this make 40 characters, so basic credentials need base64 padding, which the
 /// Go client (ADBC) leaves out: the server must take them unpadded.
 const PASSWORD: &str = "correct horse battery staples";
@@ -51,16 +86,7 @@ impl Server {
         tmpdir: Option<&Path>,
     ) -> Server {
         ensure_sample();
-        let users = scratch(&format!("{name}-users"));
-        let _ = std::fs::remove_file(&users);
-        let mut add = fjq()
-            .args(["user", "add", USER, "--users"])
-            .arg(&users)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-        assert!(add.wait().unwrap().success());
+        let users = users_file(&format!("{name}-users"));
         let mut command = fjq();
         command
             .args(["serve", "--policy", policy, "--users"])
@@ -82,25 +108,8 @@ impl Server {
             .stderr(std::fs::File::create(scratch(&format!("{name}-stderr.log"))).unwrap())
             .spawn()
             .expect("fjq serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let scheme = if line.contains("grpc+tls://") {
-            "grpc+tls"
-        } else {
-            "grpc"
-        };
-        let addr = line
-            .split("://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            uri: format!("{scheme}://{addr}"),
-        }
+        let uri = listening_uri(&mut child);
+        Server { child, uri }
     }
 
     fn client(&self, args: &[&str]) -> Value {
@@ -353,20 +362,8 @@ fn adbc_logs_in_to_a_server_without_users() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("grpc://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    let server = Server {
-        child,
-        uri: format!("grpc://{addr}"),
-    };
+    let uri = listening_uri(&mut child);
+    let server = Server { child, uri };
     let adbc = server.client_as("anyone", "anything", &["adbc", QUERIES[0]]);
     assert_eq!(normalise(&adbc["rows"]), fjq_rows(QUERIES[0]));
 }
@@ -539,16 +536,7 @@ fn a_non_loopback_address_needs_users_and_tls() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("without users"), "{}", stderr(&o));
     // Users are not enough: the passwords would cross the network in clear.
-    let users = scratch("non-loopback-users");
-    let _ = std::fs::remove_file(&users);
-    let mut add = fjq()
-        .args(["user", "add", USER, "--users"])
-        .arg(&users)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    let users = users_file("non-loopback-users");
     let o = fjq()
         .args(["serve", "--addr", "0.0.0.0:0", "--users"])
         .arg(&users)
