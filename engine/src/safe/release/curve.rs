@@ -145,7 +145,7 @@ pub(crate) async fn release_curve(
         cut: 0,
     };
     let mut published = Vec::new();
-    let mut published_keys = Vec::new();
+    let mut published_keys = std::collections::HashSet::new();
     for (values, counts) in &raw.groups {
         let safe = safe_curve(counts, rules.threshold, rules.rounding_base);
         note.merged += safe.merged;
@@ -155,7 +155,7 @@ pub(crate) async fn release_curve(
         }
         note.groups_published += 1;
         note.steps += safe.steps.len();
-        published_keys.push(key_text(values)?);
+        published_keys.insert(key_text(values)?);
         published.push((values.clone(), safe.steps));
     }
     let suppressed: Vec<bool> = cells
