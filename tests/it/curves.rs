@@ -259,6 +259,14 @@ async fn a_released_curve_follows_the_rules_and_opens_in_the_sacro_viewer() {
         let files = shown["files"].as_array().unwrap();
         assert_eq!(files.len(), 1, "{shown}");
         assert_eq!(files[0]["checksum_valid"], true, "{shown}");
+        // The viewer highlights exactly the cells fjq's report flags: none, for a curve.
+        let flagged: Vec<&Value> = report["results"]["output_0"]["files"][0]["sdc"]["cells"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|cells| cells.as_array().unwrap())
+            .collect();
+        assert!(flagged.is_empty(), "{flagged:?}");
         assert_eq!(files[0]["highlighted"], serde_json::json!([]), "{shown}");
         assert_eq!(
             shown["contents_status"],
