@@ -354,13 +354,15 @@ impl DatedCodes {
     fn build_state(&self, mut groups: Grouped) -> Vec<ArrayRef> {
         let mut dates = ListBuilder::new(Date32Builder::new());
         let mut codes = ListBuilder::new(StringBuilder::new());
+        let has_code = self.finish.has_code();
         for g in 0..groups.len() {
             for &(date, code) in groups.group(g).iter() {
                 dates.values().append_value(date);
-                // Aggregates over dates alone (repeat_entries) have no codes to carry.
-                codes
-                    .values()
-                    .append_value(self.codes.get(code as usize).map_or("", String::as_str));
+                // Aggregates over dates alone (repeat_entries) carry an empty list of codes:
+                // their merge reads only the dates.
+                if has_code {
+                    codes.values().append_value(&self.codes[code as usize]);
+                }
             }
             dates.append(true);
             codes.append(true);
