@@ -134,17 +134,33 @@ const FJQ_PUBLIC_LAW_PATHWAY: &str = "
   FROM events e JOIN cases c USING (case_id)
   WHERE c.case_type = 'public_law' AND NOT e.error AND NOT e.vacated GROUP BY e.case_id";
 
+/// The `observed` pathway in plain SQL over a stages CTE: consecutive repeats dropped.
+fn observed_in_duckdb(stages: &str) -> String {
+    format!(
+        "WITH {stages},
+             o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r)
+             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
+             WHERE prev IS NULL OR prev <> stage GROUP BY case_id"
+    )
+}
+
+/// The `furthest` pathway in plain SQL over a stages CTE: only stages past every earlier rank.
+fn furthest_in_duckdb(stages: &str) -> String {
+    format!(
+        "WITH {stages},
+             o AS (SELECT *, max(rk) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached FROM r)
+             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
+             WHERE reached IS NULL OR rk > reached GROUP BY case_id"
+    )
+}
+
 #[tokio::test]
 async fn observed_pathways_match_duckdb_string_agg() {
     same_answer(
         "case_pathway observed",
         &FJQ_PUBLIC_LAW_PATHWAY.replace("{mode}", "observed"),
-        &format!(
-            "WITH {PUBLIC_LAW_STAGES},
-             o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r)
-             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
-             WHERE prev IS NULL OR prev <> stage GROUP BY case_id"
-        ),
+        &observed_in_duckdb(PUBLIC_LAW_STAGES),
     )
     .await;
 }
@@ -154,13 +170,7 @@ async fn furthest_pathways_match_duckdb_running_max() {
     same_answer(
         "case_pathway furthest",
         &FJQ_PUBLIC_LAW_PATHWAY.replace("{mode}", "furthest"),
-        &format!(
-            "WITH {PUBLIC_LAW_STAGES},
-             o AS (SELECT *, max(rk) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage
-                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached FROM r)
-             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
-             WHERE reached IS NULL OR rk > reached GROUP BY case_id"
-        ),
+        &furthest_in_duckdb(PUBLIC_LAW_STAGES),
     )
     .await;
 }
@@ -190,24 +200,13 @@ async fn private_law_pathways_match_duckdb() {
     same_answer(
         "private law case_pathway observed",
         &fjq.replace("{mode}", "observed"),
-        &format!(
-            "WITH {PRIVATE_LAW_STAGES},
-             o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r)
-             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
-             WHERE prev IS NULL OR prev <> stage GROUP BY case_id"
-        ),
+        &observed_in_duckdb(PRIVATE_LAW_STAGES),
     )
     .await;
     same_answer(
         "private law case_pathway furthest",
         &fjq.replace("{mode}", "furthest"),
-        &format!(
-            "WITH {PRIVATE_LAW_STAGES},
-             o AS (SELECT *, max(rk) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage
-                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached FROM r)
-             SELECT case_id, string_agg(stage, ' > ' ORDER BY event_date, rk, stage) FROM o
-             WHERE reached IS NULL OR rk > reached GROUP BY case_id"
-        ),
+        &furthest_in_duckdb(PRIVATE_LAW_STAGES),
     )
     .await;
 }
