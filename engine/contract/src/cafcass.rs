@@ -1,7 +1,7 @@
 //! The Cafcass tables: cases, the people on them, and the work Cafcass did.
 
 use crate::schema::ColumnType::*;
-use crate::schema::{TableSpec, col};
+use crate::schema::{TableSpec, col, fk};
 
 pub const CAFCASS_CASES: TableSpec = TableSpec {
     name: "cafcass_cases",
@@ -68,6 +68,8 @@ pub const CAFCASS_CASES: TableSpec = TableSpec {
     ],
     sort_order: &["cafcass_case_id"],
     person_columns: &[],
+    primary_key: &["cafcass_case_id"],
+    foreign_keys: &[],
 };
 
 pub const CAFCASS_PEOPLE: TableSpec = TableSpec {
@@ -122,6 +124,8 @@ pub const CAFCASS_PEOPLE: TableSpec = TableSpec {
     ],
     sort_order: &["cafcass_case_id", "cafcass_person_id"],
     person_columns: &["cafcass_person_id"],
+    primary_key: &["cafcass_case_id", "cafcass_person_id"],
+    foreign_keys: &[fk(&["cafcass_case_id"], "cafcass_cases", &["cafcass_case_id"])],
 };
 
 pub const CAFCASS_WORK: TableSpec = TableSpec {
@@ -158,4 +162,6 @@ pub const CAFCASS_WORK: TableSpec = TableSpec {
     ],
     sort_order: &["cafcass_case_id", "start_date", "work_id"],
     person_columns: &["cafcass_person_id"],
+    primary_key: &["work_id"],
+    foreign_keys: &[fk(&["cafcass_case_id"], "cafcass_cases", &["cafcass_case_id"]), fk(&["cafcass_case_id", "cafcass_person_id"], "cafcass_people", &["cafcass_case_id", "cafcass_person_id"])],
 };

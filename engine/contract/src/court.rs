@@ -2,7 +2,7 @@
 //! in them, and the de-duplicated persons.
 
 use crate::schema::ColumnType::*;
-use crate::schema::{TableSpec, col};
+use crate::schema::{TableSpec, col, fk};
 
 pub const CASES: TableSpec = TableSpec {
     name: "cases",
@@ -107,6 +107,8 @@ pub const CASES: TableSpec = TableSpec {
     ],
     sort_order: &["case_id"],
     person_columns: &[],
+    primary_key: &["case_id"],
+    foreign_keys: &[],
 };
 
 pub const CASE_LINKS: TableSpec = TableSpec {
@@ -125,6 +127,8 @@ pub const CASE_LINKS: TableSpec = TableSpec {
     ],
     sort_order: &["case_id", "related_case_id"],
     person_columns: &[],
+    primary_key: &["case_id", "related_case_id"],
+    foreign_keys: &[fk(&["case_id"], "cases", &["case_id"]), fk(&["related_case_id"], "cases", &["case_id"])],
 };
 
 pub const EVENTS: TableSpec = TableSpec {
@@ -181,6 +185,8 @@ pub const EVENTS: TableSpec = TableSpec {
     ],
     sort_order: &["case_id", "event_date", "event_id"],
     person_columns: &[],
+    primary_key: &["event_id"],
+    foreign_keys: &[fk(&["case_id"], "cases", &["case_id"])],
 };
 
 pub const PEOPLE: TableSpec = TableSpec {
@@ -260,6 +266,8 @@ pub const PEOPLE: TableSpec = TableSpec {
     ],
     sort_order: &["case_id", "role_id"],
     person_columns: &["person_id"],
+    primary_key: &["role_id"],
+    foreign_keys: &[fk(&["case_id"], "cases", &["case_id"]), fk(&["person_id"], "persons", &["person_id"])],
 };
 
 pub const PERSONS: TableSpec = TableSpec {
@@ -301,4 +309,6 @@ pub const PERSONS: TableSpec = TableSpec {
     ],
     sort_order: &["person_id"],
     person_columns: &["person_id"],
+    primary_key: &["person_id"],
+    foreign_keys: &[],
 };

@@ -19,7 +19,7 @@ pub use cafcass::{CAFCASS_CASES, CAFCASS_PEOPLE, CAFCASS_WORK};
 pub use court::{CASE_LINKS, CASES, EVENTS, PEOPLE, PERSONS};
 pub use dataset::{Coverage, DatasetInfo, GeneratorInfo, TableInfo, Window};
 pub use linkage::LINKAGE;
-pub use schema::{ColumnSpec, ColumnType, TableSpec};
+pub use schema::{ColumnSpec, ColumnType, ForeignKey, TableSpec};
 
 /// Every table of the contract, in the order the catalogue lists them.
 pub const TABLES: &[&TableSpec] = &[

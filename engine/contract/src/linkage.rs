@@ -35,4 +35,6 @@ pub const LINKAGE: TableSpec = TableSpec {
     ],
     sort_order: &["dataset", "source_person_id"],
     person_columns: &["source_person_id", "link_id"],
+    primary_key: &["dataset", "source_person_id"],
+    foreign_keys: &[],
 };

@@ -72,6 +72,27 @@ pub struct TableSpec {
     pub sort_order: &'static [&'static str],
     /// Columns that identify a person (used to count distinct persons per cell).
     pub person_columns: &'static [&'static str],
+    /// The columns whose values identify a row; empty for a table without a key. The generator
+    /// writes them unique, and a test checks that it does.
+    pub primary_key: &'static [&'static str],
+    /// Columns whose values are the key of another contract table (every value found there).
+    pub foreign_keys: &'static [ForeignKey],
+}
+
+/// Columns of one table that hold the primary key of another: what Flight SQL's key calls
+/// (GetImportedKeys and the rest) report, so that tools draw the joins between the tables.
+#[derive(Debug)]
+pub struct ForeignKey {
+    pub columns: &'static [&'static str],
+    pub table: &'static str,
+    pub references: &'static [&'static str],
+}
+
+impl ForeignKey {
+    /// The key's name, as a database would name the constraint: `events_case_id_fkey`.
+    pub fn name(&self, table: &str) -> String {
+        format!("{table}_{}_fkey", self.columns.join("_"))
+    }
 }
 
 impl TableSpec {
@@ -94,6 +115,18 @@ impl TableSpec {
 
     pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+pub(crate) const fn fk(
+    columns: &'static [&'static str],
+    table: &'static str,
+    references: &'static [&'static str],
+) -> ForeignKey {
+    ForeignKey {
+        columns,
+        table,
+        references,
     }
 }
 

@@ -18,6 +18,8 @@ pub const PEOPLE_TRUTH: TableSpec = TableSpec {
     ],
     sort_order: &["role_id"],
     person_columns: &["true_person_id"],
+    primary_key: &[],
+    foreign_keys: &[],
 };
 
 pub const CAFCASS_PEOPLE_TRUTH: TableSpec = TableSpec {
@@ -40,6 +42,8 @@ pub const CAFCASS_PEOPLE_TRUTH: TableSpec = TableSpec {
     ],
     sort_order: &["cafcass_case_id", "cafcass_person_id"],
     person_columns: &["true_person_id"],
+    primary_key: &[],
+    foreign_keys: &[],
 };
 
 pub const ENTRIES: TableSpec = TableSpec {
@@ -82,6 +86,8 @@ pub const ENTRIES: TableSpec = TableSpec {
     ],
     sort_order: &["true_person_id", "start_date", "case_id"],
     person_columns: &["true_person_id"],
+    primary_key: &[],
+    foreign_keys: &[],
 };
 
 pub const PERSONS_TRUTH: TableSpec = TableSpec {
@@ -95,6 +101,8 @@ pub const PERSONS_TRUTH: TableSpec = TableSpec {
     ],
     sort_order: &["true_person_id"],
     person_columns: &["true_person_id"],
+    primary_key: &[],
+    foreign_keys: &[],
 };
 
 pub const TABLES: &[&TableSpec] = &[

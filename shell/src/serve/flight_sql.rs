@@ -7,6 +7,7 @@
 //! which cancels the query.
 
 use super::auth::base64_decode;
+use super::metadata::{self, KeyFilter};
 use super::service::{
     FjqFlightSql, Prepared, announced, conform, decode_error, handle, one_line, query_error,
 };
@@ -15,12 +16,15 @@ use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCreatePreparedStatementResult, Any, CommandGetCatalogs, CommandGetDbSchemas,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
+    ActionCancelQueryRequest, ActionCancelQueryResult, ActionCreatePreparedStatementResult, Any,
+    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
+    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
+    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery,
     CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
     TicketStatementQuery,
 };
 use arrow_flight::{
+    Action, ActionType, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus,
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
     SchemaAsIpc, Ticket,
 };
@@ -120,11 +124,12 @@ impl FlightSqlService for FjqFlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         let user = self.user(&request)?;
+        let handle = ticket.statement_handle.to_vec();
         let pending = self
             .pending
             .lock()
             .expect("pending lock")
-            .remove(ticket.statement_handle.as_ref())
+            .remove(&handle)
             .ok_or_else(|| Status::not_found("unknown or already fetched statement"))?;
         if pending.user != user {
             return Err(Status::permission_denied(
@@ -145,14 +150,15 @@ impl FlightSqlService for FjqFlightSql {
             .map_err(failed.clone())?;
         let schema = pending.schema;
         let announced = schema.clone();
-        // The turn is held until the stream ends or the client goes away.
+        // The turn is held until the stream ends, the client goes away or cancels.
+        let fetching = self.fetching(handle, &user);
         let batches = stream
             .map_err(move |e| FlightError::Tonic(Box::new(failed(e))))
             .map(move |b| {
                 let _ = &turn;
                 b.and_then(|b| conform(b, &announced).map_err(FlightError::Arrow))
             });
-        Ok(Self::stream(schema, batches))
+        Ok(Self::stream(schema, fetching.stop_on_cancel(batches)))
     }
 
     async fn do_action_create_prepared_statement(
@@ -189,7 +195,7 @@ impl FlightSqlService for FjqFlightSql {
             .collect();
         let options = IpcWriteOptions::default();
         let IpcMessage(dataset_schema) =
-            SchemaAsIpc::new(&announced(plan.schema().as_arrow()), &options)
+            SchemaAsIpc::new(&announced(engine.context(), plan.schema(), Some(&plan)), &options)
                 .try_into()
                 .map_err(|e: datafusion::arrow::error::ArrowError| {
                     Status::internal(e.to_string())
@@ -437,14 +443,14 @@ impl FlightSqlService for FjqFlightSql {
                         datafusion::logical_expr::TableType::View => "VIEW",
                         _ => "TABLE",
                     };
+                    let table_schema = metadata::table_schema(
+                        &provider.schema(),
+                        &catalog_name,
+                        &schema_name,
+                        &table,
+                    );
                     builder
-                        .append(
-                            &catalog_name,
-                            &schema_name,
-                            &table,
-                            kind,
-                            &provider.schema(),
-                        )
+                        .append(&catalog_name, &schema_name, &table, kind, &table_schema)
                         .map_err(Status::from)?;
                 }
             }
@@ -508,6 +514,178 @@ impl FlightSqlService for FjqFlightSql {
         Ok(Self::one_batch(schema, builder.build()))
     }
 
+    async fn get_flight_info_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.user(&request)?;
+        let schema = query.clone().into_builder(&self.xdbc_types).schema();
+        metadata_info(&schema, query.as_any(), request.into_inner())
+    }
+
+    async fn do_get_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.user(&request)?;
+        let builder = query.into_builder(&self.xdbc_types);
+        let schema = builder.schema();
+        Ok(Self::one_batch(schema, builder.build()))
+    }
+
+    async fn get_flight_info_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.user(&request)?;
+        metadata_info(
+            &metadata::primary_keys_schema(),
+            query.as_any(),
+            request.into_inner(),
+        )
+    }
+
+    async fn do_get_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.user(&request)?;
+        let tables = metadata::keyed_tables(self.engine.context());
+        let batch = metadata::primary_keys(&tables, &query.catalog, &query.db_schema, &query.table);
+        Ok(Self::one_batch(metadata::primary_keys_schema(), batch))
+    }
+
+    async fn get_flight_info_imported_keys(
+        &self,
+        query: CommandGetImportedKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.user(&request)?;
+        metadata_info(
+            &metadata::foreign_keys_schema(),
+            query.as_any(),
+            request.into_inner(),
+        )
+    }
+
+    async fn do_get_imported_keys(
+        &self,
+        query: CommandGetImportedKeys,
+        request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.user(&request)?;
+        let filter = KeyFilter {
+            fk: Some((query.catalog, query.db_schema, query.table)),
+            pk: None,
+        };
+        Ok(self.foreign_keys(&filter))
+    }
+
+    async fn get_flight_info_exported_keys(
+        &self,
+        query: CommandGetExportedKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.user(&request)?;
+        metadata_info(
+            &metadata::foreign_keys_schema(),
+            query.as_any(),
+            request.into_inner(),
+        )
+    }
+
+    async fn do_get_exported_keys(
+        &self,
+        query: CommandGetExportedKeys,
+        request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.user(&request)?;
+        let filter = KeyFilter {
+            fk: None,
+            pk: Some((query.catalog, query.db_schema, query.table)),
+        };
+        Ok(self.foreign_keys(&filter))
+    }
+
+    async fn get_flight_info_cross_reference(
+        &self,
+        query: CommandGetCrossReference,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.user(&request)?;
+        metadata_info(
+            &metadata::foreign_keys_schema(),
+            query.as_any(),
+            request.into_inner(),
+        )
+    }
+
+    async fn do_get_cross_reference(
+        &self,
+        query: CommandGetCrossReference,
+        request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.user(&request)?;
+        let filter = KeyFilter {
+            fk: Some((query.fk_catalog, query.fk_db_schema, query.fk_table)),
+            pk: Some((query.pk_catalog, query.pk_db_schema, query.pk_table)),
+        };
+        Ok(self.foreign_keys(&filter))
+    }
+
+    async fn do_action_cancel_query(
+        &self,
+        query: ActionCancelQueryRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCancelQueryResult, Status> {
+        let user = self.user(&request)?;
+        let info = FlightInfo::decode(query.info)
+            .map_err(|e| Status::invalid_argument(format!("cannot decode the FlightInfo: {e}")))?;
+        let status = self.cancel(&info, &user)?;
+        // CancelQuery's result uses its own enumeration, numbered as CancelStatus is.
+        Ok(ActionCancelQueryResult {
+            result: status as i32,
+        })
+    }
+
+    async fn do_action_fallback(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        if request.get_ref().r#type != CANCEL_FLIGHT_INFO {
+            return Err(Status::invalid_argument(format!(
+                "fjq does not know the action {:?}",
+                request.get_ref().r#type
+            )));
+        }
+        let user = self.user(&request)?;
+        let cancel = CancelFlightInfoRequest::decode(request.get_ref().body.clone())
+            .map_err(|e| Status::invalid_argument(format!("cannot decode the request: {e}")))?;
+        let info = cancel
+            .info
+            .ok_or_else(|| Status::invalid_argument("CancelFlightInfo without a FlightInfo"))?;
+        let status = self.cancel(&info, &user)?;
+        let result = CancelFlightInfoResult::new(status);
+        let output = futures::stream::iter(vec![Ok(arrow_flight::Result {
+            body: result.encode_to_vec().into(),
+        })]);
+        Ok(Response::new(Box::pin(output)))
+    }
+
+    async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
+        Some(vec![Ok(ActionType {
+            r#type: CANCEL_FLIGHT_INFO.to_string(),
+            description: "Cancels a query: its FlightInfo is forgotten, or its fetch stopped.\n
+                Request Message: CancelFlightInfoRequest\n
+                Response Message: CancelFlightInfoResult"
+                .into(),
+        })])
+    }
+
     async fn do_get_fallback(
         &self,
         request: Request<Ticket>,
@@ -521,6 +699,62 @@ impl FlightSqlService for FjqFlightSql {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// The Flight action (not a Flight SQL one) by which clients cancel a query.
+const CANCEL_FLIGHT_INFO: &str = "CancelFlightInfo";
+
+impl FjqFlightSql {
+    fn foreign_keys(&self, filter: &KeyFilter) -> Response<<Self as FlightService>::DoGetStream> {
+        let tables = metadata::keyed_tables(self.engine.context());
+        Self::one_batch(
+            metadata::foreign_keys_schema(),
+            metadata::foreign_keys(&tables, filter),
+        )
+    }
+
+    /// Cancels the statement a FlightInfo's ticket names: forgets it if it was not fetched yet,
+    /// stops its fetch if it is being fetched.
+    #[allow(clippy::result_large_err)]
+    fn cancel(&self, info: &FlightInfo, user: &str) -> Result<CancelStatus, Status> {
+        let ticket = info
+            .endpoint
+            .first()
+            .and_then(|e| e.ticket.as_ref())
+            .ok_or_else(|| Status::invalid_argument("the FlightInfo has no ticket to cancel"))?;
+        let any = Any::decode(&*ticket.ticket).map_err(decode_error)?;
+        let Some(statement) = any.unpack::<TicketStatementQuery>().map_err(decode_error)? else {
+            return Ok(CancelStatus::NotCancellable);
+        };
+        let handle = statement.statement_handle.to_vec();
+        {
+            let mut pending = self.pending.lock().expect("pending lock");
+            if let Some(p) = pending.get(&handle) {
+                if p.user != user {
+                    return Err(Status::permission_denied(
+                        "this statement belongs to another user",
+                    ));
+                }
+                pending.remove(&handle);
+                eprintln!("fjq serve: {user}: cancelled before it was fetched");
+                return Ok(CancelStatus::Cancelled);
+            }
+        }
+        let fetching = self.fetching.lock().expect("fetching lock");
+        match fetching.get(&handle) {
+            Some((owner, _)) if owner != user => Err(Status::permission_denied(
+                "this statement belongs to another user",
+            )),
+            Some((_, abort)) => {
+                abort.abort();
+                eprintln!("fjq serve: {user}: cancelled while it was fetched");
+                Ok(CancelStatus::Cancelled)
+            }
+            None => Err(Status::not_found(
+                "no such statement: it has finished, or was never planned",
+            )),
+        }
+    }
 }
 
 #[allow(clippy::result_large_err)]

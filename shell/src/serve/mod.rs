@@ -6,7 +6,9 @@
 //! the network is leaving. Binding to anything but loopback needs users and TLS.
 
 pub mod auth;
+mod flight;
 mod flight_sql;
+pub mod metadata;
 pub mod service;
 
 use anyhow::Context;
@@ -161,7 +163,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .max_running
         .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
     let service = service::FjqFlightSql::new(engine, users, Some(query_memory), max_running);
-    let server = FlightServiceServer::new(service)
+    let server = FlightServiceServer::new(flight::FjqFlight(std::sync::Arc::new(service)))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     let mut builder = tonic::transport::Server::builder();

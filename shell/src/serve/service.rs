@@ -12,15 +12,17 @@
 use super::auth::{Tokens, Users};
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
-use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
-use arrow_flight::sql::{ProstMessageExt, SqlInfo, TicketStatementQuery};
+use super::metadata;
+use arrow_flight::sql::metadata::{SqlInfoData, XdbcTypeInfoData};
+use arrow_flight::sql::{ProstMessageExt, TicketStatementQuery};
 use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, Ticket};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use fjq_engine::Engine;
-use futures::{Stream, TryStreamExt};
+use futures::stream::{AbortHandle, AbortRegistration, Abortable};
+use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -55,6 +57,9 @@ pub struct FjqFlightSql {
     pub(super) pending: Mutex<HashMap<Vec<u8>, Pending>>,
     pub(super) prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
     pub(super) sql_info: SqlInfoData,
+    pub(super) xdbc_types: XdbcTypeInfoData,
+    /// Statements being fetched, by handle: CancelFlightInfo stops them through these.
+    pub(super) fetching: Arc<Mutex<HashMap<Vec<u8>, (String, AbortHandle)>>>,
     /// Queries running at once; the others wait their turn (more would only share the same
     /// cores and multiply the memory in use).
     pub(super) running: Arc<tokio::sync::Semaphore>,
@@ -96,16 +101,7 @@ impl FjqFlightSql {
         query_memory: Option<usize>,
         max_running: usize,
     ) -> Self {
-        let mut info = SqlInfoDataBuilder::new();
-        info.append(SqlInfo::FlightSqlServerName, "fjq");
-        info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
-        info.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
-        info.append(SqlInfo::FlightSqlServerReadOnly, true);
-        info.append(SqlInfo::FlightSqlServerSql, true);
-        info.append(SqlInfo::FlightSqlServerSubstrait, false);
-        info.append(SqlInfo::FlightSqlServerTransaction, 0i32);
-        info.append(SqlInfo::FlightSqlServerCancel, false);
-        info.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
+        let sql_info = metadata::sql_info(engine.context());
         FjqFlightSql {
             engine: Arc::new(engine),
             users,
@@ -113,7 +109,9 @@ impl FjqFlightSql {
             query_memory,
             pending: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
-            sql_info: info.build().expect("static SqlInfo"),
+            sql_info,
+            xdbc_types: metadata::xdbc_types(),
+            fetching: Arc::new(Mutex::new(HashMap::new())),
             running: Arc::new(tokio::sync::Semaphore::new(max_running.max(1))),
         }
     }
@@ -164,7 +162,11 @@ impl FjqFlightSql {
     /// Keeps a planned statement for its DoGet; returns its handle and the schema to announce.
     pub(super) fn keep(&self, frame: DataFrame, user: &str) -> (Vec<u8>, SchemaRef) {
         let id = handle();
-        let schema = announced(frame.schema().as_arrow());
+        let schema = announced(
+            self.engine.context(),
+            frame.schema(),
+            Some(frame.logical_plan()),
+        );
         let mut pending = self.pending.lock().expect("pending lock");
         pending.retain(|_, p| p.created.elapsed() < PENDING_LIFETIME);
         pending.insert(
@@ -224,6 +226,36 @@ impl FjqFlightSql {
         Self::stream(schema, futures::stream::once(async move { batch }))
     }
 
+    /// The SQL of a prepared statement of this user's.
+    #[allow(clippy::result_large_err)]
+    pub(super) fn prepared_sql(&self, handle: &[u8], user: &str) -> Result<String, Status> {
+        let prepared = self.prepared.lock().expect("prepared lock");
+        let statement = prepared
+            .get(handle)
+            .ok_or_else(|| Status::not_found("unknown prepared statement"))?;
+        if statement.user != user {
+            return Err(Status::permission_denied(
+                "this statement belongs to another user",
+            ));
+        }
+        Ok(statement.sql.clone())
+    }
+
+    /// Registers a statement whose fetch begins, so that CancelFlightInfo can stop it.
+    pub(super) fn fetching(&self, handle: Vec<u8>, user: &str) -> Fetching {
+        let (abort, registration) = AbortHandle::new_pair();
+        self.fetching
+            .lock()
+            .expect("fetching lock")
+            .insert(handle.clone(), (user.to_string(), abort.clone()));
+        Fetching {
+            handle,
+            abort,
+            registration,
+            fetching: Arc::clone(&self.fetching),
+        }
+    }
+
     pub(super) async fn plan_sql(&self, sql: &str, user: &str) -> Result<DataFrame, Status> {
         // Planning may run a safe release: it takes a turn too.
         let _turn = self.turn().await?;
@@ -231,6 +263,58 @@ impl FjqFlightSql {
         let frame = engine.sql(sql).await.map_err(query_error)?;
         eprintln!("fjq serve: {user}: {}", one_line(sql));
         Ok(frame)
+    }
+}
+
+/// A statement being fetched, until its stream ends or is dropped.
+pub(super) struct Fetching {
+    handle: Vec<u8>,
+    abort: AbortHandle,
+    registration: AbortRegistration,
+    fetching: Arc<Mutex<HashMap<Vec<u8>, (String, AbortHandle)>>>,
+}
+
+/// Forgets a fetch when its stream goes, however it goes.
+struct Untrack {
+    handle: Vec<u8>,
+    fetching: Arc<Mutex<HashMap<Vec<u8>, (String, AbortHandle)>>>,
+}
+
+impl Drop for Untrack {
+    fn drop(&mut self) {
+        if let Ok(mut fetching) = self.fetching.lock() {
+            fetching.remove(&self.handle);
+        }
+    }
+}
+
+impl Fetching {
+    /// `batches`, stopped when the statement is cancelled: the query's stream is dropped (which
+    /// stops its work and gives back its turn) and the client gets CANCELLED, not a short result
+    /// that looks whole.
+    pub(super) fn stop_on_cancel(
+        self,
+        batches: impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
+    ) -> impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static {
+        let Fetching {
+            handle,
+            abort,
+            registration,
+            fetching,
+        } = self;
+        let untrack = Untrack { handle, fetching };
+        let ending = futures::stream::once(async move {
+            let _untrack = untrack;
+            abort.is_aborted()
+        })
+        .filter_map(|cancelled| async move {
+            cancelled.then(|| {
+                Err(FlightError::Tonic(Box::new(Status::cancelled(
+                    "the query was cancelled",
+                ))))
+            })
+        });
+        Abortable::new(batches, registration).chain(ending)
     }
 }
 
@@ -244,11 +328,17 @@ pub(super) fn one_line(sql: &str) -> String {
 }
 
 /// The schema a client is told for a result: the plan's, with every field nullable and
-/// dictionaries as their values (the Flight encoder sends them so). The batches a plan streams
+/// dictionaries as their values (the Flight encoder sends them so), and each column's Flight SQL
+/// metadata (its SQL type, and its table when it comes from one). The batches a plan streams
 /// can differ from its schema in nullability (DataFusion answers `min` and `max` from Parquet
 /// statistics with non-nullable literals), and Flight clients such as the Go ADBC driver refuse
 /// a stream whose schema differs from the one announced.
-pub(super) fn announced(schema: &Schema) -> SchemaRef {
+pub(super) fn announced(
+    ctx: &datafusion::prelude::SessionContext,
+    schema: &datafusion::common::DFSchema,
+    plan: Option<&datafusion::logical_expr::LogicalPlan>,
+) -> SchemaRef {
+    let schema = metadata::with_column_metadata(ctx, schema, plan);
     fn hydrated(
         t: &datafusion::arrow::datatypes::DataType,
     ) -> datafusion::arrow::datatypes::DataType {
