@@ -125,7 +125,11 @@ pub const CAFCASS_PEOPLE: TableSpec = TableSpec {
     sort_order: &["cafcass_case_id", "cafcass_person_id"],
     person_columns: &["cafcass_person_id"],
     primary_key: &["cafcass_case_id", "cafcass_person_id"],
-    foreign_keys: &[fk(&["cafcass_case_id"], "cafcass_cases", &["cafcass_case_id"])],
+    foreign_keys: &[fk(
+        &["cafcass_case_id"],
+        "cafcass_cases",
+        &["cafcass_case_id"],
+    )],
 };
 
 pub const CAFCASS_WORK: TableSpec = TableSpec {
@@ -163,5 +167,12 @@ pub const CAFCASS_WORK: TableSpec = TableSpec {
     sort_order: &["cafcass_case_id", "start_date", "work_id"],
     person_columns: &["cafcass_person_id"],
     primary_key: &["work_id"],
-    foreign_keys: &[fk(&["cafcass_case_id"], "cafcass_cases", &["cafcass_case_id"]), fk(&["cafcass_case_id", "cafcass_person_id"], "cafcass_people", &["cafcass_case_id", "cafcass_person_id"])],
+    foreign_keys: &[
+        fk(&["cafcass_case_id"], "cafcass_cases", &["cafcass_case_id"]),
+        fk(
+            &["cafcass_case_id", "cafcass_person_id"],
+            "cafcass_people",
+            &["cafcass_case_id", "cafcass_person_id"],
+        ),
+    ],
 };

@@ -128,7 +128,10 @@ pub const CASE_LINKS: TableSpec = TableSpec {
     sort_order: &["case_id", "related_case_id"],
     person_columns: &[],
     primary_key: &["case_id", "related_case_id"],
-    foreign_keys: &[fk(&["case_id"], "cases", &["case_id"]), fk(&["related_case_id"], "cases", &["case_id"])],
+    foreign_keys: &[
+        fk(&["case_id"], "cases", &["case_id"]),
+        fk(&["related_case_id"], "cases", &["case_id"]),
+    ],
 };
 
 pub const EVENTS: TableSpec = TableSpec {
@@ -267,7 +270,10 @@ pub const PEOPLE: TableSpec = TableSpec {
     sort_order: &["case_id", "role_id"],
     person_columns: &["person_id"],
     primary_key: &["role_id"],
-    foreign_keys: &[fk(&["case_id"], "cases", &["case_id"]), fk(&["person_id"], "persons", &["person_id"])],
+    foreign_keys: &[
+        fk(&["case_id"], "cases", &["case_id"]),
+        fk(&["person_id"], "persons", &["person_id"]),
+    ],
 };
 
 pub const PERSONS: TableSpec = TableSpec {

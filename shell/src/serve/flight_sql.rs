@@ -15,13 +15,12 @@ use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCancelQueryRequest, ActionCancelQueryResult, ActionCreatePreparedStatementResult, Any,
+    ActionCancelQueryRequest, ActionCancelQueryResult, ActionClosePreparedStatementRequest,
+    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, Any,
     CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
     CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
-    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery,
-    CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
-    TicketStatementQuery,
+    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandStatementQuery,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
     Action, ActionType, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus,
@@ -194,12 +193,12 @@ impl FlightSqlService for FjqFlightSql {
             })
             .collect();
         let options = IpcWriteOptions::default();
-        let IpcMessage(dataset_schema) =
-            SchemaAsIpc::new(&announced(engine.context(), plan.schema(), Some(&plan)), &options)
-                .try_into()
-                .map_err(|e: datafusion::arrow::error::ArrowError| {
-                    Status::internal(e.to_string())
-                })?;
+        let IpcMessage(dataset_schema) = SchemaAsIpc::new(
+            &announced(engine.context(), plan.schema(), Some(&plan)),
+            &options,
+        )
+        .try_into()
+        .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
         let parameter_schema = if parameter_fields.is_empty() {
             Default::default()
         } else {

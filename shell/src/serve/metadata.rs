@@ -16,9 +16,7 @@ use arrow_flight::sql::{
     SqlSupportedSubqueries, SqlSupportedTransaction, SqlSupportedUnions, XdbcDataType,
     XdbcDatetimeSubcode,
 };
-use datafusion::arrow::array::{
-    ArrayRef, Int32Array, RecordBatch, StringArray, UInt8Array,
-};
+use datafusion::arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray, UInt8Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -178,14 +176,13 @@ pub fn xdbc_types() -> XdbcTypeInfoData {
                 t.xdbc
             },
             datetime_subcode: t.subcode,
-            num_prec_radix: numeric.then_some(if matches!(
-                t.xdbc,
-                XdbcDataType::XdbcReal | XdbcDataType::XdbcDouble
-            ) {
-                2
-            } else {
-                10
-            }),
+            num_prec_radix: numeric.then_some(
+                if matches!(t.xdbc, XdbcDataType::XdbcReal | XdbcDataType::XdbcDouble) {
+                    2
+                } else {
+                    10
+                },
+            ),
             interval_precision: None,
         });
     }
@@ -312,11 +309,10 @@ pub fn with_column_metadata(
     let fields: Vec<Field> = schema
         .iter()
         .map(|(qualifier, field)| {
-            let table = qualifier
-                .and_then(|q| tables.get(q.table()))
-                .filter(|t| {
-                    fjq_engine::contract::table(t).is_some_and(|spec| spec.column(field.name()).is_some())
-                });
+            let table = qualifier.and_then(|q| tables.get(q.table())).filter(|t| {
+                fjq_engine::contract::table(t)
+                    .is_some_and(|spec| spec.column(field.name()).is_some())
+            });
             let source = table.map(|t| (catalog.as_str(), db_schema.as_str(), t.as_str()));
             field
                 .as_ref()
@@ -342,19 +338,56 @@ fn functions(ctx: &SessionContext, wanted: &[&str]) -> Vec<String> {
 
 const NUMERIC_FUNCTIONS: &[&str] = &[
     "abs", "acos", "asin", "atan", "atan2", "cbrt", "ceil", "cos", "cot", "degrees", "exp",
-    "floor", "gcd", "lcm", "ln", "log", "log10", "log2", "mod", "pi", "power", "radians",
-    "random", "round", "signum", "sin", "sqrt", "tan", "trunc",
+    "floor", "gcd", "lcm", "ln", "log", "log10", "log2", "mod", "pi", "power", "radians", "random",
+    "round", "signum", "sin", "sqrt", "tan", "trunc",
 ];
 const STRING_FUNCTIONS: &[&str] = &[
-    "ascii", "bit_length", "btrim", "char_length", "chr", "concat", "concat_ws", "initcap",
-    "left", "length", "lower", "lpad", "ltrim", "octet_length", "overlay", "position",
-    "regexp_like", "regexp_match", "regexp_replace", "repeat", "replace", "reverse", "right",
-    "rpad", "rtrim", "split_part", "starts_with", "strpos", "substr", "substring", "translate",
+    "ascii",
+    "bit_length",
+    "btrim",
+    "char_length",
+    "chr",
+    "concat",
+    "concat_ws",
+    "initcap",
+    "left",
+    "length",
+    "lower",
+    "lpad",
+    "ltrim",
+    "octet_length",
+    "overlay",
+    "position",
+    "regexp_like",
+    "regexp_match",
+    "regexp_replace",
+    "repeat",
+    "replace",
+    "reverse",
+    "right",
+    "rpad",
+    "rtrim",
+    "split_part",
+    "starts_with",
+    "strpos",
+    "substr",
+    "substring",
+    "translate",
     "upper",
 ];
 const DATETIME_FUNCTIONS: &[&str] = &[
-    "current_date", "current_time", "date_bin", "date_part", "date_trunc", "from_unixtime",
-    "make_date", "now", "to_char", "to_date", "to_timestamp", "to_unixtime",
+    "current_date",
+    "current_time",
+    "date_bin",
+    "date_part",
+    "date_trunc",
+    "from_unixtime",
+    "make_date",
+    "now",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "to_unixtime",
 ];
 const SYSTEM_FUNCTIONS: &[&str] = &["arrow_typeof", "coalesce", "nullif", "nvl", "version"];
 
@@ -409,8 +442,14 @@ pub fn sql_info(ctx: &SessionContext) -> SqlInfoData {
         SqlInfo::SqlNumericFunctions,
         functions(ctx, NUMERIC_FUNCTIONS),
     );
-    info.append(SqlInfo::SqlStringFunctions, functions(ctx, STRING_FUNCTIONS));
-    info.append(SqlInfo::SqlSystemFunctions, functions(ctx, SYSTEM_FUNCTIONS));
+    info.append(
+        SqlInfo::SqlStringFunctions,
+        functions(ctx, STRING_FUNCTIONS),
+    );
+    info.append(
+        SqlInfo::SqlSystemFunctions,
+        functions(ctx, SYSTEM_FUNCTIONS),
+    );
     info.append(
         SqlInfo::SqlDatetimeFunctions,
         functions(ctx, DATETIME_FUNCTIONS),
@@ -569,8 +608,7 @@ pub fn primary_keys(
 ) -> datafusion::arrow::error::Result<RecordBatch> {
     let mut rows: Vec<(&str, &str, &str, &str, String, i32)> = Vec::new();
     for t in tables {
-        if t.spec.name != table || !matches(catalog, &t.catalog) || !matches(db_schema, &t.schema)
-        {
+        if t.spec.name != table || !matches(catalog, &t.catalog) || !matches(db_schema, &t.schema) {
             continue;
         }
         for (i, column) in t.spec.primary_key.iter().enumerate() {
@@ -589,7 +627,9 @@ pub fn primary_keys(
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.4.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.4.as_str()),
+        )),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.5))),
     ];
     RecordBatch::try_new(primary_keys_schema(), columns)
@@ -629,13 +669,12 @@ pub fn foreign_keys(
     tables: &[KeyedTable],
     filter: &KeyFilter,
 ) -> datafusion::arrow::error::Result<RecordBatch> {
-    let selects = |wanted: &Option<(Option<String>, Option<String>, String)>,
-                   t: &KeyedTable,
-                   name: &str| {
-        wanted.as_ref().is_none_or(|(catalog, schema, table)| {
-            table == name && matches(catalog, &t.catalog) && matches(schema, &t.schema)
-        })
-    };
+    let selects =
+        |wanted: &Option<(Option<String>, Option<String>, String)>, t: &KeyedTable, name: &str| {
+            wanted.as_ref().is_none_or(|(catalog, schema, table)| {
+                table == name && matches(catalog, &t.catalog) && matches(schema, &t.schema)
+            })
+        };
     // pk catalog, schema, table, column; fk catalog, schema, table, column; fk and pk key names.
     let mut rows: Vec<[String; 10]> = Vec::new();
     let mut sequences: Vec<i32> = Vec::new();
@@ -707,8 +746,12 @@ pub fn foreign_keys(
         )),
         text(8),
         text(9),
-        Arc::new(UInt8Array::from_iter_values(order.iter().map(|_| NO_ACTION))),
-        Arc::new(UInt8Array::from_iter_values(order.iter().map(|_| NO_ACTION))),
+        Arc::new(UInt8Array::from_iter_values(
+            order.iter().map(|_| NO_ACTION),
+        )),
+        Arc::new(UInt8Array::from_iter_values(
+            order.iter().map(|_| NO_ACTION),
+        )),
     ];
     RecordBatch::try_new(foreign_keys_schema(), columns)
 }

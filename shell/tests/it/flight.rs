@@ -2,6 +2,8 @@
 //! (tests/interop/flight_client.py, run by the venv `tests/run.sh` makes). Every answer is
 //! compared with the same query run through `fjq -c`.
 
+mod calls;
+
 use crate::{ensure_sample, fjq, json_rows, run, scratch, stderr};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
