@@ -231,9 +231,71 @@ def main():
             nbytes += chunk.data.nbytes
         seconds = time.time() - started
         out = {"rows": rows, "bytes": nbytes, "seconds": seconds, "mb_per_s": nbytes / 1e6 / seconds}
-    elif action == "abandon":
-        import os
+    elif action == "surface":
+        # What a tool asks through ADBC before it queries: the server's info, a table's schema
+        # (set beside the one pyarrow reads from the Parquet file itself), and the catalogue at
+        # every depth of adbc_get_objects.
+        import glob
 
+        import pyarrow.parquet as pq
+
+        data_dir = args[0]
+        with adbc_connect(uri, user, password) as conn:
+            info = dict(conn.adbc_get_info())
+            table_schema = conn.adbc_get_table_schema("cases")
+            depths = {}
+            for depth in ["catalogs", "db_schemas", "tables", "columns", "all"]:
+                objects = conn.adbc_get_objects(depth=depth).read_all().to_pylist()
+                seen = {"catalogs": [], "db_schemas": [], "tables": [], "columns": {}}
+                for catalog in objects:
+                    seen["catalogs"].append(catalog["catalog_name"])
+                    for schema in catalog["catalog_db_schemas"] or []:
+                        seen["db_schemas"].append(schema["db_schema_name"])
+                        for t in schema["db_schema_tables"] or []:
+                            seen["tables"].append(t["table_name"])
+                            for c in t["table_columns"] or []:
+                                seen["columns"][f'{t["table_name"]}.{c["column_name"]}'] = {
+                                    "xdbc_type_name": c["xdbc_type_name"],
+                                    "ordinal_position": c["ordinal_position"],
+                                }
+                depths[depth] = seen
+        parquet_file = sorted(glob.glob(os.path.join(data_dir, "cases", "*.parquet")))[0]
+        parquet_schema = pq.read_schema(parquet_file)
+        out = {
+            "info": {k: (v if isinstance(v, (str, int, bool)) or v is None else str(v)) for k, v in info.items()},
+            "table_schema": [[f.name, str(f.type)] for f in table_schema],
+            "parquet_schema": [[f.name, str(f.type)] for f in parquet_schema],
+            "depths": depths,
+        }
+    elif action == "cancel":
+        # ADBC's cancel while a large result is being read: the read must stop with an error,
+        # and the server must run the next query (tests start it with one query at a time).
+        sql, limit = args[0], int(args[1])
+        with adbc_connect(uri, user, password) as conn:
+            cur = conn.cursor()
+            cur.execute(sql)
+            reader = cur.fetch_record_batch()
+            first = reader.read_next_batch()
+            out["first_batch_rows"] = first.num_rows
+            cur.adbc_cancel()
+            rows = 0
+            try:
+                for batch in reader:
+                    rows += batch.num_rows
+                    if rows > limit:
+                        break
+                out["after_cancel"] = f"went on reading: {rows} rows"
+            except Exception as e:  # noqa: BLE001 - the error is the answer
+                out["after_cancel"] = error_text(e)
+            try:
+                cur.close()
+            except Exception:  # noqa: BLE001 - a cancelled cursor may complain on close
+                pass
+        started = time.time()
+        table = pyarrow_query(uri, user, password, "SELECT count(*) AS n FROM cases")
+        out["next"] = rows_of(table)
+        out["next_seconds"] = time.time() - started
+    elif action == "abandon":
         client, options = pyarrow_client(uri, user, password)
         info = client.get_flight_info(flight.FlightDescriptor.for_command(statement_query(args[0])), options)
         reader = client.do_get(info.endpoints[0].ticket, options)

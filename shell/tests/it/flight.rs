@@ -285,6 +285,90 @@ fn pyarrow_and_adbc_get_what_fjq_prints() {
     );
 }
 
+/// What a tool asks through ADBC before it queries: the server's name and version, a table's
+/// schema (the one pyarrow reads from the Parquet file itself), and the catalogue at every depth
+/// of `adbc_get_objects`, with each column's SQL type from the server's column metadata.
+#[test]
+fn adbc_sees_the_server_its_tables_and_their_columns_at_every_depth() {
+    let server = Server::start("flight-adbc-surface", "open");
+    let sample = crate::sample_dir();
+    let out = server.client(&["surface", sample.to_str().unwrap()]);
+    assert_eq!(out["info"]["vendor_name"], "fjq");
+    assert_eq!(out["info"]["vendor_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(out["table_schema"], out["parquet_schema"]);
+    let depths = &out["depths"];
+    let count = |depth: &str, what: &str| match &depths[depth][what] {
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        other => panic!("{other}"),
+    };
+    // Each depth goes as deep as asked and no deeper.
+    assert_eq!(
+        depths["catalogs"]["catalogs"],
+        serde_json::json!(["datafusion"])
+    );
+    assert_eq!(count("catalogs", "db_schemas"), 0);
+    assert_eq!(
+        depths["db_schemas"]["db_schemas"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(count("db_schemas", "tables"), 0);
+    let tables = &depths["tables"]["tables"];
+    for t in [
+        "cases",
+        "events",
+        "people",
+        "cafcass_work",
+        "linkage",
+        "linked_people",
+    ] {
+        assert!(
+            tables.as_array().unwrap().contains(&Value::from(t)),
+            "{t}: {tables}"
+        );
+    }
+    assert_eq!(count("tables", "columns"), 0);
+    assert_eq!(depths["columns"], depths["all"]);
+    // Every column of cases, in the file's order, typed as SQL names it.
+    let columns = &depths["columns"]["columns"];
+    let parquet = out["parquet_schema"].as_array().unwrap();
+    for (i, column) in parquet.iter().enumerate() {
+        let name = column[0].as_str().unwrap();
+        let c = &columns[format!("cases.{name}")];
+        assert_eq!(c["ordinal_position"], i + 1, "{name}");
+        let expected = match column[1].as_str().unwrap() {
+            "string" => "VARCHAR",
+            "date32[day]" => "DATE",
+            "int32" => "INTEGER",
+            "bool" => "BOOLEAN",
+            other => panic!("cases has a {other} column"),
+        };
+        assert_eq!(c["xdbc_type_name"], expected, "{name}");
+    }
+}
+
+/// ADBC's cancel while a result of billions of rows is being read: the read stops with the
+/// cancellation, and the server, allowed one query at a time, runs the next query at once.
+#[test]
+fn an_adbc_cancel_stops_the_read_and_the_server_moves_on() {
+    let server = Server::start_with(
+        "flight-adbc-cancel",
+        "open",
+        &["--max-running".as_ref(), "1".as_ref()],
+        None,
+    );
+    let out = server.client(&[
+        "cancel",
+        "SELECT a.event_id, b.event_id AS other FROM events a CROSS JOIN events b",
+        "20000000",
+    ]);
+    assert!(out["first_batch_rows"].as_u64().unwrap() > 0, "{out}");
+    let after = out["after_cancel"].as_str().unwrap();
+    assert!(after.contains("Canceled"), "{after}");
+    let expected = fjq_rows("SELECT count(*) AS n FROM cases");
+    assert_eq!(normalise(&out["next"]), expected);
+}
+
 /// The schema a client is told at GetFlightInfo (and at prepare) is the one its batches come
 /// in: the Go ADBC driver refuses any difference. `min` answered from Parquet statistics once
 /// streamed a non-nullable column announced as nullable, and the driver failed.

@@ -70,10 +70,10 @@ pub fn json_rows(o: &Output) -> Vec<serde_json::Map<String, serde_json::Value>> 
         .collect()
 }
 
-/// A copy of the default sample that a test may damage.
-pub fn sample_copy(name: &str) -> std::path::PathBuf {
+/// The default sample's folder, as fjq writes it to its cache (not to be changed).
+pub fn sample_dir() -> std::path::PathBuf {
     ensure_sample();
-    let sample = std::fs::read_dir(cache_dir())
+    std::fs::read_dir(cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
@@ -82,7 +82,12 @@ pub fn sample_copy(name: &str) -> std::path::PathBuf {
                 .to_string_lossy()
                 .starts_with("sample-")
         })
-        .expect("the default sample in the cache");
+        .expect("the default sample in the cache")
+}
+
+/// A copy of the default sample that a test may damage.
+pub fn sample_copy(name: &str) -> std::path::PathBuf {
+    let sample = sample_dir();
     let copy = scratch(name);
     let _ = std::fs::remove_dir_all(&copy);
     let status = std::process::Command::new("cp")
