@@ -1,10 +1,11 @@
 //! The Flight SQL calls fjq answers: the handshake (basic authentication, then a bearer token),
-//! statements and prepared statements with `$1` parameters, and the catalogue calls.
+//! statements and prepared statements with `$1` parameters, the catalogue calls, the facts and
+//! keys tools ask for ([`super::metadata`]), and cancellation. GetSchema is in [`super::flight`].
 //!
 //! A query is planned when the client asks for its FlightInfo (so errors and the schema come
 //! back at once, and under the safe policy the release happens then), kept under a random
 //! handle, and executed when the client fetches the ticket. Dropping the fetch drops the stream,
-//! which cancels the query.
+//! which cancels the query; so does CancelFlightInfo, which also tells the client CANCELLED.
 
 use super::auth::base64_decode;
 use super::metadata::{self, KeyFilter};
@@ -519,7 +520,7 @@ impl FlightSqlService for FjqFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        let schema = query.clone().into_builder(&self.xdbc_types).schema();
+        let schema = query.into_builder(&self.xdbc_types).schema();
         metadata_info(&schema, query.as_any(), request.into_inner())
     }
 

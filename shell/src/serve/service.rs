@@ -59,7 +59,7 @@ pub struct FjqFlightSql {
     pub(super) sql_info: SqlInfoData,
     pub(super) xdbc_types: XdbcTypeInfoData,
     /// Statements being fetched, by handle: CancelFlightInfo stops them through these.
-    pub(super) fetching: Arc<Mutex<HashMap<Vec<u8>, (String, AbortHandle)>>>,
+    pub(super) fetching: Arc<Mutex<Fetches>>,
     /// Queries running at once; the others wait their turn (more would only share the same
     /// cores and multiply the memory in use).
     pub(super) running: Arc<tokio::sync::Semaphore>,
@@ -266,18 +266,21 @@ impl FjqFlightSql {
     }
 }
 
+/// The statements being fetched: handle to owner and the handle that stops the fetch.
+pub(super) type Fetches = HashMap<Vec<u8>, (String, AbortHandle)>;
+
 /// A statement being fetched, until its stream ends or is dropped.
 pub(super) struct Fetching {
     handle: Vec<u8>,
     abort: AbortHandle,
     registration: AbortRegistration,
-    fetching: Arc<Mutex<HashMap<Vec<u8>, (String, AbortHandle)>>>,
+    fetching: Arc<Mutex<Fetches>>,
 }
 
 /// Forgets a fetch when its stream goes, however it goes.
 struct Untrack {
     handle: Vec<u8>,
-    fetching: Arc<Mutex<HashMap<Vec<u8>, (String, AbortHandle)>>>,
+    fetching: Arc<Mutex<Fetches>>,
 }
 
 impl Drop for Untrack {
