@@ -53,7 +53,11 @@ pub async fn run(engine: &Engine, cli: &Options, sources: &[(String, String)]) -
         cli.format,
         if data_format { usize::MAX } else { cli.maxrows },
     );
-    if cli.output.is_none() && std::io::stdout().is_terminal() {
+    // Tables are fitted to a terminal, or to `COLUMNS` when it is set; into a pipe they are
+    // printed whole.
+    if cli.output.is_none()
+        && (std::io::stdout().is_terminal() || std::env::var_os("COLUMNS").is_some())
+    {
         printer.width = print::terminal_width();
     }
     let show = Footer {

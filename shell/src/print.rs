@@ -251,29 +251,43 @@ impl Printer {
                 });
             }
         }
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let numeric: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().is_numeric())
+            .collect();
+        let fitted = fit(&names, &shown, self.width);
         let mut table = Table::new();
         table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        match self.width {
-            Some(w) => {
-                table.set_content_arrangement(ContentArrangement::Dynamic);
-                table.set_width(w as u16);
-            }
-            None => {
-                table.set_content_arrangement(ContentArrangement::Disabled);
-            }
-        }
-        table.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
-        for row in &shown {
+        // The columns were chosen and cut to fit: comfy-table must not wrap a value.
+        table.set_content_arrangement(ContentArrangement::Disabled);
+        table.set_header(fitted.header.iter().map(Cell::new));
+        for row in &fitted.rows {
             table.add_row(row.iter().map(Cell::new));
         }
-        for (i, field) in schema.fields().iter().enumerate() {
-            if field.data_type().is_numeric()
-                && let Some(column) = table.column_mut(i)
+        for (position, column) in fitted.columns.iter().enumerate() {
+            if column.is_some_and(|i| numeric[i])
+                && let Some(c) = table.column_mut(position)
             {
-                column.set_cell_alignment(CellAlignment::Right);
+                c.set_cell_alignment(CellAlignment::Right);
             }
         }
         writeln!(out, "{table}")?;
+        if fitted.hidden > 0 {
+            let noun = if fitted.hidden == 1 {
+                "column"
+            } else {
+                "columns"
+            };
+            writeln!(
+                out,
+                "{} of {} columns shown ({} {noun} hidden at \u{2026}; \\x shows every field)",
+                names.len() - fitted.hidden,
+                names.len(),
+                fitted.hidden
+            )?;
+        }
         Ok(Printed {
             rows,
             shown: shown.len(),
@@ -327,6 +341,133 @@ impl Printer {
             shown: shown.len(),
             empty_schema: false,
         })
+    }
+}
+
+/// The longest a value is shown in a table before it is cut with an ellipsis (the whole value is
+/// in `\x`, `\last` and every other format).
+const LONGEST_CELL: usize = 40;
+/// Values are cut down to this to make every column fit, before any column is hidden.
+const SHORTEST_CELL: usize = 12;
+/// The cut when columns must be hidden anyway: room for more of them.
+const HIDING_CELL: usize = 24;
+
+/// A table fitted to a width: the columns kept (None for the marker of hidden ones), their
+/// header and rows, every value whole or cut with an ellipsis, never wrapped.
+struct Fitted {
+    columns: Vec<Option<usize>>,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    hidden: usize,
+}
+
+/// `text` in at most `width` characters, cut with an ellipsis; line breaks shown as `↵`.
+fn cut(text: &str, width: usize) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| {
+            if c == '\n' || c == '\r' {
+                '\u{21b5}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if one_line.chars().count() <= width {
+        return one_line;
+    }
+    let mut kept: String = one_line.chars().take(width.saturating_sub(1)).collect();
+    kept.push('\u{2026}');
+    kept
+}
+
+/// Chooses the columns to show in `width` terminal columns, as DuckDB's shell does: values are
+/// never split across lines; long ones are cut; when the columns still do not fit, the first
+/// and last are kept, working inwards, and the middle ones are replaced by one `…` column.
+fn fit(names: &[String], rows: &[Vec<String>], width: Option<usize>) -> Fitted {
+    // The natural width of each column, then the longest cell that lets every column fit: long
+    // values are cut before any column is hidden, down to SHORTEST_CELL; below that, columns go.
+    let natural: Vec<usize> = (0..names.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([names[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let table_width = |cap: usize| 1 + natural.iter().map(|w| (*w).min(cap) + 3).sum::<usize>();
+    let longest = match width {
+        None => usize::MAX,
+        Some(w) => (SHORTEST_CELL..=LONGEST_CELL.min(w.saturating_sub(4).max(SHORTEST_CELL)))
+            .rev()
+            .find(|cap| table_width(*cap) <= w)
+            .unwrap_or(HIDING_CELL.min(w.saturating_sub(8).max(4))),
+    };
+    let header: Vec<String> = names.iter().map(|n| cut(n, longest)).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| cut(v, longest)).collect())
+        .collect();
+    let widths: Vec<usize> = natural.iter().map(|w| (*w).min(longest)).collect();
+    // A table of columns c takes 1 + sum(c + 3) characters: a border, and per column a padding
+    // space either side and a border.
+    let all: usize = 1 + widths.iter().map(|w| w + 3).sum::<usize>();
+    let Some(width) = width.filter(|w| all > *w) else {
+        return Fitted {
+            columns: (0..names.len()).map(Some).collect(),
+            header,
+            rows,
+            hidden: 0,
+        };
+    };
+    const MARKER: usize = 1 + 3;
+    let mut used = 1 + MARKER;
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    let (mut next_left, mut next_right) = (0usize, names.len() - 1);
+    let mut from_left = true;
+    while next_left <= next_right {
+        let i = if from_left { next_left } else { next_right };
+        if used + widths[i] + 3 > width {
+            break;
+        }
+        used += widths[i] + 3;
+        if from_left {
+            left.push(i);
+            next_left += 1;
+        } else {
+            right.push(i);
+            if next_right == 0 {
+                break;
+            }
+            next_right -= 1;
+        }
+        from_left = !from_left;
+    }
+    if left.is_empty() {
+        // Not even the first column fits beside the marker: show it alone, cut to the width.
+        left.push(0);
+    }
+    right.reverse();
+    let mut columns: Vec<Option<usize>> = left.into_iter().map(Some).collect();
+    columns.push(None);
+    columns.extend(right.into_iter().map(Some));
+    let hidden = names.len() - (columns.len() - 1);
+    let room = width.saturating_sub(1 + MARKER + 3).max(4);
+    let pick = |cells: &[String]| -> Vec<String> {
+        columns
+            .iter()
+            .map(|c| match c {
+                Some(i) => cut(&cells[*i], room),
+                None => "\u{2026}".to_string(),
+            })
+            .collect()
+    };
+    Fitted {
+        header: pick(&header),
+        rows: rows.iter().map(|r| pick(r)).collect(),
+        columns,
+        hidden,
     }
 }
 
@@ -404,8 +545,14 @@ pub fn flatten_nested(batch: RecordBatch) -> Result<RecordBatch, PrintError> {
     )?)
 }
 
-/// The terminal's width in columns, when standard output is one.
+/// The width tables are fitted to: `COLUMNS` when set (as psql reads it), else the terminal's.
 pub fn terminal_width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return Some(columns.max(20));
+    }
     crossterm::terminal::size()
         .ok()
         .map(|(w, _)| w as usize)
