@@ -108,6 +108,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         "write the last query's whole result to FILE: .parquet, .arrow or .feather (Arrow IPC file), .arrows (Arrow IPC stream), .csv, .tsv, .json or .ndjson (the query runs again and streams to the file)",
     )),
     spec(
+        "\\e",
+        &["\\edit"],
+        &[".edit"],
+        "",
+        "open the statement being typed (or the last one) in $EDITOR; it runs when you save and quit",
+    ),
+    spec(
+        "\\last",
+        &[],
+        &[],
+        "",
+        "the last result again, every column and value whole, through the pager",
+    ),
+    spec(
+        "\\pager",
+        &[],
+        &[],
+        "[on|off|auto]",
+        "page results longer than the terminal through $PAGER (default less -S); auto: when they do not fit",
+    ),
+    spec(
         "\\timing",
         &[],
         &[".timer"],
@@ -154,6 +175,10 @@ pub enum Command {
     /// `\o FILE`, or `\o` alone to go back to the terminal.
     Output(Option<String>),
     Export(String),
+    Edit,
+    Last,
+    /// None shows the mode in force.
+    Pager(Option<crate::pager::Paging>),
     /// on, off, or None to toggle.
     Timing(Option<bool>),
     /// None toggles.
@@ -178,6 +203,9 @@ impl Command {
             Command::Include(_) => "\\i",
             Command::Output(_) => "\\o",
             Command::Export(_) => "\\export",
+            Command::Edit => "\\e",
+            Command::Last => "\\last",
+            Command::Pager(_) => "\\pager",
             Command::Timing(_) => "\\timing",
             Command::Expanded(_) => "\\x",
             Command::Format(_) => "\\format",
@@ -254,6 +282,15 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "\\export" => Command::Export(rest.map(unquote).ok_or_else(|| {
             "\\export takes a file name ending .parquet, .arrow, .feather, .arrows, .csv, .tsv, .json or .ndjson".to_string()
         })?),
+        "\\e" => Command::Edit,
+        "\\last" => Command::Last,
+        "\\pager" => Command::Pager(match arg {
+            None => None,
+            Some("on") => Some(crate::pager::Paging::On),
+            Some("off") => Some(crate::pager::Paging::Off),
+            Some("auto") => Some(crate::pager::Paging::Auto),
+            Some(other) => return Err(format!("\\pager takes on, off or auto, not {other:?}")),
+        }),
         "\\timing" => Command::Timing(toggle("\\timing")?),
         "\\x" => Command::Expanded(match arg {
             None => None,

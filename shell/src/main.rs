@@ -11,6 +11,7 @@ mod default_data;
 mod describe;
 mod exec;
 mod generate;
+mod pager;
 mod print;
 mod repl;
 mod serve;

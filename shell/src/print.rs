@@ -81,6 +81,16 @@ pub struct Printer {
     pub expanded: Expanded,
     /// Terminal width for fitting tables and `\x auto` (None: not a terminal).
     pub width: Option<usize>,
+    /// The last result shown in table or vertical form, whole, for `\last`.
+    pub last: std::sync::Mutex<Option<LastResult>>,
+}
+
+/// A result as it was collected for the screen: every column, every value uncut.
+#[derive(Clone)]
+pub struct LastResult {
+    pub schema: SchemaRef,
+    pub rows: Vec<Vec<String>>,
+    pub total: usize,
 }
 
 /// What was printed.
@@ -125,7 +135,36 @@ impl Printer {
             max_rows,
             expanded: Expanded::Off,
             width: None,
+            last: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The last result again, every column and value whole (not fitted to the terminal), in
+    /// the form in force (`\x on`: one field per line).
+    pub fn print_last(&self, out: &mut dyn Write) -> Result<Option<usize>, PrintError> {
+        let Some(last) = self.last.lock().expect("last result").clone() else {
+            return Ok(None);
+        };
+        if self.expanded == Expanded::On || self.format == Format::Vertical {
+            write_vertical(&last.schema, &last.rows, 0, out)?;
+        } else {
+            write_table(&last.schema, &last.rows, None, out)?;
+        }
+        let printed = Printed {
+            rows: last.total,
+            shown: last.rows.len(),
+            empty_schema: false,
+        };
+        writeln!(out, "{}", footer(&printed))?;
+        Ok(Some(last.total))
+    }
+
+    fn remember(&self, schema: &SchemaRef, rows: &[Vec<String>], total: usize) {
+        *self.last.lock().expect("last result") = Some(LastResult {
+            schema: schema.clone(),
+            rows: rows.to_vec(),
+            total,
+        });
     }
 
     pub async fn print(
@@ -224,6 +263,7 @@ impl Printer {
         out: &mut dyn Write,
     ) -> Result<Printed, PrintError> {
         let (shown, rows) = self.take_rows(stream).await?;
+        self.remember(&schema, &shown, rows);
         if self.expanded == Expanded::Auto
             && let Some(width) = self.width
         {
@@ -251,43 +291,8 @@ impl Printer {
                 });
             }
         }
-        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let numeric: Vec<bool> = schema
-            .fields()
-            .iter()
-            .map(|f| f.data_type().is_numeric())
-            .collect();
-        let fitted = fit(&names, &shown, self.width);
-        let mut table = Table::new();
-        table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        // The columns were chosen and cut to fit: comfy-table must not wrap a value.
-        table.set_content_arrangement(ContentArrangement::Disabled);
-        table.set_header(fitted.header.iter().map(Cell::new));
-        for row in &fitted.rows {
-            table.add_row(row.iter().map(Cell::new));
-        }
-        for (position, column) in fitted.columns.iter().enumerate() {
-            if column.is_some_and(|i| numeric[i])
-                && let Some(c) = table.column_mut(position)
-            {
-                c.set_cell_alignment(CellAlignment::Right);
-            }
-        }
-        writeln!(out, "{table}")?;
-        if fitted.hidden > 0 {
-            let noun = if fitted.hidden == 1 {
-                "column"
-            } else {
-                "columns"
-            };
-            writeln!(
-                out,
-                "{} of {} columns shown ({} {noun} hidden at \u{2026}; \\x shows every field)",
-                names.len() - fitted.hidden,
-                names.len(),
-                fitted.hidden
-            )?;
-        }
+        self.remember(&schema, &shown, rows);
+        write_table(&schema, &shown, self.width, out)?;
         Ok(Printed {
             rows,
             shown: shown.len(),
@@ -302,6 +307,7 @@ impl Printer {
         out: &mut dyn Write,
     ) -> Result<Printed, PrintError> {
         let (shown, rows) = self.take_rows(stream).await?;
+        self.remember(&schema, &shown, rows);
         write_vertical(&schema, &shown, 0, out)?;
         Ok(Printed {
             rows,
@@ -469,6 +475,54 @@ fn fit(names: &[String], rows: &[Vec<String>], width: Option<usize>) -> Fitted {
         columns,
         hidden,
     }
+}
+
+/// A table of formatted rows, fitted to `width` when given ([`fit`]), with a line saying which
+/// columns were hidden.
+fn write_table(
+    schema: &Schema,
+    shown: &[Vec<String>],
+    width: Option<usize>,
+    out: &mut dyn Write,
+) -> Result<(), PrintError> {
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let numeric: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().is_numeric())
+        .collect();
+    let fitted = fit(&names, shown, width);
+    let mut table = Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    // The columns were chosen and cut to fit: comfy-table must not wrap a value.
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(fitted.header.iter().map(Cell::new));
+    for row in &fitted.rows {
+        table.add_row(row.iter().map(Cell::new));
+    }
+    for (position, column) in fitted.columns.iter().enumerate() {
+        if column.is_some_and(|i| numeric[i])
+            && let Some(c) = table.column_mut(position)
+        {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    writeln!(out, "{table}")?;
+    if fitted.hidden > 0 {
+        let noun = if fitted.hidden == 1 {
+            "column"
+        } else {
+            "columns"
+        };
+        writeln!(
+            out,
+            "{} of {} columns shown ({} {noun} hidden at \u{2026}; \\last shows them all)",
+            names.len() - fitted.hidden,
+            names.len(),
+            fitted.hidden
+        )?;
+    }
+    Ok(())
 }
 
 /// Streams every batch through one of arrow's JSON writers (array or line-delimited).

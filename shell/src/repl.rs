@@ -5,6 +5,7 @@
 use crate::command::{self, Command};
 use crate::completion::FjqHelper;
 use crate::exec::{Footer, run_sql};
+use crate::pager::Paging;
 use crate::print::{Expanded, Format, Printer};
 use fjq_engine::Engine;
 use rustyline::Editor;
@@ -111,6 +112,9 @@ pub struct Repl {
     output: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
     /// The last statement that ran, for `\export`.
     last_statement: Option<String>,
+    /// The last SQL typed, run or not, for `\e`.
+    last_typed: Option<String>,
+    paging: Paging,
     /// The statement being typed, shared with tab completion.
     buffer: Arc<Mutex<String>>,
 }
@@ -123,6 +127,8 @@ impl Repl {
             timing: true,
             output: None,
             last_statement: None,
+            last_typed: None,
+            paging: Paging::Auto,
             buffer: Arc::new(Mutex::new(String::new())),
         }
     }
@@ -149,6 +155,29 @@ impl Repl {
             match editor.readline(prompt) {
                 Ok(line) => {
                     let trimmed = line.trim();
+                    // `\e` also works part-way through a statement: it edits what was typed.
+                    if command::is_command(trimmed) && command::parse(trimmed) == Ok(Command::Edit)
+                    {
+                        let _ = editor.add_history_entry(trimmed);
+                        let start = if buffer.trim().is_empty() {
+                            self.last_typed.clone().unwrap_or_default()
+                        } else {
+                            std::mem::take(&mut buffer)
+                        };
+                        match edit(&start) {
+                            Ok(sql) if sql.trim().is_empty() => {}
+                            Ok(sql) => {
+                                println!("{}", sql.trim_end());
+                                let _ = editor.add_history_entry(sql.trim());
+                                self.execute(&sql).await;
+                            }
+                            Err(message) => eprintln!("error: {message}"),
+                        }
+                        if let Some(path) = &history {
+                            let _ = editor.save_history(path);
+                        }
+                        continue;
+                    }
                     if buffer.is_empty() && command::is_command(trimmed) {
                         let parsed = command::parse(trimmed);
                         // Quitting is not worth recalling; everything else is.
@@ -200,6 +229,7 @@ impl Repl {
     }
 
     async fn execute(&mut self, sql: &str) {
+        self.last_typed = Some(sql.trim().to_string());
         self.printer.width = if self.output.is_some() {
             None
         } else {
@@ -234,7 +264,7 @@ impl Repl {
             p.stop();
         }
         let mut stdout = std::io::stdout();
-        let _ = stdout.write_all(&buffered);
+        crate::pager::show(&buffered, self.paging);
         match result {
             Some(Ok(_)) => {
                 self.last_statement = self
@@ -294,6 +324,33 @@ impl Repl {
                 }
             }
             Command::Export(path) => self.export(&path).await,
+            // The loop edits (it owns the statement being typed); nothing to do here.
+            Command::Edit => {}
+            Command::Last => {
+                let mut text: Vec<u8> = Vec::new();
+                match self.printer.print_last(&mut text) {
+                    Ok(Some(_)) => {
+                        let paging = match self.paging {
+                            Paging::Off => Paging::Off,
+                            _ => Paging::On,
+                        };
+                        match &mut self.output {
+                            Some((_, file)) => {
+                                let _ = file.write_all(&text);
+                            }
+                            None => crate::pager::show(&text, paging),
+                        }
+                    }
+                    Ok(None) => eprintln!("error: no result yet: run a query first"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            Command::Pager(mode) => {
+                if let Some(mode) = mode {
+                    self.paging = mode;
+                }
+                println!("Pager is {}.", self.paging);
+            }
             Command::Timing(on) => {
                 self.timing = on.unwrap_or(!self.timing);
                 println!("Timing is {}.", if self.timing { "on" } else { "off" });
@@ -355,6 +412,32 @@ impl Repl {
             }
         }
     }
+}
+
+/// Opens `text` in `$VISUAL` or `$EDITOR` (vi when neither is set) and returns what was saved.
+fn edit(text: &str) -> Result<String, String> {
+    let path = std::env::temp_dir().join(format!("fjq-edit-{}.sql", std::process::id()));
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".to_string());
+    // Through the shell, so that an editor given with arguments (`code --wait`) works.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status();
+    let result = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        Ok(s) => Err(format!(
+            "the editor {editor:?} failed ({s}); nothing was run"
+        )),
+        Err(e) => Err(format!("cannot start the editor {editor:?}: {e}")),
+    };
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 /// A spinner on standard error for work that takes longer than a second.

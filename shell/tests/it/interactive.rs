@@ -5,11 +5,23 @@ use rexpect::session::{PtySession, spawn_command};
 use std::process::Command;
 
 fn shell(history: &str) -> PtySession {
+    shell_with(history, &[])
+}
+
+/// The shell in a 120 x 24 terminal, with extra environment (`PAGER`, `EDITOR`).
+fn shell_with(history: &str, env: &[(&str, &str)]) -> PtySession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fjq"));
     cmd.env("FJQ_CACHE_DIR", crate::cache_dir())
         .env("FJQ_HISTORY", crate::scratch(history))
         .env("TERM", "xterm")
-        .env("COLUMNS", "120");
+        .env("COLUMNS", "120")
+        .env("LINES", "24")
+        .env_remove("PAGER")
+        .env_remove("VISUAL")
+        .env_remove("EDITOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let mut p = spawn_command(cmd, Some(60_000)).expect("fjq starts in a pty");
     p.exp_string("Type \\? for help").expect("banner");
     p.exp_string("fjq> ").expect("prompt");
@@ -92,6 +104,178 @@ fn history_is_kept_across_restarts() {
         .expect("the last statement comes back");
     p.send_line("").expect("enter");
     p.exp_string("remembered").expect("and runs");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+}
+
+/// A script standing in for a program the shell starts (a pager, an editor), written to scratch.
+fn script(name: &str, body: &str) -> String {
+    let path = crate::scratch(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let status = Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    assert!(status.success());
+    path.to_string_lossy().into_owned()
+}
+
+/// A result longer than the terminal goes through the pager (here a script that keeps what it
+/// was given), whole; one that fits does not; `\pager off` stops it; `\last` shows the last
+/// result again, every column, through the pager.
+#[test]
+fn long_results_go_through_the_pager_and_last_shows_them_whole() {
+    crate::ensure_sample();
+    let paged = crate::scratch("pty-pager-received.txt");
+    let _ = std::fs::remove_file(&paged);
+    let pager = script(
+        "pty-pager.sh",
+        &format!("cat >> '{}'; echo PAGER-DONE", paged.display()),
+    );
+    let mut p = shell_with("pty-history-pager", &[("PAGER", &pager)]);
+    p.send_line("SELECT case_id FROM cases ORDER BY case_id LIMIT 50;")
+        .expect("a long query");
+    p.exp_string("PAGER-DONE").expect("the pager ran");
+    p.exp_string("fjq> ").expect("prompt after the pager");
+    let received = std::fs::read_to_string(&paged).unwrap();
+    assert!(received.contains("case_id"), "{received}");
+    // The whole of what the shell shows: 40 rows (the default \maxrows) and the footer.
+    assert!(received.contains("50 rows (40 shown)"), "{received}");
+    assert_eq!(
+        received.lines().filter(|l| l.starts_with("│ 0")).count(),
+        40
+    );
+
+    // Ten rows fit in 24 lines: no pager.
+    p.send_line("SELECT case_id FROM cases ORDER BY case_id LIMIT 10;")
+        .expect("a short query");
+    p.exp_string("10 rows").expect("printed directly");
+    p.exp_string("fjq> ").expect("prompt");
+    p.send_line("\\pager off").expect("pager off");
+    p.exp_string("Pager is off.").expect("acknowledged");
+    p.send_line("SELECT case_id FROM cases ORDER BY case_id LIMIT 40;")
+        .expect("long, unpaged");
+    p.exp_string("40 rows").expect("printed directly");
+    p.exp_string("fjq> ").expect("prompt");
+    assert_eq!(
+        std::fs::read_to_string(&paged).unwrap(),
+        received,
+        "nothing more went to the pager"
+    );
+
+    // A wide result hides columns at 120 characters; \last pages it with every column.
+    p.send_line("\\pager auto").expect("pager auto");
+    p.exp_string("Pager is auto.").expect("acknowledged");
+    p.send_line("SELECT * FROM cases ORDER BY case_id LIMIT 3;")
+        .expect("a wide query");
+    p.exp_string("columns shown").expect("columns hidden");
+    p.exp_string("fjq> ").expect("prompt");
+    p.send_line("\\last").expect("last");
+    p.exp_string("PAGER-DONE").expect("through the pager");
+    p.exp_string("fjq> ").expect("prompt");
+    let last = std::fs::read_to_string(&paged).unwrap()[received.len()..].to_string();
+    for column in [
+        "case_id",
+        "first_disposal_date",
+        "legal_representation",
+        "marriage_year",
+    ] {
+        assert!(
+            last.contains(column),
+            "{column} missing from \\last:\n{last}"
+        );
+    }
+    assert!(!last.contains("columns shown"), "{last}");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+}
+
+/// The real `less -S`: it holds the screen until `q`, then the prompt comes back.
+#[test]
+fn less_pages_a_long_result_until_q() {
+    crate::ensure_sample();
+    let mut p = shell("pty-history-less");
+    p.send_line("SELECT case_id, case_type FROM cases ORDER BY case_id LIMIT 200;")
+        .expect("a long query");
+    p.exp_string("case_type")
+        .expect("the header on the first page");
+    // less waits at the foot of its first page; the end of the result is not shown yet.
+    p.send("G").expect("to the end");
+    p.flush().expect("flush");
+    p.exp_string("200 rows")
+        .expect("the end of the result in less");
+    p.send("q").expect("quit less");
+    p.flush().expect("flush");
+    p.exp_string("fjq> ").expect("prompt after less");
+    p.send_line("SELECT 40 + 2 AS answer;").expect("next");
+    p.exp_string("42").expect("the shell goes on");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+}
+
+/// A pipe is never paged: batch output goes straight out, whatever `PAGER` says.
+#[test]
+fn a_pipe_is_never_paged() {
+    crate::ensure_sample();
+    let marker = crate::scratch("pipe-pager-ran");
+    let _ = std::fs::remove_file(&marker);
+    let pager = script(
+        "pipe-pager.sh",
+        &format!("touch '{}'; cat", marker.display()),
+    );
+    let o = crate::fjq()
+        .env("PAGER", &pager)
+        .env("LINES", "10")
+        .args(["-c", "SELECT case_id FROM cases LIMIT 100"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(crate::stdout(&o).contains("100 rows"));
+    assert!(!marker.exists(), "the pager ran for a pipe");
+}
+
+/// `\e` opens the last statement in the editor and runs what is saved; typed part-way through a
+/// statement, it edits what was typed.
+#[test]
+fn backslash_e_edits_and_runs_the_statement() {
+    crate::ensure_sample();
+    let editor = script(
+        "pty-editor.sh",
+        r#"sed -i 's/6 \* 6/6 * 7/; s/+ *$/+ 41 AS second;/' "$1""#,
+    );
+    let mut p = shell_with("pty-history-edit", &[("EDITOR", &editor)]);
+    p.send_line("SELECT 6 * 6 AS answer;").expect("a statement");
+    p.exp_string("36").expect("its answer");
+    p.send_line("\\e").expect("edit the last statement");
+    p.exp_string("42").expect("the edited statement ran");
+    p.exp_string("fjq> ").expect("prompt");
+    // Part-way: "SELECT 1 +" then \e completes it in the editor.
+    p.send_line("SELECT 1 +").expect("half a statement");
+    p.exp_string("...> ").expect("continuation");
+    p.send_line("\\e").expect("edit it");
+    p.exp_string("second").expect("the edited statement ran");
+    p.exp_string("42").expect("1 + 41");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+}
+
+/// Ctrl-R searches the history backwards; Enter runs the line found.
+#[test]
+fn ctrl_r_finds_an_earlier_statement() {
+    crate::ensure_sample();
+    let _ = std::fs::remove_file(crate::scratch("pty-history-search"));
+    let mut p = shell("pty-history-search");
+    p.send_line("SELECT 'needle' AS found;")
+        .expect("a statement");
+    p.exp_string("1 row").expect("ran");
+    p.send_line("SELECT 'hay' AS other;").expect("another");
+    p.exp_string("1 row").expect("ran");
+    p.send_control('r').expect("ctrl-r");
+    p.exp_string("reverse-i-search").expect("the search prompt");
+    p.send("needl").expect("search");
+    p.flush().expect("flush");
+    p.exp_string("SELECT 'needle' AS found;")
+        .expect("the statement found");
+    p.send_line("").expect("enter");
+    p.exp_string("needle").expect("runs");
+    p.exp_string("1 row").expect("its footer");
     p.send_line("\\q").expect("quit");
     p.exp_eof().expect("exits");
 }
