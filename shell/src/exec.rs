@@ -91,11 +91,20 @@ async fn run_one(
     // A failure while running may be a file damaged since the dataset was opened: name it.
     let failed =
         |e: datafusion::error::DataFusionError| engine.explain_failure(Some(&plan), e).to_string();
-    let stream = frame.execute_stream().await.map_err(failed)?;
-    printer.print(stream, out).await.map_err(|e| match e {
-        PrintError::Query(e) => failed(e),
-        other => other.to_string(),
-    })
+    let task = std::sync::Arc::new(frame.task_ctx());
+    let physical = frame.create_physical_plan().await.map_err(failed)?;
+    // Published for the progress line, which reads the scans' counters while the query runs.
+    *printer.running.lock().expect("running plan") = Some(physical.clone());
+    let stream = datafusion::physical_plan::execute_stream(physical, task).map_err(failed);
+    let printed = match stream {
+        Ok(stream) => printer.print(stream, out).await.map_err(|e| match e {
+            PrintError::Query(e) => failed(e),
+            other => other.to_string(),
+        }),
+        Err(e) => Err(e),
+    };
+    *printer.running.lock().expect("running plan") = None;
+    printed
 }
 
 /// `\safe QUERY` as SQL: the query released through `safe_table`.

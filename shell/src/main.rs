@@ -13,6 +13,7 @@ mod exec;
 mod generate;
 mod pager;
 mod print;
+mod progress;
 mod repl;
 mod serve;
 

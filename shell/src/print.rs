@@ -83,6 +83,8 @@ pub struct Printer {
     pub width: Option<usize>,
     /// The last result shown in table or vertical form, whole, for `\last`.
     pub last: std::sync::Mutex<Option<LastResult>>,
+    /// The plan of the statement being printed, for the progress line.
+    pub running: crate::progress::Running,
 }
 
 /// A result as it was collected for the screen: every column, every value uncut.
@@ -136,6 +138,7 @@ impl Printer {
             expanded: Expanded::Off,
             width: None,
             last: std::sync::Mutex::new(None),
+            running: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use crate::completion::FjqHelper;
 use crate::exec::{Footer, run_sql};
 use crate::pager::Paging;
 use crate::print::{Expanded, Format, Printer};
+use crate::progress::Progress;
 use fjq_engine::Engine;
 use rustyline::Editor;
 use rustyline::error::ReadlineError;
@@ -247,7 +248,7 @@ impl Repl {
         // Results shown on the terminal in table form are collected anyway (up to \maxrows), so
         // they can wait behind the spinner; streaming formats write straight through.
         let spinner = (collected || self.output.is_some()) && std::io::stderr().is_terminal();
-        let progress = spinner.then(Progress::start);
+        let progress = spinner.then(|| Progress::start(Some(self.printer.running.clone())));
         let mut buffered: Vec<u8> = Vec::new();
         let result = {
             let out: &mut dyn Write = match (&mut self.output, collected) {
@@ -391,7 +392,9 @@ impl Repl {
             return;
         }
         let started = std::time::Instant::now();
-        let progress = std::io::stderr().is_terminal().then(Progress::start);
+        let progress = std::io::stderr()
+            .is_terminal()
+            .then(|| Progress::start(None));
         let result = tokio::select! {
             r = self.engine.export(&sql, Path::new(path)) => Some(r),
             _ = tokio::signal::ctrl_c() => None,
@@ -438,49 +441,6 @@ fn edit(text: &str) -> Result<String, String> {
     };
     let _ = std::fs::remove_file(&path);
     result
-}
-
-/// A spinner on standard error for work that takes longer than a second.
-struct Progress {
-    done: Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Progress {
-    fn start() -> Progress {
-        use std::sync::atomic::Ordering;
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = done.clone();
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            if flag.load(Ordering::Relaxed) {
-                return;
-            }
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} running for {elapsed} (Ctrl-C cancels)",
-                )
-                .expect("valid template"),
-            );
-            bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            while !flag.load(Ordering::Relaxed) {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            bar.finish_and_clear();
-        });
-        Progress { done, task }
-    }
-
-    fn stop(self) {
-        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
-        // Wait (briefly) for the spinner to clear its line before results are printed.
-        let task = self.task;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
-        while !task.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
 }
 
 #[cfg(test)]

@@ -279,3 +279,34 @@ fn ctrl_r_finds_an_earlier_statement() {
     p.send_line("\\q").expect("quit");
     p.exp_eof().expect("exits");
 }
+
+/// A query running longer than a second shows how much of its input it has read, and the line
+/// is cleared before the result prints; batch output into a pipe never shows it.
+#[test]
+fn a_long_query_shows_the_input_read_then_clears_it() {
+    crate::ensure_sample();
+    let slow = "SELECT count(*) AS pairs FROM events a CROSS JOIN (SELECT * FROM events LIMIT 100) b \
+                WHERE a.event_code < b.event_code";
+    let mut p = shell("pty-history-progress");
+    p.send_line(&format!("{slow};")).expect("a slow query");
+    p.exp_string("% of the input read")
+        .expect("the progress line");
+    let before = p.exp_string("pairs").expect("the result");
+    // indicatif erases the line (ESC [2K) before the table is printed.
+    assert!(
+        before.contains("\u{1b}[2K"),
+        "the progress line was not cleared: {before:?}"
+    );
+    p.exp_string("1 row").expect("footer");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+
+    let o = crate::fjq().args(["-c", slow]).output().unwrap();
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    assert!(crate::stdout(&o).contains("pairs"));
+    assert!(
+        !crate::stderr(&o).contains("input read"),
+        "{}",
+        crate::stderr(&o)
+    );
+}
