@@ -14,6 +14,7 @@ mod generate;
 mod pager;
 mod print;
 mod progress;
+mod reference;
 mod repl;
 mod serve;
 
@@ -116,6 +117,17 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Manage the users of `fjq serve`.
     User(serve::UserArgs),
+    /// Print a part of the reference in Markdown (what docs/ holds).
+    Reference {
+        #[arg(value_enum)]
+        which: reference::Reference,
+    },
+}
+
+/// The command line's definition, for the generated reference (docs/INTERFACES.md).
+pub fn cli_command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
 }
 
 fn main() -> ExitCode {
@@ -155,6 +167,10 @@ fn main() -> ExitCode {
                     ExitCode::from(EXIT_STARTUP)
                 }
             }
+        }
+        Some(Command::Reference { which }) => {
+            print!("{}", reference::render(which));
+            ExitCode::SUCCESS
         }
         Some(Command::User(ref args)) => match serve::user(args) {
             Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! formats and exit codes, standard input, and `fjq generate`.
 
 mod batch;
+mod docs;
 mod flight;
 mod generate;
 mod interactive;
