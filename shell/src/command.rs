@@ -122,6 +122,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         "the last result again, every column and value whole, through the pager",
     ),
     spec(
+        "\\plot",
+        &[],
+        &[],
+        "[X Y ...] [FILE.svg|FILE.png]",
+        "draw the last result: a line chart of numeric columns against a date or number (the first column against the numeric ones, or the columns named), a bar chart against labels; in the terminal, or into an SVG or PNG file",
+    ),
+    spec(
         "\\pager",
         &[],
         &[],
@@ -177,6 +184,7 @@ pub enum Command {
     Export(String),
     Edit,
     Last,
+    Plot(crate::plot::PlotRequest),
     /// None shows the mode in force.
     Pager(Option<crate::pager::Paging>),
     /// on, off, or None to toggle.
@@ -205,6 +213,7 @@ impl Command {
             Command::Export(_) => "\\export",
             Command::Edit => "\\e",
             Command::Last => "\\last",
+            Command::Plot(_) => "\\plot",
             Command::Pager(_) => "\\pager",
             Command::Timing(_) => "\\timing",
             Command::Expanded(_) => "\\x",
@@ -284,6 +293,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         })?),
         "\\e" => Command::Edit,
         "\\last" => Command::Last,
+        "\\plot" => Command::Plot(crate::plot::PlotRequest::parse(rest)?),
         "\\pager" => Command::Pager(match arg {
             None => None,
             Some("on") => Some(crate::pager::Paging::On),

@@ -12,6 +12,7 @@ mod describe;
 mod exec;
 mod generate;
 mod pager;
+mod plot;
 mod print;
 mod progress;
 mod reference;

@@ -238,25 +238,25 @@ impl Printer {
         }
     }
 
-    /// Collects up to `max_rows` formatted rows, counting the rest as they stream past.
+    /// Collects up to `max_rows` formatted rows to show, and up to [`KEPT_ROWS`] for `\last`
+    /// and `\plot`, counting the rest as they stream past.
     async fn take_rows(
         &self,
         mut stream: SendableRecordBatchStream,
     ) -> Result<(Vec<Vec<String>>, usize), PrintError> {
         let options = FormatOptions::default().with_null("NULL");
-        let mut shown = Vec::new();
+        let keep = self.max_rows.max(KEPT_ROWS);
+        let mut kept = Vec::new();
         let mut rows = 0usize;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let take = batch
-                .num_rows()
-                .min(self.max_rows.saturating_sub(shown.len()));
+            let take = batch.num_rows().min(keep.saturating_sub(kept.len()));
             if take > 0 {
-                shown.extend(formatted(&batch.slice(0, take), &options)?);
+                kept.extend(formatted(&batch.slice(0, take), &options)?);
             }
             rows += batch.num_rows();
         }
-        Ok((shown, rows))
+        Ok((kept, rows))
     }
 
     async fn print_table(
@@ -265,8 +265,9 @@ impl Printer {
         stream: SendableRecordBatchStream,
         out: &mut dyn Write,
     ) -> Result<Printed, PrintError> {
-        let (shown, rows) = self.take_rows(stream).await?;
+        let (mut shown, rows) = self.take_rows(stream).await?;
         self.remember(&schema, &shown, rows);
+        shown.truncate(self.max_rows);
         if self.expanded == Expanded::Auto
             && let Some(width) = self.width
         {
@@ -294,7 +295,6 @@ impl Printer {
                 });
             }
         }
-        self.remember(&schema, &shown, rows);
         write_table(&schema, &shown, self.width, out)?;
         Ok(Printed {
             rows,
@@ -309,8 +309,9 @@ impl Printer {
         stream: SendableRecordBatchStream,
         out: &mut dyn Write,
     ) -> Result<Printed, PrintError> {
-        let (shown, rows) = self.take_rows(stream).await?;
+        let (mut shown, rows) = self.take_rows(stream).await?;
         self.remember(&schema, &shown, rows);
+        shown.truncate(self.max_rows);
         write_vertical(&schema, &shown, 0, out)?;
         Ok(Printed {
             rows,
@@ -325,7 +326,8 @@ impl Printer {
         stream: SendableRecordBatchStream,
         out: &mut dyn Write,
     ) -> Result<Printed, PrintError> {
-        let (shown, rows) = self.take_rows(stream).await?;
+        let (mut shown, rows) = self.take_rows(stream).await?;
+        shown.truncate(self.max_rows);
         let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
         let names: Vec<String> = schema.fields().iter().map(|f| escape(f.name())).collect();
         writeln!(out, "| {} |", names.join(" | "))?;
@@ -352,6 +354,9 @@ impl Printer {
         })
     }
 }
+
+/// Rows of a result kept (formatted) for `\last` and `\plot`, beyond those shown.
+const KEPT_ROWS: usize = 10_000;
 
 /// The longest a value is shown in a table before it is cut with an ellipsis (the whole value is
 /// in `\x`, `\last` and every other format).

@@ -346,6 +346,23 @@ impl Repl {
                     Err(e) => eprintln!("error: {e}"),
                 }
             }
+            Command::Plot(request) => {
+                let Some(last) = self.printer.last.lock().expect("last result").clone() else {
+                    eprintln!("error: no result to plot yet: run a query first");
+                    return;
+                };
+                if let Some(file) = &request.file
+                    && let Err(e) = self.engine.may_write(Path::new(file))
+                {
+                    eprintln!("error: {e}");
+                    return;
+                }
+                let width = crate::print::terminal_width().unwrap_or(80);
+                match crate::plot::plot(&last, &request, width) {
+                    Ok(text) => print!("{text}"),
+                    Err(message) => eprintln!("error: {message}"),
+                }
+            }
             Command::Pager(mode) => {
                 if let Some(mode) = mode {
                     self.paging = mode;

@@ -310,3 +310,119 @@ fn a_long_query_shows_the_input_read_then_clears_it() {
         crate::stderr(&o)
     );
 }
+
+/// What rexpect read, as UTF-8 (it hands back each byte as a character).
+fn utf8(read: &str) -> String {
+    let bytes: Vec<u8> = read.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `\plot` draws the last result in the terminal: a line chart of counts by month (braille
+/// dots, the x axis labelled with dates), a bar chart of counts by label; and says what is
+/// wrong when it cannot.
+#[test]
+fn plot_draws_the_last_result_in_the_terminal() {
+    crate::ensure_sample();
+    let mut p = shell_with("pty-history-plot", &[("PAGER", "")]);
+    p.send_line("\\plot").expect("plot too early");
+    p.exp_string("no result to plot yet").expect("said so");
+    p.send_line(
+        "SELECT date_trunc('month', start_date)::date AS month, count(*) AS cases FROM cases \
+         WHERE case_type = 'public_law' GROUP BY 1 ORDER BY 1;",
+    )
+    .expect("cases by month");
+    p.exp_string("rows").expect("the result");
+    p.send_line("\\plot").expect("plot");
+    let chart = utf8(
+        &p.exp_string("cases against month")
+            .expect("the chart's caption"),
+    );
+    let dots = chart
+        .chars()
+        .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+        .count();
+    assert!(dots > 100, "too few braille dots ({dots}):\n{chart}");
+    // The x axis is labelled with dates (the court data begin in 2011).
+    assert!(chart.contains("2011-"), "{chart}");
+    p.send_line("\\plot month").expect("plot without y");
+    p.exp_string("at least one y column").expect("said so");
+    p.send_line("SELECT case_type, count(*) AS n FROM cases GROUP BY 1 ORDER BY 2 DESC;")
+        .expect("counts by type");
+    p.exp_string("7 rows").expect("the result");
+    p.send_line("\\plot").expect("bar chart");
+    let bars = utf8(&p.exp_string("n against case_type").expect("the caption"));
+    assert!(bars.contains("private_law"), "{bars}");
+    assert!(bars.contains('⣿'), "no filled bars:\n{bars}");
+    p.send_line("\\plot n case_type").expect("a label as y");
+    p.exp_string("case_type is not numeric").expect("said so");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+}
+
+/// `\plot FILE.svg` and `\plot FILE.png` write the same chart to a file: checked for its size,
+/// its axes and what it plots, read back as a user's tools would (the SVG as text, the PNG
+/// decoded to pixels).
+#[test]
+fn plot_writes_svg_and_png_charts() {
+    crate::ensure_sample();
+    let svg = crate::scratch("curve.svg");
+    let png = crate::scratch("curve.png");
+    let _ = std::fs::remove_file(&svg);
+    let _ = std::fs::remove_file(&png);
+    let mut p = shell_with("pty-history-plot-files", &[("PAGER", "")]);
+    // A survival curve: three series against the day.
+    p.send_line(
+        "SELECT day, survival, lower_95, upper_95 FROM return_curve('SELECT p.person_id, c.start_date \
+         FROM people p JOIN cases c USING (case_id) WHERE p.relationship_to_child = ''mother''', 2555);",
+    )
+    .expect("a curve");
+    p.exp_string("rows").expect("the curve");
+    p.send_line(&format!(
+        "\\plot day survival lower_95 upper_95 {}",
+        svg.display()
+    ))
+    .expect("svg");
+    p.exp_string("Wrote a 960 by 540 chart").expect("written");
+    p.send_line(&format!(
+        "\\plot day survival lower_95 upper_95 {}",
+        png.display()
+    ))
+    .expect("png");
+    p.exp_string("Wrote a 960 by 540 chart").expect("written");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<svg width=\"960\" height=\"540\""),
+        "{}",
+        &text[..80]
+    );
+    // The x axis title, the legend's three series, and a line per series.
+    for word in [">\nday\n<", "survival", "lower_95", "upper_95"] {
+        assert!(text.contains(word), "{word} missing from the SVG");
+    }
+    assert!(
+        text.matches("<polyline").count() >= 3,
+        "fewer than three lines"
+    );
+
+    let image = image::open(&png).expect("a PNG").to_rgb8();
+    assert_eq!(image.dimensions(), (960, 540));
+    let dark = |x: u32, y: u32| {
+        let p = image.get_pixel(x, y);
+        (p[0] as u32 + p[1] as u32 + p[2] as u32) < 3 * 100
+    };
+    // The y axis: a dark column in the left quarter spanning most of the height.
+    let y_axis = (0..240).any(|x| (40..440).filter(|&y| dark(x, y)).count() > 300);
+    assert!(y_axis, "no y axis in the PNG");
+    // The x axis: a dark row in the lower fifth spanning most of the width.
+    let x_axis = (430..540).any(|y| (200..900).filter(|&x| dark(x, y)).count() > 600);
+    assert!(x_axis, "no x axis in the PNG");
+    // The series are drawn in colour (blue, red, green), not only axes and text.
+    let coloured = image
+        .pixels()
+        .filter(|p| p[0].abs_diff(p[1]) > 60 || p[1].abs_diff(p[2]) > 60)
+        .count();
+    assert!(coloured > 500, "only {coloured} coloured pixels");
+}
