@@ -110,11 +110,7 @@ pub fn functions(engine: &Engine, pattern: Option<&str>) -> String {
                     }
                 }
                 if let Some(example) = &d.sql_example {
-                    let example = example
-                        .trim()
-                        .trim_start_matches("```sql")
-                        .trim_end_matches("```")
-                        .trim();
+                    let example = example_sql(example);
                     out.push_str("  Example:\n");
                     for line in example.lines() {
                         out.push_str(&format!("    {line}\n"));
@@ -126,6 +122,15 @@ pub fn functions(engine: &Engine, pattern: Option<&str>) -> String {
         out.push('\n');
     }
     out.trim_end().to_string()
+}
+
+/// A function's SQL example without the Markdown fence its documentation wraps it in.
+pub fn example_sql(example: &str) -> &str {
+    example
+        .trim()
+        .trim_start_matches("```sql")
+        .trim_end_matches("```")
+        .trim()
 }
 
 fn fjq_udfs_names() -> Vec<String> {

@@ -112,11 +112,7 @@ fn functions() -> String {
             }
         }
         if let Some(example) = &d.sql_example {
-            let example = example
-                .trim()
-                .trim_start_matches("```sql")
-                .trim_end_matches("```")
-                .trim();
+            let example = crate::describe::example_sql(example);
             out.push_str(&format!("\n```sql\n{example}\n```\n"));
         }
     }

@@ -565,11 +565,7 @@ impl FlightSqlService for FjqFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        metadata_info(
-            &metadata::foreign_keys_schema(),
-            query.as_any(),
-            request.into_inner(),
-        )
+        foreign_keys_info(query.as_any(), request)
     }
 
     async fn do_get_imported_keys(
@@ -591,11 +587,7 @@ impl FlightSqlService for FjqFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        metadata_info(
-            &metadata::foreign_keys_schema(),
-            query.as_any(),
-            request.into_inner(),
-        )
+        foreign_keys_info(query.as_any(), request)
     }
 
     async fn do_get_exported_keys(
@@ -617,11 +609,7 @@ impl FlightSqlService for FjqFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        metadata_info(
-            &metadata::foreign_keys_schema(),
-            query.as_any(),
-            request.into_inner(),
-        )
+        foreign_keys_info(query.as_any(), request)
     }
 
     async fn do_get_cross_reference(
@@ -755,6 +743,19 @@ impl FjqFlightSql {
             )),
         }
     }
+}
+
+/// The FlightInfo of the three foreign-key calls, which share one schema.
+#[allow(clippy::result_large_err)]
+fn foreign_keys_info(
+    command: Any,
+    request: Request<FlightDescriptor>,
+) -> Result<Response<FlightInfo>, Status> {
+    metadata_info(
+        &metadata::foreign_keys_schema(),
+        command,
+        request.into_inner(),
+    )
 }
 
 #[allow(clippy::result_large_err)]
