@@ -395,13 +395,8 @@ impl FlightSqlService for FjqFlightSql {
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.user(&request)?;
         let mut builder = query.into_builder();
-        let ctx = self.engine.context();
-        for catalog_name in ctx.catalog_names() {
-            if let Some(catalog) = ctx.catalog(&catalog_name) {
-                for schema in catalog.schema_names() {
-                    builder.append(&catalog_name, schema);
-                }
-            }
+        for (catalog, schema, _) in metadata::schemas(self.engine.context()) {
+            builder.append(catalog, schema);
         }
         let schema = builder.schema();
         Ok(Self::one_batch(schema, builder.build()))
@@ -424,35 +419,22 @@ impl FlightSqlService for FjqFlightSql {
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.user(&request)?;
         let mut builder = query.into_builder();
-        let ctx = self.engine.context();
-        for catalog_name in ctx.catalog_names() {
-            let Some(catalog) = ctx.catalog(&catalog_name) else {
-                continue;
-            };
-            for schema_name in catalog.schema_names() {
-                let Some(schema) = catalog.schema(&schema_name) else {
+        for (catalog_name, schema_name, schema) in metadata::schemas(self.engine.context()) {
+            let mut names = schema.table_names();
+            names.sort();
+            for table in names {
+                let Ok(Some(provider)) = schema.table(&table).await else {
                     continue;
                 };
-                let mut names = schema.table_names();
-                names.sort();
-                for table in names {
-                    let Ok(Some(provider)) = schema.table(&table).await else {
-                        continue;
-                    };
-                    let kind = match provider.table_type() {
-                        datafusion::logical_expr::TableType::View => "VIEW",
-                        _ => "TABLE",
-                    };
-                    let table_schema = metadata::table_schema(
-                        &provider.schema(),
-                        &catalog_name,
-                        &schema_name,
-                        &table,
-                    );
-                    builder
-                        .append(&catalog_name, &schema_name, &table, kind, &table_schema)
-                        .map_err(Status::from)?;
-                }
+                let kind = match provider.table_type() {
+                    datafusion::logical_expr::TableType::View => "VIEW",
+                    _ => "TABLE",
+                };
+                let table_schema =
+                    metadata::table_schema(&provider.schema(), &catalog_name, &schema_name, &table);
+                builder
+                    .append(&catalog_name, &schema_name, &table, kind, &table_schema)
+                    .map_err(Status::from)?;
             }
         }
         let schema = builder.schema();

@@ -557,25 +557,36 @@ pub struct KeyedTable {
     pub spec: &'static fjq_engine::contract::TableSpec,
 }
 
-/// The contract tables the session serves.
-pub fn keyed_tables(ctx: &SessionContext) -> Vec<KeyedTable> {
+/// Every schema of the session, with its catalogue's and its own name: what the catalogue
+/// calls (GetDbSchemas, GetTables) and the key calls walk.
+pub fn schemas(
+    ctx: &SessionContext,
+) -> Vec<(String, String, Arc<dyn datafusion::catalog::SchemaProvider>)> {
     let mut found = Vec::new();
     for catalog_name in ctx.catalog_names() {
         let Some(catalog) = ctx.catalog(&catalog_name) else {
             continue;
         };
         for schema_name in catalog.schema_names() {
-            let Some(schema) = catalog.schema(&schema_name) else {
-                continue;
-            };
-            for spec in fjq_engine::contract::TABLES {
-                if schema.table_exist(spec.name) {
-                    found.push(KeyedTable {
-                        catalog: catalog_name.clone(),
-                        schema: schema_name.clone(),
-                        spec,
-                    });
-                }
+            if let Some(schema) = catalog.schema(&schema_name) {
+                found.push((catalog_name.clone(), schema_name, schema));
+            }
+        }
+    }
+    found
+}
+
+/// The contract tables the session serves.
+pub fn keyed_tables(ctx: &SessionContext) -> Vec<KeyedTable> {
+    let mut found = Vec::new();
+    for (catalog, schema_name, schema) in schemas(ctx) {
+        for spec in fjq_engine::contract::TABLES {
+            if schema.table_exist(spec.name) {
+                found.push(KeyedTable {
+                    catalog: catalog.clone(),
+                    schema: schema_name.clone(),
+                    spec,
+                });
             }
         }
     }
