@@ -364,7 +364,12 @@ fn an_adbc_cancel_stops_the_read_and_the_server_moves_on() {
     ]);
     assert!(out["first_batch_rows"].as_u64().unwrap() > 0, "{out}");
     let after = out["after_cancel"].as_str().unwrap();
-    assert!(after.contains("Canceled"), "{after}");
+    // The Go driver words it as the server's `CANCELLED` status or, when its own context stops
+    // the stream first, as "context canceled": both are the cancellation, not another error.
+    assert!(
+        after.to_lowercase().contains("canceled") || after.to_lowercase().contains("cancelled"),
+        "{after}"
+    );
     let expected = fjq_rows("SELECT count(*) AS n FROM cases");
     assert_eq!(normalise(&out["next"]), expected);
 }
