@@ -25,18 +25,71 @@ pub struct View {
 }
 
 /// The views every session defines: joins researchers would otherwise write again and again.
-pub const VIEWS: &[View] = &[View {
-    name: "linked_people",
-    description: "Family court people linked to Cafcass people through the linkage spine (one row per linked pair of records); filter on the match status columns to choose the linkage quality.",
-    sql: "SELECT p.case_id, p.role_id, p.person_id, p.role AS court_role, p.relationship_to_child, \
-            lf.link_id, lf.match_status AS court_match_status, \
-            cp.cafcass_case_id, cp.cafcass_person_id, cp.role AS cafcass_role, \
-            lc.match_status AS cafcass_match_status \
-     FROM people p \
-     JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id \
-     JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id \
-     JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
-}];
+pub const VIEWS: &[View] = &[
+    View {
+        name: "linked_people",
+        description: "Family court people linked to Cafcass people through the linkage spine (one row per linked pair of records); filter on the match status columns to choose the linkage quality.",
+        sql: "SELECT p.case_id, p.role_id, p.person_id, p.role AS court_role, p.relationship_to_child, \
+                lf.link_id, lf.match_status AS court_match_status, \
+                cp.cafcass_case_id, cp.cafcass_person_id, cp.role AS cafcass_role, \
+                lc.match_status AS cafcass_match_status \
+         FROM people p \
+         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id \
+         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id \
+         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
+    },
+    View {
+        name: "linked_cases",
+        description: "Each family court case with the Cafcass case(s) about the same children: a court child and a Cafcass subject child share a link_id, both links have a match status the session accepts (fjq.case_link_statuses, 1,4,39 by default) and Cafcass received its case within fjq.case_link_window_days (28) of the court case's start, either way. One row per (court case, Cafcass case); court cases with no Cafcass case found have no row. children_shared, court_children, cafcass_children and the weakest link's status (ranked 1 > 4 > 39 > 35) and probability let you judge each match.",
+        sql: "WITH court_children AS ( \
+             SELECT p.case_id, p.person_id, l.link_id, l.match_status, l.match_probability \
+             FROM people p \
+             JOIN linkage l ON l.dataset = 'family_court' AND l.source_person_id = p.person_id \
+             WHERE p.role = 'child' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
+         cafcass_children AS ( \
+             SELECT cp.cafcass_case_id, l.link_id, l.match_status, l.match_probability \
+             FROM cafcass_people cp \
+             JOIN linkage l ON l.dataset = 'cafcass' AND l.source_person_id = cp.cafcass_person_id \
+             WHERE cp.role = 'subject' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
+         pairs AS ( \
+             SELECT c.case_id, c.case_type, c.start_date, k.cafcass_case_id, k.nation, k.received_date, \
+                    count(DISTINCT cc.person_id) AS children_shared, \
+                    max(greatest( \
+                        CASE cc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END, \
+                        CASE fc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END)) AS weakest_rank, \
+                    min(least(cc.match_probability, fc.match_probability)) AS weakest_match_probability \
+             FROM court_children cc \
+             JOIN cafcass_children fc ON fc.link_id = cc.link_id \
+             JOIN cases c ON c.case_id = cc.case_id \
+             JOIN cafcass_cases k ON k.cafcass_case_id = fc.cafcass_case_id \
+             WHERE k.received_date BETWEEN c.start_date - case_link_window_days() AND c.start_date + case_link_window_days() \
+             GROUP BY c.case_id, c.case_type, c.start_date, k.cafcass_case_id, k.nation, k.received_date), \
+         court_counts AS (SELECT case_id, count(*) AS court_children FROM people WHERE role = 'child' GROUP BY case_id), \
+         cafcass_counts AS (SELECT cafcass_case_id, count(*) AS cafcass_children FROM cafcass_people WHERE role = 'subject' GROUP BY cafcass_case_id) \
+         SELECT p.case_id, p.case_type, p.start_date, p.cafcass_case_id, p.nation, p.received_date, \
+                p.received_date - p.start_date AS days_apart, \
+                p.children_shared, cn.court_children, fn.cafcass_children, \
+                CASE p.weakest_rank WHEN 1 THEN 1 WHEN 2 THEN 4 WHEN 3 THEN 39 WHEN 4 THEN 35 END AS weakest_match_status, \
+                p.weakest_match_probability \
+         FROM pairs p \
+         JOIN court_counts cn ON cn.case_id = p.case_id \
+         JOIN cafcass_counts fn ON fn.cafcass_case_id = p.cafcass_case_id",
+    },
+    View {
+        name: "linked_case_measures",
+        description: "What Cafcass did on each linked case (one row per linked_cases row), as the literature measures it: days from the court application to the safeguarding letter (the end of Cafcass's work to the first hearing), whether a section 7 report was ordered and the days it took (NULL while unfinished), and whether a guardian (children's guardian or rule 16.4) was appointed before the first hearing (TRUE also when no hearing had been held yet).",
+        sql: "SELECT l.case_id, l.case_type, l.cafcass_case_id, l.start_date, c.first_hearing_date, \
+                min(CASE WHEN w.work_type = 'safeguarding_letter' THEN w.end_date END) - l.start_date AS days_to_safeguarding_letter, \
+                coalesce(bool_or(w.work_type = 's7_report'), false) AS s7_report, \
+                max(CASE WHEN w.work_type = 's7_report' THEN w.end_date - w.start_date END) AS s7_report_days, \
+                coalesce(bool_or(w.work_type IN ('childrens_guardian_s41', 'rule_16_4_guardian') \
+                    AND (c.first_hearing_date IS NULL OR w.start_date < c.first_hearing_date)), false) AS guardian_before_first_hearing \
+         FROM linked_cases l \
+         JOIN cases c ON c.case_id = l.case_id \
+         LEFT JOIN cafcass_work w ON w.cafcass_case_id = l.cafcass_case_id \
+         GROUP BY l.case_id, l.case_type, l.cafcass_case_id, l.start_date, c.first_hearing_date",
+    },
+];
 
 /// Registers every contract table of `data_dir` and defines the views.
 pub(crate) async fn register(ctx: &SessionContext, data_dir: &Path) -> Result<()> {

@@ -41,7 +41,7 @@ pub(crate) fn build_context(
         court_coverage_end: dataset.coverage.family_court.to.clone(),
         cafcass_coverage_start: dataset.coverage.cafcass.from.clone(),
         cafcass_coverage_end: dataset.coverage.cafcass.to.clone(),
-        disclosure: Default::default(),
+        ..Default::default()
     };
     let partitions = config.target_partitions.unwrap_or_else(|| {
         std::thread::available_parallelism()

@@ -90,6 +90,7 @@ pub fn write_part(
     let mut work = TableFile::create(out, &contract::CAFCASS_WORK, &file)?;
     let mut people_truth =
         TableFile::create(&out.join("_truth"), &truth::CAFCASS_PEOPLE_TRUTH, &file)?;
+    let mut links_truth = TableFile::create(&out.join("_truth"), &truth::CASE_LINKS_TRUTH, &file)?;
     let seed = world.seed;
     let mut id = String::with_capacity(24);
     let mut pid = String::with_capacity(24);
@@ -136,6 +137,13 @@ pub fn write_part(
             .bool(public || rng.chance(0.62))
             .i32(1 + rng.chance(0.12) as i32)
             .end_row()?;
+        if case.in_court_window() {
+            links_truth
+                .str(&id)
+                .str(crate::court::case_id(&mut buf, seed, seq))
+                .str(if area.wales { "Wales" } else { "England" })
+                .end_row()?;
+        }
 
         // People, in cafcass_person_id order.
         persons.clear();
@@ -204,9 +212,18 @@ pub fn write_part(
             .map(|&(_, record, _)| record)
             .collect();
         if public {
+            // Most guardians are allocated on receipt; some wait weeks for one (the allocation
+            // backlogs Cafcass reported), sometimes past the first hearing. Drawn from a stream
+            // of its own so that the rest of the case's draws stay as they were.
+            let mut waits = Rng::stream(seed, 0xCAFD, seq as u64);
+            let allocated = if waits.chance(0.2) {
+                (received + waits.range_i32(7, 60)).min(end)
+            } else {
+                received
+            };
             for &child in &children {
                 works.push(Work {
-                    start: received,
+                    start: allocated,
                     end,
                     work_type: "childrens_guardian_s41",
                     output: Some("final_analysis"),
@@ -307,6 +324,7 @@ pub fn write_part(
         ("cafcass_people", people),
         ("cafcass_work", work),
         ("_truth/cafcass_people_truth", people_truth),
+        ("_truth/case_links", links_truth),
     ] {
         let (rows, bytes) = f.finish()?;
         stats.push((name, rows, bytes));

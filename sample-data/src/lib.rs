@@ -29,8 +29,10 @@ pub use fjq_contract::DatasetInfo;
 use fjq_contract::{self as contract, GeneratorInfo, TableInfo};
 pub use parquet_out::WriteError;
 
-/// The version written into `dataset.json`; bump it when the same seed would give other data.
-pub const GENERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version written into `dataset.json`, and part of the cached sample's folder name: the
+/// package version and a data revision, bumped whenever the same seed would give other data
+/// (revision 2: guardian allocation waits and `_truth/case_links`).
+pub const GENERATOR_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-data2");
 /// The scale of the default sample fjq opens when given no data directory.
 pub const DEFAULT_SAMPLE_SCALE: f64 = 0.01;
 pub const DEFAULT_SEED: u64 = 42;

@@ -24,7 +24,7 @@ pub fn python() -> PathBuf {
     venv
 }
 
-fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
+pub(crate) fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/duckdb_query.py");
     let mut child = Command::new(python())
         .arg(script)
@@ -55,7 +55,7 @@ fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
     rows
 }
 
-async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
+pub(crate) async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
     for batch in query(engine, sql).await {

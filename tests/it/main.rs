@@ -16,6 +16,7 @@ mod full_scale;
 mod functions_truth;
 mod fuzz;
 mod generator;
+mod linked;
 mod sacro;
 mod safe_errors;
 mod slt;

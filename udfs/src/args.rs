@@ -93,13 +93,18 @@ impl Params {
     /// for anything else, `coerce` (so other date and string encodings are accepted and a wrong
     /// type gets a message naming the argument). Parameter names allow `name => value` calls.
     pub fn signature(&self) -> Signature {
+        self.signature_with(Volatility::Immutable)
+    }
+
+    /// The same signature for a function whose answer depends on the session's settings.
+    pub fn signature_with(&self, volatility: Volatility) -> Signature {
         let mut variants: Vec<TypeSignature> = (self.required..=self.params.len())
             .map(|n| {
                 TypeSignature::Exact(self.params[..n].iter().map(|(_, k)| k.target()).collect())
             })
             .collect();
         variants.push(TypeSignature::UserDefined);
-        let signature = Signature::one_of(variants, Volatility::Immutable);
+        let signature = Signature::one_of(variants, volatility);
         let names: Vec<&str> = self.params.iter().map(|(n, _)| *n).collect();
         signature
             .clone()

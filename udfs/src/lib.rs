@@ -11,6 +11,7 @@ pub mod args;
 pub mod dates;
 pub mod disclosure;
 pub mod entries;
+pub mod linkage;
 pub mod pathway;
 pub mod settings;
 
@@ -33,6 +34,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(dates::within_weeks::WithinWeeks::default()),
         ScalarUDF::new_from_impl(disclosure::suppress::Suppress::default()),
         ScalarUDF::new_from_impl(disclosure::round_to_base::RoundToBase::default()),
+        ScalarUDF::new_from_impl(linkage::CaseLinkAccepted::default()),
+        ScalarUDF::new_from_impl(linkage::CaseLinkWindowDays::default()),
     ]
 }
 
@@ -44,6 +47,12 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         ),
         AggregateUDF::new_from_impl(DatedCodesAggregate::<
             pathway::case_pathway_detail::CasePathwayDetail,
+        >::default()),
+        AggregateUDF::new_from_impl(
+            DatedCodesAggregate::<pathway::case_journey::CaseJourney>::default(),
+        ),
+        AggregateUDF::new_from_impl(DatedCodesAggregate::<
+            pathway::case_journey_detail::CaseJourneyDetail,
         >::default()),
         AggregateUDF::new_from_impl(
             DatedCodesAggregate::<pathway::person_pathway::PersonPathway>::default(),
@@ -91,6 +100,9 @@ pub fn all_params() -> Vec<&'static args::Params> {
         &disclosure::round_to_base::PARAMS,
         &disclosure::nk_disclosive::PARAMS,
         &disclosure::p_disclosive::PARAMS,
+        &linkage::ACCEPTED_PARAMS,
+        &pathway::case_journey::PARAMS,
+        &pathway::case_journey_detail::PARAMS,
     ]
 }
 

@@ -20,8 +20,20 @@ pub struct FjqOptions {
     pub court_coverage_end: String,
     pub cafcass_coverage_start: String,
     pub cafcass_coverage_end: String,
+    /// `linked_cases`: the most days between a court case's start and the receipt of a Cafcass
+    /// case about the same children, either way.
+    pub case_link_window_days: u32,
+    /// `linked_cases`: the match statuses of the linkage accepted, on both sides of a link.
+    pub case_link_statuses: Vec<i32>,
     pub disclosure: Rules,
 }
+
+/// Cafcass receives a case within days of its issue (the generator's lag is 0 to 4 days; in
+/// the real data a few weeks at most): 28 days either way catches a late or early receipt
+/// without reaching the family's next case (docs/DECISIONS.md).
+pub const CASE_LINK_WINDOW_DAYS: u32 = 28;
+/// SAIL analysts' accepted matches: 1, 4 and 39; 35 (weak) only on request.
+pub const CASE_LINK_STATUSES: &[i32] = &[1, 4, 39];
 
 impl Default for FjqOptions {
     fn default() -> Self {
@@ -30,6 +42,8 @@ impl Default for FjqOptions {
             court_coverage_end: "2021-01-31".to_string(),
             cafcass_coverage_start: "2007-04-01".to_string(),
             cafcass_coverage_end: "2021-12-01".to_string(),
+            case_link_window_days: CASE_LINK_WINDOW_DAYS,
+            case_link_statuses: CASE_LINK_STATUSES.to_vec(),
             disclosure: Rules::default(),
         }
     }
@@ -51,6 +65,17 @@ const FIELDS: &[(&str, &str)] = &[
     (
         "cafcass_coverage_end",
         "Last date covered by the Cafcass tables.",
+    ),
+];
+
+const LINK_FIELDS: &[(&str, &str)] = &[
+    (
+        "case_link_window_days",
+        "linked_cases: the most days between a court case's start and the Cafcass case's receipt, either way.",
+    ),
+    (
+        "case_link_statuses",
+        "linked_cases: the linkage match statuses accepted, comma-separated (1,4,39; add 35 for weak matches).",
     ),
 ];
 
@@ -140,6 +165,9 @@ impl ExtensionOptions for FjqOptions {
         if key.starts_with("disclosure.") {
             return self.set_rule(key, value);
         }
+        if key.starts_with("case_link_") {
+            return self.set_link(key, value);
+        }
         if self.field_mut(key).is_some() && fjq_contract::calendar::parse_iso(value).is_none() {
             return config_err!("fjq.{key} must be a date written YYYY-MM-DD, got {value:?}");
         }
@@ -158,18 +186,24 @@ impl ExtensionOptions for FjqOptions {
             value: Some(self.field(key).to_string()),
             description,
         });
+        let links = LINK_FIELDS.iter().map(|(key, description)| ConfigEntry {
+            key: format!("{}.{key}", Self::PREFIX),
+            value: Some(self.link(key)),
+            description,
+        });
         let rules = RULE_FIELDS.iter().map(|(key, description)| ConfigEntry {
             key: format!("{}.{key}", Self::PREFIX),
             value: Some(self.rule(key)),
             description,
         });
-        dates.chain(rules).collect()
+        dates.chain(links).chain(rules).collect()
     }
 }
 
 fn unknown(key: &str) -> Result<()> {
     let known: Vec<String> = FIELDS
         .iter()
+        .chain(LINK_FIELDS)
         .chain(RULE_FIELDS)
         .map(|(k, _)| format!("fjq.{k}"))
         .collect();
@@ -180,6 +214,47 @@ fn unknown(key: &str) -> Result<()> {
 }
 
 impl FjqOptions {
+    fn link(&self, key: &str) -> String {
+        match key {
+            "case_link_window_days" => self.case_link_window_days.to_string(),
+            _ => self
+                .case_link_statuses
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    fn set_link(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "case_link_window_days" => match value.parse::<u32>() {
+                Ok(days) if days <= 3660 => self.case_link_window_days = days,
+                _ => {
+                    return config_err!(
+                        "fjq.{key} must be a whole number of days from 0 to 3660, got {value:?}"
+                    );
+                }
+            },
+            "case_link_statuses" => {
+                let statuses: Option<Vec<i32>> = value
+                    .split(',')
+                    .map(|s| s.trim().parse::<i32>().ok())
+                    .collect();
+                match statuses {
+                    Some(list) if !list.is_empty() => self.case_link_statuses = list,
+                    _ => {
+                        return config_err!(
+                            "fjq.{key} must be match statuses separated by commas, such as 1,4,39, got {value:?}"
+                        );
+                    }
+                }
+            }
+            _ => return unknown(key),
+        }
+        Ok(())
+    }
+
     fn rule(&self, key: &str) -> String {
         let r = &self.disclosure;
         match key {

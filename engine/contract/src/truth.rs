@@ -105,9 +105,29 @@ pub const PERSONS_TRUTH: TableSpec = TableSpec {
     foreign_keys: &[],
 };
 
+pub const CASE_LINKS_TRUTH: TableSpec = TableSpec {
+    name: "case_links",
+    description: "The Cafcass case about each family court case: the same simulated case seen by both systems (Children Act cases inside both coverage windows).",
+    columns: &[
+        col(
+            "cafcass_case_id",
+            Utf8,
+            false,
+            "cafcass_cases.cafcass_case_id.",
+        ),
+        col("case_id", Utf8, false, "cases.case_id."),
+        col("nation", Utf8, false, "England or Wales."),
+    ],
+    sort_order: &["cafcass_case_id"],
+    person_columns: &[],
+    primary_key: &[],
+    foreign_keys: &[],
+};
+
 pub const TABLES: &[&TableSpec] = &[
     &PEOPLE_TRUTH,
     &CAFCASS_PEOPLE_TRUTH,
+    &CASE_LINKS_TRUTH,
     &ENTRIES,
     &PERSONS_TRUTH,
 ];

@@ -34,6 +34,9 @@ pub enum Finish {
     Pathway { furthest: bool },
     /// List<Struct{stage, date, day}> in the `observed` order.
     Detail,
+    /// A linked case's journey: court stages and Cafcass work (shown in brackets) in one
+    /// `observed` order, as text or (`detail`) as the list `Detail` gives.
+    Journey { detail: bool },
     /// Case types in start order; one per (day, type).
     PersonPathway,
     /// Distinct entries after the first, optionally only those within `within` days of the
@@ -163,8 +166,12 @@ impl DatedCodes {
         }
         let i = self.codes.len() as u32;
         self.code_bytes += 2 * code.len() + 64;
-        self.codes.push(code.to_string());
-        self.ranks.push(stage_rank(code));
+        let (name, rank) = match self.finish {
+            Finish::Journey { .. } => super::journey_step(code),
+            _ => (code.to_string(), stage_rank(code)),
+        };
+        self.codes.push(name);
+        self.ranks.push(rank);
         self.index.insert(code.to_string(), i);
         i
     }
@@ -218,7 +225,8 @@ impl DatedCodes {
     fn finish_groups(&self, mut groups: Grouped) -> Result<ArrayRef> {
         let n = groups.len();
         match self.finish {
-            Finish::Pathway { furthest } => {
+            Finish::Pathway { .. } | Finish::Journey { detail: false } => {
+                let furthest = self.finish == Finish::Pathway { furthest: true };
                 let mut out = StringBuilder::with_capacity(n, n * 32);
                 let mut text = String::new();
                 for g in 0..n {
@@ -305,7 +313,7 @@ impl DatedCodes {
                 }
                 Ok(Arc::new(out.finish()))
             }
-            Finish::Detail => {
+            Finish::Detail | Finish::Journey { detail: true } => {
                 let struct_builder = StructBuilder::new(
                     detail_fields(),
                     vec![

@@ -2,6 +2,8 @@
 //! went through (`case_pathway`, `case_pathway_detail`), or of case types a person went through
 //! (`person_pathway`). The stages and their ranks are design/FUNCTIONS.md's table.
 
+pub mod case_journey;
+pub mod case_journey_detail;
 pub mod case_pathway;
 pub mod case_pathway_detail;
 pub mod dated_codes;
@@ -41,6 +43,68 @@ pub fn stage_rank(stage: &str) -> u32 {
         .iter()
         .position(|s| *s == stage)
         .unwrap_or(STAGES.len()) as u32
+}
+
+/// Cafcass's work types (`cafcass_work.work_type`), as a journey shows them: in brackets.
+pub const CAFCASS_WORK: &[&str] = &[
+    "safeguarding_letter",
+    "fhdra_attendance",
+    "s7_report",
+    "rule_16_4_guardian",
+    "childrens_guardian_s41",
+    "enforcement",
+    "further_work",
+];
+
+/// A journey's steps in one rank order, for steps on the same day: each piece of Cafcass work
+/// after the court stage that calls for it (the safeguarding letter after the application, the
+/// FHDRA attendance after the FHDRA, a section 7 report or a rule 16.4 guardian after the
+/// hearing that orders it, a children's guardian after issue).
+const JOURNEY: &[&str] = &[
+    "issue",
+    "application",
+    "[safeguarding_letter]",
+    "[childrens_guardian_s41]",
+    "[enforcement]",
+    "without_notice_order",
+    "interim_order",
+    "placement_order",
+    "cmh",
+    "fhdra",
+    "[fhdra_attendance]",
+    "fcmh",
+    "fact_finding",
+    "[s7_report]",
+    "[rule_16_4_guardian]",
+    "[further_work]",
+    "irh",
+    "dra",
+    "return_hearing",
+    "conditional_order",
+    "final_hearing",
+    "final_order",
+    "adoption_order",
+    "withdrawn",
+    "refused",
+    "no_order",
+    "reopened",
+    "closed",
+];
+
+/// A journey step as shown (Cafcass work in brackets, court stages as they are) and its rank;
+/// steps fjq does not know rank after all known ones. Bracketed names come back unchanged, so
+/// partial results merge.
+pub fn journey_step(step: &str) -> (String, u32) {
+    let shown = if CAFCASS_WORK.contains(&step) {
+        format!("[{step}]")
+    } else {
+        step.to_string()
+    };
+    let rank = JOURNEY
+        .iter()
+        .position(|s| *s == shown)
+        .unwrap_or(JOURNEY.len()) as u32;
+    (shown, rank)
 }
 
 /// The stage an event marks, or None. `disposal_type` tells a without-notice (interim) order
