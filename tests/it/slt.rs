@@ -1,6 +1,7 @@
 //! Runs the sqllogictest files in `tests/slt/`: the domain functions' edge cases, written and
 //! checked by hand. Each file runs on a fresh session holding fjq's functions and settings
-//! (no dataset: the files build their own small tables).
+//! (no dataset: the files build their own small tables, and `CREATE FJQ VIEW name` defines one
+//! of the engine's views over them).
 //!
 //! `FJQ_SLT_COMPLETE=1 cargo test -p fjq-tests slt` rewrites the expected results from what
 //! the engine returns; read the diff before committing it.
@@ -90,6 +91,17 @@ impl AsyncDB for Fjq {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
+        // `CREATE FJQ VIEW name`: one of the views every fjq session defines, over the small
+        // tables the file has just made, with the definition the engine uses.
+        if let Some(name) = sql.trim().strip_prefix("CREATE FJQ VIEW ") {
+            let view = fjq_engine::VIEWS
+                .iter()
+                .find(|v| v.name == name.trim())
+                .ok_or_else(|| SltError(format!("fjq has no view {name}")))?;
+            let create = format!("CREATE VIEW {} AS {}", view.name, view.sql);
+            self.ctx.sql(&create).await.map_err(error)?;
+            return Ok(DBOutput::StatementComplete(0));
+        }
         let frame = self.ctx.sql(sql).await.map_err(error)?;
         let schema = frame.schema().as_arrow().clone();
         let batches = frame.collect().await.map_err(error)?;
