@@ -105,9 +105,8 @@ impl ScalarUDFImpl for CaseLinkAccepted {
     description = "The session's window for linking a court case to a Cafcass case (the setting fjq.case_link_window_days, 28 by default): the most days between the court case's start and the Cafcass case's receipt, either way.",
     syntax_example = "case_link_window_days()",
     sql_example = r#"```sql
-> SET fjq.case_link_window_days = 14;
-> SELECT case_link_window_days();
-14
+> SELECT case_link_window_days() AS days;
+28
 ```"#
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
