@@ -189,3 +189,88 @@ QUERIES = [
         "scan": "SELECT (SELECT sum(length(case_id)) + sum(length(event_code)) FROM events) + (SELECT sum(length(case_type)) FROM cases)",
     },
 ]
+
+# The court-Cafcass pairing `linked_cases` makes, in the plain SQL a DuckDB user would write.
+DUCKDB_PAIRS = """
+  cc AS (SELECT p.case_id, p.person_id, l.link_id, l.match_status AS s
+         FROM people p JOIN linkage l ON l.dataset = 'family_court' AND l.source_person_id = p.person_id
+         WHERE p.role = 'child' AND l.link_id IS NOT NULL AND l.match_status IN (1, 4, 39)),
+  fc AS (SELECT cp.cafcass_case_id, l.link_id, l.match_status AS s
+         FROM cafcass_people cp JOIN linkage l ON l.dataset = 'cafcass' AND l.source_person_id = cp.cafcass_person_id
+         WHERE cp.role = 'subject' AND l.link_id IS NOT NULL AND l.match_status IN (1, 4, 39)),
+  pairs AS (SELECT cc.case_id, fc.cafcass_case_id, c.case_type, c.start_date, k.nation, count(DISTINCT cc.person_id) AS shared
+            FROM cc JOIN fc ON fc.link_id = cc.link_id
+            JOIN cases c ON c.case_id = cc.case_id
+            JOIN cafcass_cases k ON k.cafcass_case_id = fc.cafcass_case_id
+            WHERE abs(k.received_date - c.start_date) <= 28
+            GROUP BY ALL)"""
+
+SCAN_LINKED = """SELECT (SELECT sum(length(case_id)) + sum(length(coalesce(person_id, ''))) + sum(length(role)) FROM people)
+    + (SELECT sum(length(source_person_id)) + sum(coalesce(link_id, 0) % 7) + sum(match_status) FROM linkage)
+    + (SELECT sum(length(cafcass_case_id)) + sum(length(cafcass_person_id)) + sum(length(role)) FROM cafcass_people)
+    + (SELECT sum(length(cafcass_case_id)) + sum(received_date - DATE '2000-01-01') FROM cafcass_cases)
+    + (SELECT sum(length(case_id)) + sum(start_date - DATE '2000-01-01') FROM cases)"""
+
+LINKED_QUERIES = [
+    {
+        "name": "court cases paired with Cafcass cases (linked_cases)",
+        "functions": False,
+        "fjq": "SELECT nation, case_type, count(*), sum(children_shared) FROM linked_cases GROUP BY 1, 2",
+        "duckdb": f"WITH {DUCKDB_PAIRS} SELECT nation, case_type, count(*), sum(shared) FROM pairs GROUP BY 1, 2",
+        "scan": SCAN_LINKED,
+    },
+    {
+        "name": "section 7 reports and child arrangements orders (linked measures)",
+        "functions": False,
+        "fjq": """WITH l AS (SELECT case_id, bool_or(s7_report) AS s7 FROM linked_case_measures WHERE case_type = 'private_law' GROUP BY case_id),
+                  o AS (SELECT DISTINCT case_id FROM events WHERE order_type = 'child_arrangements_order' AND NOT error)
+                  SELECT CAST(l.s7 AS INT), count(*), count(o.case_id), sum(c.first_disposal_date - c.start_date)
+                  FROM l JOIN cases c USING (case_id) LEFT JOIN o USING (case_id) WHERE c.first_disposal_date IS NOT NULL GROUP BY 1""",
+        "duckdb": f"""WITH {DUCKDB_PAIRS},
+                  l AS (SELECT p.case_id, max(CASE WHEN w.work_type = 's7_report' THEN 1 ELSE 0 END) AS s7
+                        FROM pairs p LEFT JOIN cafcass_work w ON w.cafcass_case_id = p.cafcass_case_id
+                        WHERE p.case_type = 'private_law' GROUP BY p.case_id),
+                  o AS (SELECT DISTINCT case_id FROM events WHERE order_type = 'child_arrangements_order' AND NOT error)
+                  SELECT l.s7, count(*), count(o.case_id), sum(c.first_disposal_date - c.start_date)
+                  FROM l JOIN cases c USING (case_id) LEFT JOIN o USING (case_id) WHERE c.first_disposal_date IS NOT NULL GROUP BY 1""",
+        "scan": SCAN_LINKED,
+    },
+    {
+        "name": "private law journeys with Cafcass work (case_journey)",
+        "functions": True,
+        "fjq": """SELECT journey, count(*) FROM (
+                  SELECT case_id, case_journey(step, d) AS journey FROM (
+                    SELECT e.case_id, pathway_stage(c.case_type, e.event_code, e.hearing_type, e.disposal_type) AS step, e.event_date AS d
+                    FROM events e JOIN cases c USING (case_id) WHERE c.case_type = 'private_law' AND NOT e.error AND NOT e.vacated
+                    UNION ALL
+                    SELECT l.case_id, w.work_type, w.start_date FROM linked_cases l JOIN cafcass_work w USING (cafcass_case_id)
+                    WHERE l.case_type = 'private_law')
+                  GROUP BY case_id) WHERE journey IS NOT NULL GROUP BY 1""",
+        "duckdb": f"""WITH {DUCKDB_PAIRS},
+                  court AS (SELECT e.case_id, e.event_date AS d, CASE
+                      WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
+                      WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'
+                      WHEN e.event_code = 'U24' THEN 'closed'
+                      WHEN e.event_code IN ('C6', 'G61') THEN CASE e.hearing_type WHEN 'FHDRA' THEN 'fhdra'
+                           WHEN 'fact_finding' THEN 'fact_finding' WHEN 'DRA' THEN 'dra' WHEN 'final_hearing' THEN 'final_hearing' END
+                      WHEN e.event_code IN ('U22', 'U21') THEN 'application'
+                      WHEN e.event_code IN ('C43', 'C43A', 'C45A') THEN 'final_order' END AS step
+                    FROM events e JOIN cases c USING (case_id) WHERE c.case_type = 'private_law' AND NOT e.error AND NOT e.vacated),
+                  work AS (SELECT p.case_id, w.start_date AS d, '[' || w.work_type || ']' AS step
+                    FROM pairs p JOIN cafcass_work w ON w.cafcass_case_id = p.cafcass_case_id WHERE p.case_type = 'private_law'),
+                  r AS (SELECT *, CASE step WHEN 'application' THEN 1 WHEN '[safeguarding_letter]' THEN 2
+                      WHEN '[childrens_guardian_s41]' THEN 3 WHEN '[enforcement]' THEN 4 WHEN 'fhdra' THEN 9
+                      WHEN '[fhdra_attendance]' THEN 10 WHEN 'fact_finding' THEN 12 WHEN '[s7_report]' THEN 13
+                      WHEN '[rule_16_4_guardian]' THEN 14 WHEN '[further_work]' THEN 15 WHEN 'dra' THEN 17
+                      WHEN 'final_hearing' THEN 20 WHEN 'final_order' THEN 21 WHEN 'withdrawn' THEN 23
+                      WHEN 'refused' THEN 24 WHEN 'no_order' THEN 25 WHEN 'reopened' THEN 26 WHEN 'closed' THEN 27 END AS rk
+                    FROM (SELECT * FROM court UNION ALL SELECT * FROM work) WHERE step IS NOT NULL),
+                  o AS (SELECT *, lag(step) OVER (PARTITION BY case_id ORDER BY d, rk, step) AS prev FROM r),
+                  j AS (SELECT case_id, string_agg(step, ' > ' ORDER BY d, rk, step) AS journey FROM o
+                        WHERE prev IS NULL OR prev <> step GROUP BY case_id)
+                  SELECT journey, count(*) FROM j GROUP BY 1""",
+        "scan": SCAN_LINKED,
+    },
+]
+
+QUERIES = QUERIES + LINKED_QUERIES
