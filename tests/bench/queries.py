@@ -258,12 +258,13 @@ LINKED_QUERIES = [
                     FROM events e JOIN cases c USING (case_id) WHERE c.case_type = 'private_law' AND NOT e.error AND NOT e.vacated),
                   work AS (SELECT p.case_id, w.start_date AS d, '[' || w.work_type || ']' AS step
                     FROM pairs p JOIN cafcass_work w ON w.cafcass_case_id = p.cafcass_case_id WHERE p.case_type = 'private_law'),
-                  r AS (SELECT *, CASE step WHEN 'application' THEN 1 WHEN '[safeguarding_letter]' THEN 2
-                      WHEN '[childrens_guardian_s41]' THEN 3 WHEN '[enforcement]' THEN 4 WHEN 'fhdra' THEN 9
-                      WHEN '[fhdra_attendance]' THEN 10 WHEN 'fact_finding' THEN 12 WHEN '[s7_report]' THEN 13
-                      WHEN '[rule_16_4_guardian]' THEN 14 WHEN '[further_work]' THEN 15 WHEN 'dra' THEN 17
-                      WHEN 'final_hearing' THEN 20 WHEN 'final_order' THEN 21 WHEN 'withdrawn' THEN 23
-                      WHEN 'refused' THEN 24 WHEN 'no_order' THEN 25 WHEN 'reopened' THEN 26 WHEN 'closed' THEN 27 END AS rk
+                  r AS (SELECT *, CASE step WHEN 'application' THEN 2 WHEN '[enforcement]' THEN 3 WHEN '[safeguarding_letter]' THEN 3
+                      WHEN '[childrens_guardian_s41]' THEN 1 WHEN 'fhdra' THEN 12
+                      WHEN '[fhdra_attendance]' THEN 13 WHEN 'fact_finding' THEN 16 WHEN '[s7_report]' THEN 17
+                      WHEN '[rule_16_4_guardian]' THEN 17 WHEN '[further_work]' THEN 17 WHEN 'dra' THEN 20
+                      WHEN 'final_hearing' THEN 26 WHEN 'final_order' THEN 28 WHEN 'withdrawn' THEN 32
+                      WHEN 'refused' THEN 34 WHEN 'no_order' THEN 36 WHEN 'reopened' THEN 38
+                      WHEN 'closed' THEN 40 END AS rk
                     FROM (SELECT * FROM court UNION ALL SELECT * FROM work) WHERE step IS NOT NULL),
                   o AS (SELECT *, lag(step) OVER (PARTITION BY case_id ORDER BY d, rk, step) AS prev FROM r),
                   j AS (SELECT case_id, string_agg(step, ' > ' ORDER BY d, rk, step) AS journey FROM o

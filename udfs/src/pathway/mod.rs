@@ -45,66 +45,32 @@ pub fn stage_rank(stage: &str) -> u32 {
         .unwrap_or(STAGES.len()) as u32
 }
 
-/// Cafcass's work types (`cafcass_work.work_type`), as a journey shows them: in brackets.
-pub const CAFCASS_WORK: &[&str] = &[
-    "safeguarding_letter",
-    "fhdra_attendance",
-    "s7_report",
-    "rule_16_4_guardian",
-    "childrens_guardian_s41",
-    "enforcement",
-    "further_work",
+/// Cafcass's work types (`cafcass_work.work_type`), each with the court stage that calls for it:
+/// on the same day a piece of work ranks just after that stage (the safeguarding letter after
+/// the application, a children's guardian after issue, the FHDRA attendance after the FHDRA, a
+/// section 7 report after the fact-finding hearing).
+pub const CAFCASS_WORK: &[(&str, &str)] = &[
+    ("safeguarding_letter", "application"),
+    ("childrens_guardian_s41", "issue"),
+    ("enforcement", "application"),
+    ("fhdra_attendance", "fhdra"),
+    ("s7_report", "fact_finding"),
+    ("rule_16_4_guardian", "fact_finding"),
+    ("further_work", "fact_finding"),
 ];
 
-/// A journey's steps in one rank order, for steps on the same day: each piece of Cafcass work
-/// after the court stage that calls for it (the safeguarding letter after the application, the
-/// FHDRA attendance after the FHDRA, a section 7 report or a rule 16.4 guardian after the
-/// hearing that orders it, a children's guardian after issue).
-const JOURNEY: &[&str] = &[
-    "issue",
-    "application",
-    "[safeguarding_letter]",
-    "[childrens_guardian_s41]",
-    "[enforcement]",
-    "without_notice_order",
-    "interim_order",
-    "placement_order",
-    "cmh",
-    "fhdra",
-    "[fhdra_attendance]",
-    "fcmh",
-    "fact_finding",
-    "[s7_report]",
-    "[rule_16_4_guardian]",
-    "[further_work]",
-    "irh",
-    "dra",
-    "return_hearing",
-    "conditional_order",
-    "final_hearing",
-    "final_order",
-    "adoption_order",
-    "withdrawn",
-    "refused",
-    "no_order",
-    "reopened",
-    "closed",
-];
-
-/// A journey step as shown (Cafcass work in brackets, court stages as they are) and its rank;
-/// steps fjq does not know rank after all known ones. Bracketed names come back unchanged, so
-/// partial results merge.
+/// A journey step as shown (Cafcass work in brackets, court stages as they are) and its rank:
+/// twice the stage's rank for a court stage, one more than its stage's for a piece of work.
+/// Bracketed names come back unchanged, so partial results merge.
 pub fn journey_step(step: &str) -> (String, u32) {
-    let shown = if CAFCASS_WORK.contains(&step) {
-        format!("[{step}]")
-    } else {
-        step.to_string()
-    };
-    let rank = JOURNEY
-        .iter()
-        .position(|s| *s == shown)
-        .unwrap_or(JOURNEY.len()) as u32;
-    (shown, rank)
+    let bare = step
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(step);
+    match CAFCASS_WORK.iter().find(|(work, _)| *work == bare) {
+        Some((work, after)) => (format!("[{work}]"), 2 * stage_rank(after) + 1),
+        None => (step.to_string(), 2 * stage_rank(step)),
+    }
 }
 
 /// The stage an event marks, or None. `disposal_type` tells a without-notice (interim) order
