@@ -21,6 +21,8 @@ use std::sync::Arc;
 pub struct View {
     pub name: &'static str,
     pub description: &'static str,
+    /// Each column the view gives, in order, with what it means.
+    pub columns: &'static [(&'static str, &'static str)],
     pub sql: &'static str,
 }
 
@@ -29,6 +31,28 @@ pub const VIEWS: &[View] = &[
     View {
         name: "linked_people",
         description: "Family court people linked to Cafcass people through the linkage spine (one row per linked pair of records); filter on the match status columns to choose the linkage quality.",
+        columns: &[
+            ("case_id", "The court case."),
+            ("role_id", "The court person's role row (people.role_id)."),
+            ("person_id", "The de-duplicated court person."),
+            (
+                "court_role",
+                "applicant, respondent, child or other, on the court case.",
+            ),
+            ("relationship_to_child", "mother, father, ... as in people."),
+            ("link_id", "The shared anonymised linking field."),
+            (
+                "court_match_status",
+                "The court record's match status (1, 4, 39 accepted; 35 weak).",
+            ),
+            ("cafcass_case_id", "The Cafcass case."),
+            ("cafcass_person_id", "The Cafcass person."),
+            (
+                "cafcass_role",
+                "subject, applicant, respondent or other, on the Cafcass case.",
+            ),
+            ("cafcass_match_status", "The Cafcass record's match status."),
+        ],
         sql: "SELECT p.case_id, p.role_id, p.person_id, p.role AS court_role, p.relationship_to_child, \
                 lf.link_id, lf.match_status AS court_match_status, \
                 cp.cafcass_case_id, cp.cafcass_person_id, cp.role AS cafcass_role, \
@@ -41,6 +65,32 @@ pub const VIEWS: &[View] = &[
     View {
         name: "linked_cases",
         description: "Each family court case with the Cafcass case(s) about the same children: a court child and a Cafcass subject child share a link_id, both links have a match status the session accepts (fjq.case_link_statuses, 1,4,39 by default) and Cafcass received its case within fjq.case_link_window_days (28) of the court case's start, either way. One row per (court case, Cafcass case); court cases with no Cafcass case found have no row. children_shared, court_children, cafcass_children and the weakest link's status (ranked 1 > 4 > 39 > 35) and probability let you judge each match.",
+        columns: &[
+            ("case_id", "The court case."),
+            ("case_type", "The court case's type."),
+            ("start_date", "The court case's start (issue) date."),
+            ("cafcass_case_id", "A Cafcass case about the same children."),
+            ("nation", "England or Wales (Cafcass or Cafcass Cymru)."),
+            ("received_date", "When Cafcass received its case."),
+            (
+                "days_apart",
+                "received_date - start_date, in days (negative: Cafcass first).",
+            ),
+            (
+                "children_shared",
+                "Court children linked to a subject child of the Cafcass case.",
+            ),
+            ("court_children", "Children on the court case."),
+            ("cafcass_children", "Subject children on the Cafcass case."),
+            (
+                "weakest_match_status",
+                "The weakest match status among the shared children's links, either side (1 > 4 > 39 > 35).",
+            ),
+            (
+                "weakest_match_probability",
+                "The least match probability among those links.",
+            ),
+        ],
         sql: "WITH court_children AS ( \
              SELECT p.case_id, p.person_id, l.link_id, l.match_status, l.match_probability \
              FROM people p \
@@ -78,6 +128,29 @@ pub const VIEWS: &[View] = &[
     View {
         name: "linked_case_measures",
         description: "What Cafcass did on each linked case (one row per linked_cases row), as the literature measures it: days from the court application to the safeguarding letter (the end of Cafcass's work to the first hearing), whether a section 7 report was ordered and the days it took (NULL while unfinished), and whether a guardian (children's guardian or rule 16.4) was appointed before the first hearing (TRUE also when no hearing had been held yet).",
+        columns: &[
+            ("case_id", "The court case."),
+            ("case_type", "The court case's type."),
+            ("cafcass_case_id", "The linked Cafcass case."),
+            ("start_date", "The court case's start date."),
+            (
+                "first_hearing_date",
+                "The court case's first hearing; NULL if none by the extract.",
+            ),
+            (
+                "days_to_safeguarding_letter",
+                "Days from the court application to the safeguarding letter (the end of the work to first hearing); NULL without one.",
+            ),
+            ("s7_report", "Whether Cafcass wrote a section 7 report."),
+            (
+                "s7_report_days",
+                "Days the section 7 report took; NULL without one or while unfinished.",
+            ),
+            (
+                "guardian_before_first_hearing",
+                "Whether a guardian (s41 or rule 16.4) was appointed before the first hearing, or before the extract when no hearing had been held.",
+            ),
+        ],
         sql: "SELECT l.case_id, l.case_type, l.cafcass_case_id, l.start_date, c.first_hearing_date, \
                 min(CASE WHEN w.work_type = 'safeguarding_letter' THEN w.end_date END) - l.start_date AS days_to_safeguarding_letter, \
                 coalesce(bool_or(w.work_type = 's7_report'), false) AS s7_report, \

@@ -43,10 +43,13 @@ pub fn tables(engine: &Engine) -> String {
 }
 
 pub fn table(engine: &Engine, name: &str) -> Option<String> {
-    let spec = engine
+    let Some(spec) = engine
         .tables()
         .iter()
-        .find(|t| t.name.eq_ignore_ascii_case(name))?;
+        .find(|t| t.name.eq_ignore_ascii_case(name))
+    else {
+        return view(name);
+    };
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_content_arrangement(ContentArrangement::Dynamic);
@@ -65,6 +68,19 @@ pub fn table(engine: &Engine, name: &str) -> Option<String> {
         spec.description,
         spec.sort_order.join(", ")
     ))
+}
+
+/// `\d VIEW`: a view's columns and what each means.
+fn view(name: &str) -> Option<String> {
+    let view = VIEWS.iter().find(|v| v.name.eq_ignore_ascii_case(name))?;
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(["column", "description"]);
+    for (column, description) in view.columns {
+        t.add_row([*column, *description]);
+    }
+    Some(format!("{} (a view): {}\n{t}", view.name, view.description))
 }
 
 /// `\df [PATTERN]`: functions with signature, description and example. Without a pattern, fjq's

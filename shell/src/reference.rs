@@ -197,9 +197,14 @@ fn data() -> String {
     }
     for v in VIEWS {
         out.push_str(&format!(
-            "\n## {}\n\nA view. {}\n\n```sql\n{}\n```\n",
-            v.name,
-            v.description,
+            "\n## {}\n\nA view. {}\n\n| column | description |\n|---|---|\n",
+            v.name, v.description
+        ));
+        for (column, description) in v.columns {
+            out.push_str(&format!("| `{column}` | {} |\n", cell(description)));
+        }
+        out.push_str(&format!(
+            "\n```sql\n{}\n```\n",
             v.sql.split_whitespace().collect::<Vec<_>>().join(" ")
         ));
     }

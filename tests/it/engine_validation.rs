@@ -66,6 +66,29 @@ async fn a_valid_dataset_opens() {
     assert!(n > 0.0, "the linked_people view finds linked pairs");
 }
 
+/// `\d VIEW` and docs/DATA.md describe each view's columns from the view's own list: it must
+/// be the columns the view really gives, in order.
+#[tokio::test]
+async fn every_view_documents_exactly_its_columns() {
+    let engine = Engine::open(common::small_dataset(), EngineConfig::default())
+        .await
+        .expect("opens");
+    for view in fjq_engine::VIEWS {
+        let frame = engine
+            .sql(&format!("SELECT * FROM {} LIMIT 0", view.name))
+            .await
+            .expect("plans");
+        let real: Vec<String> = frame
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let documented: Vec<String> = view.columns.iter().map(|(c, _)| c.to_string()).collect();
+        assert_eq!(real, documented, "{}", view.name);
+    }
+}
+
 #[tokio::test]
 async fn a_missing_table_is_named() {
     let dir = damaged_copy("missing-table");

@@ -171,6 +171,13 @@ fn backslash_commands_run_in_batch_mode_with_descriptions() {
     assert!(out.contains("relationship_to_child"), "{out}");
     assert!(out.contains("De-duplicated person identifier"), "{out}");
     assert!(out.contains("Sorted by case_id, role_id."), "{out}");
+    let out = stdout(&run(&["-c", "\\d linked_cases"]));
+    assert!(out.contains("linked_cases (a view)"), "{out}");
+    assert!(
+        out.contains("weakest_match_status")
+            && out.contains("Subject children on the Cafcass case."),
+        "{out}"
+    );
     let out = stdout(&run(&["-c", "\\df returns_within"]));
     assert!(
         out.contains("returns_within(start_date, days [, coverage_end])  (window)"),
