@@ -78,15 +78,7 @@ impl FjqHelper {
             .collect();
         let state = engine.context().state();
         for view in VIEWS {
-            let columns = futures::executor::block_on(engine.context().table_provider(view.name))
-                .map(|t| {
-                    t.schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let columns = view.columns.iter().map(|(c, _)| c.to_string()).collect();
             tables.insert(view.name.to_string(), columns);
         }
         let mut functions: Vec<String> = state

@@ -328,6 +328,9 @@ pub fn plot(last: &LastResult, request: &PlotRequest, width: usize) -> Result<St
         Some(file) => {
             let path = Path::new(file);
             let failed = |e: &dyn std::fmt::Display| format!("cannot draw {file}: {e}");
+            // The file is made here first: plotters reports a missing folder or a refused
+            // write only in its own debug wording, deep in the chart's drawing.
+            std::fs::File::create(path).map_err(|e| failed(&e))?;
             // Both backends measure text with the font (for the axes' room and the legend).
             register_font();
             if file.to_ascii_lowercase().ends_with(".svg") {

@@ -393,6 +393,11 @@ fn plot_writes_svg_and_png_charts() {
     ))
     .expect("png");
     p.exp_string("Wrote a 960 by 540 chart").expect("written");
+    // A folder that does not exist: the system's words, not the drawing library's debug text.
+    p.send_line("\\plot day survival /nonexistent-fjq-folder/curve.png")
+        .expect("png into nowhere");
+    p.exp_string("cannot draw /nonexistent-fjq-folder/curve.png: No such file or directory")
+        .expect("the folder is named as missing");
     p.send_line("\\q").expect("quit");
     p.exp_eof().expect("exits");
 
