@@ -176,7 +176,7 @@ async fn furthest_pathways_match_duckdb_running_max() {
 }
 
 /// Private law stages in plain SQL (FUNCTIONS.md's private law stages and ranks).
-const PRIVATE_LAW_STAGES: &str = "
+pub(crate) const PRIVATE_LAW_STAGES: &str = "
   s AS (SELECT e.case_id, e.event_date, CASE
           WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
           WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'

@@ -4,7 +4,7 @@
 //! README's three linked questions against independent DuckDB computations.
 
 use crate::common::{self, open_with_truth, query, value};
-use crate::differential::{duckdb_rows, fjq_rows};
+use crate::differential::{PRIVATE_LAW_STAGES, duckdb_rows, fjq_rows};
 use fjq_engine::{Engine, EngineConfig};
 
 /// The same pairing `linked_cases` makes, written the way a DuckDB user would: the window as
@@ -129,24 +129,15 @@ async fn linked_case_measures_match_duckdb() {
     assert_same("linked_case_measures", &ours, &theirs);
 }
 
-/// A journey's steps with their ranks in plain SQL: private law stages, and Cafcass work in
-/// brackets, each after the court stage that calls for it on the same day.
+/// A journey's steps with their ranks in plain SQL: the private law stages of `s` (the
+/// differential tests' plain-SQL stages), and Cafcass work in brackets, each just after the court
+/// stage that calls for it on the same day.
 const JOURNEY_STEPS: &str = "
-  court AS (SELECT e.case_id, e.event_date AS d, CASE
-          WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
-          WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'
-          WHEN e.event_code = 'U24' THEN 'closed'
-          WHEN e.event_code IN ('C6', 'G61') THEN CASE e.hearing_type WHEN 'FHDRA' THEN 'fhdra'
-               WHEN 'fact_finding' THEN 'fact_finding' WHEN 'DRA' THEN 'dra'
-               WHEN 'final_hearing' THEN 'final_hearing' END
-          WHEN e.event_code IN ('U22', 'U21') THEN 'application'
-          WHEN e.event_code IN ('C43', 'C43A', 'C45A') THEN 'final_order' END AS step
-        FROM events e JOIN cases c USING (case_id)
-        WHERE c.case_type = 'private_law' AND NOT e.error AND NOT e.vacated),
+  court AS (SELECT case_id, event_date AS d, stage AS step FROM s),
   work AS (SELECT p.case_id, w.start_date AS d, '[' || w.work_type || ']' AS step
         FROM pairs p JOIN cafcass_work w ON w.cafcass_case_id = p.cafcass_case_id
         WHERE p.case_type = 'private_law'),
-  r AS (SELECT *, CASE step WHEN 'application' THEN 2 WHEN '[enforcement]' THEN 3 WHEN '[safeguarding_letter]' THEN 3
+  jr AS (SELECT *, CASE step WHEN 'application' THEN 2 WHEN '[enforcement]' THEN 3 WHEN '[safeguarding_letter]' THEN 3
           WHEN '[childrens_guardian_s41]' THEN 1 WHEN 'fhdra' THEN 12
           WHEN '[fhdra_attendance]' THEN 13 WHEN 'fact_finding' THEN 16 WHEN '[s7_report]' THEN 17
           WHEN '[rule_16_4_guardian]' THEN 17 WHEN '[further_work]' THEN 17 WHEN 'dra' THEN 20
@@ -177,8 +168,8 @@ async fn case_journeys_match_duckdb_string_agg() {
     let theirs = duckdb_rows(
         data,
         &format!(
-            "WITH {}, {JOURNEY_STEPS},
-             o AS (SELECT *, lag(step) OVER (PARTITION BY case_id ORDER BY d, rk, step) AS prev FROM r)
+            "WITH {}, {PRIVATE_LAW_STAGES}, {JOURNEY_STEPS},
+             o AS (SELECT *, lag(step) OVER (PARTITION BY case_id ORDER BY d, rk, step) AS prev FROM jr)
              SELECT case_id, string_agg(step, ' > ' ORDER BY d, rk, step) FROM o
              WHERE prev IS NULL OR prev <> step GROUP BY case_id",
             duckdb_pairs("1, 4, 39", 28)
