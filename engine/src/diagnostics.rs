@@ -37,8 +37,15 @@ pub fn describe(error: &DataFusionError) -> String {
         return sentence;
     }
     // A function's own complaint, without DataFusion's signature-matching text around it.
+    // (Among several signatures DataFusion reports the failure as internal, with its
+    // bug-report line: that line is not the user's to read.)
     if let Some((_, inner)) = m.split_once("coercion failed with: ") {
         m = inner.split(". No function matches").next().unwrap_or(inner);
+        m = m
+            .split("\nThis issue was likely caused by a bug")
+            .next()
+            .unwrap_or(m)
+            .trim_end();
     }
     // DataFusion follows "Did you mean ...?" with every valid field; the suggestion is enough.
     if let Some(at) = m

@@ -101,6 +101,7 @@ pub fn all_params() -> Vec<&'static args::Params> {
         &disclosure::nk_disclosive::PARAMS,
         &disclosure::p_disclosive::PARAMS,
         &linkage::ACCEPTED_PARAMS,
+        &linkage::WINDOW_PARAMS,
         &pathway::case_journey::PARAMS,
         &pathway::case_journey_detail::PARAMS,
     ]

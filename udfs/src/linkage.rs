@@ -12,8 +12,8 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-    lit,
+    ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+    TypeSignature, Volatility, lit,
 };
 use datafusion_macros::user_doc;
 use std::sync::Arc;
@@ -100,6 +100,13 @@ impl ScalarUDFImpl for CaseLinkAccepted {
     }
 }
 
+/// No arguments: listed with the others so that a call with some gets fjq's message.
+pub static WINDOW_PARAMS: Params = Params {
+    function: "case_link_window_days",
+    params: &[],
+    required: 0,
+};
+
 #[user_doc(
     doc_section(label = "fjq linkage"),
     description = "The session's window for linking a court case to a Cafcass case (the setting fjq.case_link_window_days, 28 by default): the most days between the court case's start and the Cafcass case's receipt, either way.",
@@ -116,8 +123,13 @@ pub struct CaseLinkWindowDays {
 
 impl Default for CaseLinkWindowDays {
     fn default() -> Self {
+        // Any arity reaches `coerce_types`, so a call with arguments gets fjq's words rather
+        // than DataFusion's candidate list.
         CaseLinkWindowDays {
-            signature: Signature::nullary(Volatility::Stable),
+            signature: Signature::one_of(
+                vec![TypeSignature::Nullary, TypeSignature::UserDefined],
+                Volatility::Stable,
+            ),
         }
     }
 }
@@ -129,6 +141,10 @@ impl ScalarUDFImpl for CaseLinkWindowDays {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        WINDOW_PARAMS.coerce(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
