@@ -17,6 +17,7 @@ mod deferred;
 pub mod diagnostics;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod memory;
 pub mod safe;
 mod sandbox;

@@ -11,6 +11,8 @@ pub struct GenerateArgs {
     pub seed: u64,
     pub out: PathBuf,
     pub quiet: bool,
+    /// Where to write the dataset again as a delimited export, and the layout it follows.
+    pub export: Option<(PathBuf, String)>,
 }
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
@@ -47,9 +49,19 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
     };
     let summary = generate(&options, &on_progress)
         .with_context(|| format!("generating a dataset into {}", args.out.display()))?;
+    if let Some((dir, layout)) = &args.export {
+        bar.set_message(format!("exporting into {}", dir.display()));
+        let layout =
+            fjq_engine::import::layout::Layout::load(layout).map_err(anyhow::Error::msg)?;
+        fjq_engine::import::export::export(&layout, &args.out, dir, EXPORT_STAMP)
+            .with_context(|| format!("exporting the dataset into {}", dir.display()))?;
+    }
     bar.finish_and_clear();
     Ok(summary)
 }
+
+/// The date in the export's file names: the family court extract's end, as SAIL names its tables.
+const EXPORT_STAMP: &str = "20210131";
 
 /// The summary table printed after generation.
 pub fn render_summary(summary: &Summary) -> String {

@@ -11,6 +11,7 @@ mod default_data;
 mod describe;
 mod exec;
 mod generate;
+mod import;
 mod pager;
 mod plot;
 mod print;
@@ -113,7 +114,21 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(long)]
         quiet: bool,
+        /// Also write the dataset as a delimited export into DIR, as a secure environment's
+        /// database would (the files `fjq import` reads; by default SAIL-style Db2 DEL).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        /// The layout the export follows: sail-del, fjq-csv or a layout file.
+        #[arg(
+            long,
+            value_name = "LAYOUT",
+            default_value = "sail-del",
+            requires = "export"
+        )]
+        export_layout: String,
     },
+    /// Import a secure environment's delimited exports (Db2 DEL or CSV) through a layout file.
+    Import(import::ImportArgs),
     /// Serve the dataset over Arrow Flight SQL (pyarrow, ADBC) to notebooks.
     Serve(serve::ServeArgs),
     /// Manage the users of `fjq serve`.
@@ -150,12 +165,15 @@ fn main() -> ExitCode {
             seed,
             ref out,
             quiet,
+            ref export,
+            ref export_layout,
         }) => {
             match generate::run(&generate::GenerateArgs {
                 scale,
                 seed,
                 out: out.clone(),
                 quiet,
+                export: export.clone().map(|dir| (dir, export_layout.clone())),
             }) {
                 Ok(summary) => {
                     if !quiet {
@@ -169,6 +187,18 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Import(ref args)) => match import::run(args) {
+            Ok(summary) => {
+                if !args.quiet {
+                    print!("{}", import::render_summary(&summary));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("fjq: {e:#}");
+                ExitCode::from(EXIT_STARTUP)
+            }
+        },
         Some(Command::Reference { which }) => {
             print!("{}", reference::render(which));
             ExitCode::SUCCESS
