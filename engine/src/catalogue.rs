@@ -164,16 +164,72 @@ pub const VIEWS: &[View] = &[
     },
 ];
 
-/// Registers every contract table of `data_dir` and defines the views.
-pub(crate) async fn register(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
+/// Registers every contract table of `data_dir` and defines the views. A table the dataset
+/// does not hold is registered with its schema but no data: a query reading it, directly or
+/// through a view, is told which table is missing and why.
+pub(crate) async fn register(
+    ctx: &SessionContext,
+    data_dir: &Path,
+    present: &[&'static TableSpec],
+) -> Result<()> {
+    let present_names: Vec<&str> = present.iter().map(|t| t.name).collect();
     for spec in fjq_contract::TABLES {
-        register_table(ctx, data_dir, spec, None)?;
+        if present_names.contains(&spec.name) {
+            register_table(ctx, data_dir, spec, None)?;
+        } else {
+            ctx.register_table(
+                spec.name,
+                Arc::new(NotInDataset {
+                    spec,
+                    present: present_names.join(", "),
+                }),
+            )?;
+        }
     }
     for view in VIEWS {
         ctx.sql(&format!("CREATE VIEW {} AS {}", view.name, view.sql))
             .await?;
     }
     Ok(())
+}
+
+/// A contract table the dataset does not hold (an extract of the court data alone, say).
+#[derive(Debug)]
+struct NotInDataset {
+    spec: &'static TableSpec,
+    present: String,
+}
+
+#[async_trait::async_trait]
+impl datafusion::catalog::TableProvider for NotInDataset {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        Arc::new(
+            self.spec
+                .schema()
+                .as_ref()
+                .clone()
+                .with_metadata(Default::default()),
+        )
+    }
+
+    fn table_type(&self) -> datafusion::logical_expr::TableType {
+        datafusion::logical_expr::TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn datafusion::catalog::Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        Err(datafusion::error::DataFusionError::External(Box::new(
+            EngineError::NotInDataset {
+                table: self.spec.name.to_string(),
+                present: self.present.clone(),
+            },
+        )))
+    }
 }
 
 fn sql_type(t: ColumnType) -> &'static str {

@@ -25,6 +25,10 @@ pub enum EngineError {
     DatasetJsonInvalid { path: PathBuf, message: String },
     #[error("table `{table}` is missing: expected a folder {path} holding its Parquet files")]
     TableMissing { table: String, path: PathBuf },
+    #[error(
+        "table `{table}` is not in this dataset: its dataset.json lists only {present}, as an extract approved for part of the data would; a query that reads {table} (directly or through a view) cannot run on it"
+    )]
+    NotInDataset { table: String, present: String },
     #[error("table `{table}` has no Parquet files: {path} holds no *.parquet file")]
     NoParquetFiles { table: String, path: PathBuf },
     #[error("table `{table}`: {file} is not a readable Parquet file ({message})")]
@@ -110,6 +114,7 @@ impl EngineError {
             | DatasetJsonMissing { .. }
             | DatasetJsonInvalid { .. }
             | TableMissing { .. }
+            | NotInDataset { .. }
             | NoParquetFiles { .. }
             | CorruptParquet { .. }
             | ColumnMissing { .. }

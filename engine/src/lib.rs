@@ -62,18 +62,18 @@ impl Engine {
             .canonicalize()
             .map_err(|_| EngineError::DataDirMissing(given.to_path_buf()))?;
         let dataset = dataset::read(&data_dir)?;
-        for spec in contract::TABLES {
+        let present = dataset.present_tables();
+        for spec in &present {
             let files = validate::table_files(&data_dir, spec)?;
             validate::check_files(spec, &files)?;
         }
         let files_seen = Arc::new(std::sync::Mutex::new(validate::snapshot(
-            &data_dir,
-            contract::TABLES,
+            &data_dir, &present,
         )));
 
         let ctx = config::build_context(&dataset, &config)?;
         fjq_udfs::register_all(&ctx);
-        catalogue::register(&ctx, &data_dir).await?;
+        catalogue::register(&ctx, &data_dir, &present).await?;
         if config.register_truth {
             catalogue::register_truth(&ctx, &data_dir)?;
         }
@@ -168,7 +168,12 @@ impl Engine {
     /// open), so that a file replaced under a running engine is named rather than read with
     /// missing columns filled in as NULLs.
     fn recheck_changed_files(&self, plan: &LogicalPlan) -> Result<()> {
-        let specs = catalogue::tables_scanned(plan).unwrap_or_else(|| contract::TABLES.to_vec());
+        let present = self.dataset.present_tables();
+        let specs: Vec<_> = catalogue::tables_scanned(plan)
+            .unwrap_or_else(|| contract::TABLES.to_vec())
+            .into_iter()
+            .filter(|t| present.iter().any(|p| p.name == t.name))
+            .collect();
         let now = validate::snapshot(&self.sandbox.data_dir, &specs);
         let mut seen = self.files_seen.lock().unwrap_or_else(|p| p.into_inner());
         for spec in &specs {
@@ -195,9 +200,13 @@ impl Engine {
         if !diagnostics::is_read_failure(&error) {
             return self.for_user(EngineError::from(error));
         }
-        let specs = plan
+        let present = self.dataset.present_tables();
+        let specs: Vec<_> = plan
             .and_then(catalogue::tables_scanned)
-            .unwrap_or_else(|| contract::TABLES.to_vec());
+            .unwrap_or_else(|| contract::TABLES.to_vec())
+            .into_iter()
+            .filter(|t| present.iter().any(|p| p.name == t.name))
+            .collect();
         validate::find_damage(&self.sandbox.data_dir, &specs)
             .unwrap_or_else(|| self.for_user(EngineError::from(error)))
     }

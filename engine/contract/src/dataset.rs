@@ -71,6 +71,16 @@ pub struct DatasetInfo {
 impl DatasetInfo {
     pub const FILE_NAME: &'static str = "dataset.json";
 
+    /// The contract tables the dataset holds: those `tables` lists, or every table when it lists
+    /// none (a dataset.json written before extracts of part of the data existed).
+    pub fn present_tables(&self) -> Vec<&'static crate::TableSpec> {
+        crate::TABLES
+            .iter()
+            .copied()
+            .filter(|t| self.tables.is_empty() || self.tables.contains_key(t.name))
+            .collect()
+    }
+
     /// Checks what serde cannot: every coverage date is a real date written YYYY-MM-DD. The
     /// error names the field and what it holds.
     pub fn check(&self) -> Result<(), String> {

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Rows per row group, as the generator writes them.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
@@ -354,7 +354,7 @@ fn sort_with_datafusion(
     memory: usize,
 ) -> Result<(), ImportError> {
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-    use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col};
+    use datafusion::prelude::{SessionConfig, SessionContext, col};
     use futures::StreamExt;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -377,11 +377,18 @@ fn sort_with_datafusion(
         config.options_mut().execution.sort_spill_reservation_bytes =
             crate::config::merge_reservation(memory);
         let ctx = SessionContext::new_with_config_rt(config, env);
-        let options = ParquetReadOptions::default().file_extension("unsorted");
-        let df = ctx
-            .read_parquet(from.to_string_lossy().as_ref(), options)
-            .await
-            .map_err(df_error)?;
+        // Read through a stream of our own, not as a Parquet table: DataFusion would take the
+        // file's declared sorting columns at their word, and these rows are not in that order.
+        let source = UnsortedFile {
+            path: from.to_path_buf(),
+            schema: file_schema(spec),
+        };
+        let table = datafusion::catalog::streaming::StreamingTable::try_new(
+            source.schema.clone(),
+            vec![Arc::new(source)],
+        )
+        .map_err(df_error)?;
+        let df = ctx.read_table(Arc::new(table)).map_err(df_error)?;
         let order = spec
             .sort_order
             .iter()
@@ -419,4 +426,52 @@ fn sort_with_datafusion(
             .map_err(|e| ImportError::Write(to.to_path_buf(), e.to_string()))?;
         Ok(())
     })
+}
+
+/// A Parquet file read in the order its rows were written, as one partition.
+#[derive(Debug)]
+struct UnsortedFile {
+    path: PathBuf,
+    schema: SchemaRef,
+}
+
+impl datafusion::physical_plan::streaming::PartitionStream for UnsortedFile {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(
+        &self,
+        _ctx: Arc<datafusion::execution::TaskContext>,
+    ) -> datafusion::execution::SendableRecordBatchStream {
+        use datafusion::error::DataFusionError;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let schema = self.schema.clone();
+        let batches: Box<dyn Iterator<Item = datafusion::error::Result<RecordBatch>> + Send> =
+            match File::open(&self.path)
+                .map_err(DataFusionError::IoError)
+                .and_then(|f| {
+                    ParquetRecordBatchReaderBuilder::try_new(f)
+                        .and_then(|b| b.with_batch_size(64 * 1024).build())
+                        .map_err(|e| DataFusionError::External(Box::new(e)))
+                }) {
+                Ok(reader) => {
+                    let schema = schema.clone();
+                    Box::new(reader.map(move |b| {
+                        b.map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
+                            .and_then(|b| {
+                                RecordBatch::try_new(schema.clone(), b.columns().to_vec())
+                                    .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
+                            })
+                    }))
+                }
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+        Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema,
+                futures::stream::iter(batches),
+            ),
+        )
+    }
 }

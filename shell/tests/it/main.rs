@@ -5,6 +5,7 @@ mod batch;
 mod docs;
 mod flight;
 mod generate;
+mod import;
 mod interactive;
 mod readme;
 mod snapshots;
