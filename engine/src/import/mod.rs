@@ -303,6 +303,19 @@ fn import_into(
             });
         }
     }
+    // A file two tables' patterns match would be read twice, as rows of both.
+    for (i, a) in jobs.iter().enumerate() {
+        if let Some(b) = jobs[..i].iter().find(|b| b.path == a.path) {
+            return Err(ImportError::Layout(format!(
+                "{} matches the files of both {} ({:?}) and {} ({:?}): make the patterns tell them apart",
+                a.name,
+                layout.tables[b.table].spec.name,
+                layout.tables[b.table].files,
+                layout.tables[a.table].spec.name,
+                layout.tables[a.table].files
+            )));
+        }
+    }
     // Largest first, so the two threads finish together.
     jobs.sort_by(|a, b| b.size.cmp(&a.size));
     progress(ImportProgress::Planned {

@@ -173,18 +173,41 @@ pub fn read_file(
 ) -> Result<(), ImportError> {
     check_not_truncated(path, name)?;
     let format = &table.format;
-    let file = File::open(path).map_err(|source| ImportError::Io {
+    let mut file = File::open(path).map_err(|source| ImportError::Io {
         action: "read",
         path: path.clone(),
         source,
     })?;
+    // A byte order mark (Excel and some SQL clients write one) is not part of the first value.
+    let mut start = [0u8; 3];
+    let mut got = 0;
+    while got < 3 {
+        match file.read(&mut start[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(source) => {
+                return Err(ImportError::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    let bom =
+        format.encoding == super::layout::Encoding::Utf8 && start[..got] == [0xEF, 0xBB, 0xBF];
+    let prefix = if bom {
+        Vec::new()
+    } else {
+        start[..got].to_vec()
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(format.delimiter)
         .quote(format.quote)
         .buffer_capacity(1 << 20)
-        .from_reader(file);
+        .from_reader(std::io::Cursor::new(prefix).chain(file));
     let mut record = csv::ByteRecord::new();
     let source_error = |line: u64, e: csv::Error| ImportError::Source {
         file: name.to_string(),

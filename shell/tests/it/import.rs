@@ -193,6 +193,11 @@ fn a_csv_export_with_a_header_imports_back_equal() {
     let mut args = vec!["csv", path(data), path(&csv)];
     args.extend_from_slice(TABLES);
     datasets_py(&args);
+    // Excel and some SQL clients begin a UTF-8 file with a byte order mark.
+    let cases = csv.join("cases.csv");
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend(std::fs::read(&cases).unwrap());
+    std::fs::write(&cases, bytes).unwrap();
     let out = scratch("import-csv-back");
     let o = import("fjq-csv", &csv, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -500,6 +505,18 @@ fn a_layout_with_a_mistake_is_named_before_reading() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("[tables.cases]: column case_typ is not a column of cases"),
+        "{}",
+        stderr(&o)
+    );
+    // Two tables whose patterns take the same file.
+    let text = fjq_engine::import::layout::SHIPPED[0].1.replace(
+        "files = \"FACO_CASE_LINKS_*.del\"",
+        "files = \"FACO_CASE*.del\"",
+    );
+    std::fs::write(&file, text).unwrap();
+    let o = import(path(&file), export, &out, &[]);
+    assert!(
+        stderr(&o).contains("FACO_CASES_20210131_001.del matches the files of both cases (\"FACO_CASES_*.del\") and case_links (\"FACO_CASE*.del\")"),
         "{}",
         stderr(&o)
     );
