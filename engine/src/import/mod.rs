@@ -316,8 +316,14 @@ fn import_into(
             )));
         }
     }
-    // Largest first, so the two threads finish together.
-    jobs.sort_by(|a, b| b.size.cmp(&a.size));
+    // Table by table, largest first, so the threads finish together and hold the key hashes of
+    // one table (two at the turn) rather than of all.
+    let table_bytes: Vec<u64> = (0..layout.tables.len())
+        .map(|ti| jobs.iter().filter(|j| j.table == ti).map(|j| j.size).sum())
+        .collect();
+    jobs.sort_by(|a, b| {
+        (table_bytes[b.table], b.table, b.size).cmp(&(table_bytes[a.table], a.table, a.size))
+    });
     progress(ImportProgress::Planned {
         files: jobs.len(),
         bytes: jobs.iter().map(|j| j.size).sum(),
@@ -336,6 +342,9 @@ fn import_into(
         .iter()
         .map(|t| write::TableState::new(t.spec))
         .collect();
+    for job in &jobs {
+        states[job.table].files_left.fetch_add(1, Ordering::Relaxed);
+    }
     let counts: Vec<Mutex<TableCounts>> = layout
         .tables
         .iter()
@@ -553,6 +562,7 @@ fn read_and_write(
         &mut |n| progress(ImportProgress::Read(n)),
     )?;
     sink.finish(sort_memory)?;
+    state.file_done();
     let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
     c.rows_read += read_counts.rows_read;
     for (i, n) in read_counts.recoded.iter().enumerate() {

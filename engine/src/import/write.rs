@@ -63,6 +63,8 @@ pub struct TableState {
     /// 128-bit hashes of every key written so far (two independent 64-bit hashes: a collision
     /// among 10^8 keys has a chance below 10^-22).
     keys: Mutex<HashSet<u128, BuildPassThrough>>,
+    /// Files of the table not yet written: when none is left the key hashes are let go.
+    pub files_left: std::sync::atomic::AtomicUsize,
     pub written: Mutex<Written>,
 }
 
@@ -102,10 +104,20 @@ impl std::hash::Hasher for PassThrough {
 }
 
 impl TableState {
+    /// One more file of the table is written; after the last, its key hashes (hundreds of
+    /// megabytes for the largest tables) are freed for the tables still to come.
+    pub fn file_done(&self) {
+        use std::sync::atomic::Ordering;
+        if self.files_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = HashSet::default();
+        }
+    }
+
     pub fn new(spec: &'static TableSpec) -> TableState {
         TableState {
             spec,
             keys: Mutex::new(HashSet::default()),
+            files_left: std::sync::atomic::AtomicUsize::new(0),
             written: Mutex::new(Written {
                 nulls: vec![0; spec.columns.len()],
                 date_range: vec![None; spec.columns.len()],
