@@ -91,11 +91,10 @@ fn out_fields(table: &TableLayout) -> (Vec<String>, Vec<OutField>) {
 /// the part number.
 fn file_name(pattern: &str, stamp: &str, part: usize) -> String {
     let filled = format!("{stamp}_{:03}", part + 1);
-    let name = pattern
+    pattern
         .replacen('*', &filled, 1)
         .replace('*', "")
-        .replace('?', "0");
-    name
+        .replace('?', "0")
 }
 
 /// Writes every table of `layout` from the dataset in `data_dir` into `out` (created).

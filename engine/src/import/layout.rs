@@ -329,6 +329,16 @@ impl Layout {
             };
             let place = format!("layout {origin}: [tables.{}]", spec.name);
             let format = merge(&file.format, &t.format, &place)?;
+            for name in t.columns.keys() {
+                if spec.column(name).is_none() {
+                    let known: Vec<_> = spec.columns.iter().map(|c| c.name).collect();
+                    return Err(format!(
+                        "{place}: column {name} is not a column of {} (its columns: {})",
+                        spec.name,
+                        known.join(", ")
+                    ));
+                }
+            }
             if !format.header && t.fields.is_none() {
                 // Position-only layouts are allowed, but then every column needs a position.
                 for c in spec.columns {
@@ -345,16 +355,6 @@ impl Layout {
                             c.name
                         ));
                     }
-                }
-            }
-            for name in t.columns.keys() {
-                if spec.column(name).is_none() {
-                    let known: Vec<_> = spec.columns.iter().map(|c| c.name).collect();
-                    return Err(format!(
-                        "{place}: column {name} is not a column of {} (its columns: {})",
-                        spec.name,
-                        known.join(", ")
-                    ));
                 }
             }
             let mut columns = Vec::new();

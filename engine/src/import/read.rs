@@ -110,6 +110,12 @@ struct Derived {
     expr: Arc<dyn PhysicalExpr>,
 }
 
+/// The derived columns of a file: their expressions and the schema they are evaluated over.
+struct Derivation {
+    exprs: Vec<Derived>,
+    schema: SchemaRef,
+}
+
 /// One batch read: the contract columns, and for each row its line in the file.
 pub struct Batch {
     pub batch: RecordBatch,
@@ -306,7 +312,7 @@ pub fn read_file(
             .filter(|i| !table.columns.iter().any(|c| c.name == names[*i]))
             .collect()
     };
-    let (derived, eval_schema) = plan_derived(table, &mapped, &names, &extra_fields, &derived_sql)?;
+    let derivation = plan_derived(table, &mapped, &names, &extra_fields, &derived_sql)?;
 
     counts.recoded.resize(table.columns.len(), 0);
     let mut builders: Vec<Builder> = table
@@ -427,8 +433,7 @@ pub fn read_file(
                 table,
                 &mut builders,
                 &mut extras,
-                &derived,
-                &eval_schema,
+                &derivation,
                 &mut lines,
                 name,
                 reject,
@@ -441,8 +446,7 @@ pub fn read_file(
             table,
             &mut builders,
             &mut extras,
-            &derived,
-            &eval_schema,
+            &derivation,
             &mut lines,
             name,
             reject,
@@ -535,10 +539,13 @@ fn plan_derived(
     names: &[String],
     extra: &[usize],
     sql: &[(usize, String)],
-) -> Result<(Vec<Derived>, SchemaRef), ImportError> {
+) -> Result<Derivation, ImportError> {
     let schema = Arc::new(eval_schema(table, mapped, names, extra));
     if sql.is_empty() {
-        return Ok((Vec::new(), schema));
+        return Ok(Derivation {
+            exprs: Vec::new(),
+            schema,
+        });
     }
     let df_schema = DFSchema::try_from(schema.as_ref().clone())
         .map_err(|e| ImportError::Layout(e.to_string()))?;
@@ -561,7 +568,7 @@ fn plan_derived(
             expr,
         });
     }
-    Ok((out, schema))
+    Ok(Derivation { exprs: out, schema })
 }
 
 /// Builds the batch, computes the derived columns and rejects rows where a derived column that
@@ -570,8 +577,7 @@ fn finish_batch(
     table: &TableLayout,
     builders: &mut [Builder],
     extras: &mut [StringBuilder],
-    derived: &[Derived],
-    eval_schema: &SchemaRef,
+    derivation: &Derivation,
     lines: &mut Vec<u64>,
     name: &str,
     reject: &mut dyn FnMut(Reject) -> Result<(), ImportError>,
@@ -583,16 +589,16 @@ fn finish_batch(
         .collect();
     let taken = std::mem::take(lines);
     let mut keep: Option<Vec<bool>> = None;
-    if !derived.is_empty() {
-        let derived_set: Vec<usize> = derived.iter().map(|d| d.column).collect();
+    if !derivation.exprs.is_empty() {
+        let derived_set: Vec<usize> = derivation.exprs.iter().map(|d| d.column).collect();
         let mapped: Vec<usize> = (0..table.columns.len())
             .filter(|i| !derived_set.contains(i))
             .collect();
         let mut inputs: Vec<ArrayRef> = mapped.iter().map(|&i| columns[i].clone()).collect();
         inputs.extend(extra_arrays);
-        let input = RecordBatch::try_new(eval_schema.clone(), inputs)
+        let input = RecordBatch::try_new(derivation.schema.clone(), inputs)
             .map_err(|e| ImportError::Internal(format!("derived input batch: {e}")))?;
-        for d in derived {
+        for d in &derivation.exprs {
             let c = &table.columns[d.column];
             let failed = |m: String| ImportError::Source {
                 file: name.to_string(),

@@ -138,8 +138,12 @@ pub fn parse_date(s: &str, format: &DateFormat) -> Result<i32, String> {
     if i != b.len() {
         return Err(bad());
     }
+    // The ranges first: the day arithmetic assumes a month and a day of the month.
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(format!("{s:?} is not a day of the calendar"));
+    }
     let days = days_from_civil(y, m, d);
-    if !(1..=12).contains(&m) || d == 0 || civil_from_days(days) != (y, m, d) {
+    if civil_from_days(days) != (y, m, d) {
         return Err(format!("{s:?} is not a day of the calendar"));
     }
     Ok(days)
