@@ -1003,3 +1003,151 @@ fn sql_text_never_panics_or_hangs_and_safe_writes_only_releases() {
         started.elapsed().as_secs_f64()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Delimited exports through `fjq import`
+// ---------------------------------------------------------------------------------------------
+
+/// One change to an export file's bytes.
+#[derive(Debug, Clone)]
+enum ByteChange {
+    /// Overwrite the byte at (position modulo the length).
+    Set(usize, u8),
+    /// Insert a byte (quotes, delimiters and line ends are likely).
+    Insert(usize, u8),
+    Delete(usize),
+    /// Cut the file short.
+    Truncate(usize),
+}
+
+fn byte_change() -> impl Strategy<Value = ByteChange> {
+    let byte = prop_oneof![
+        Just(b'"'),
+        Just(b','),
+        Just(b'\n'),
+        Just(b'\r'),
+        Just(b' '),
+        Just(0x81u8),
+        Just(0xE9u8),
+        Just(0xEFu8),
+        any::<u8>(),
+    ];
+    prop_oneof![
+        (any::<usize>(), byte.clone()).prop_map(|(p, b)| ByteChange::Set(p, b)),
+        (any::<usize>(), byte).prop_map(|(p, b)| ByteChange::Insert(p, b)),
+        any::<usize>().prop_map(ByteChange::Delete),
+        any::<usize>().prop_map(ByteChange::Truncate),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, changes: &[ByteChange]) {
+    for c in changes {
+        let n = bytes.len().max(1);
+        match *c {
+            ByteChange::Set(p, b) if !bytes.is_empty() => bytes[p % n] = b,
+            ByteChange::Insert(p, b) => bytes.insert(p % (bytes.len() + 1), b),
+            ByteChange::Delete(p) if !bytes.is_empty() => {
+                bytes.remove(p % n);
+            }
+            ByteChange::Truncate(p) => bytes.truncate(p % n),
+            _ => {}
+        }
+    }
+}
+
+/// Whatever the bytes of an export, `fjq import` imports what fits, rejects what does not or
+/// says what is wrong with the file; it never panics, and a failed import leaves no dataset.
+#[test]
+fn import_never_panics_and_never_leaves_half_a_dataset() {
+    use fjq_engine::import::{self, ImportOptions, layout::Layout};
+    let work = common::scratch("fuzz-import");
+    let _ = std::fs::remove_dir_all(&work);
+    let sail = Layout::load("sail-del").expect("the shipped layout");
+    let export = work.join("export");
+    import::export::export(&sail, common::small_dataset(), &export, "1").expect("export");
+    // The court tables of the shipped layout, so each case imports several tables' files.
+    let text = import::layout::SHIPPED[0].1;
+    let mut court = String::new();
+    let mut keep = true;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("[tables.") {
+            keep = rest.starts_with("cases") || rest.starts_with("case_links");
+        }
+        if keep {
+            court.push_str(line);
+            court.push('\n');
+        }
+    }
+    let originals: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&export)
+        .expect("export folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("FACO_CASE"))
+        })
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("export file");
+            (p, bytes)
+        })
+        .collect();
+    assert_eq!(originals.len(), 2, "cases and case_links");
+    let (imported, refused) = (Cell::new(0usize), Cell::new(0usize));
+    let mut runner = TestRunner::new(config("import", "fuzz/regressions/import.txt"));
+    runner
+        .run(
+            &(
+                proptest::collection::vec(byte_change(), 1..6),
+                any::<bool>(),
+                0u64..3,
+            ),
+            |(changes, second_file, max_rejects)| {
+                let from = work.join("from");
+                let out = work.join("out");
+                let _ = std::fs::remove_dir_all(&from);
+                let _ = std::fs::remove_dir_all(&out);
+                std::fs::create_dir_all(&from).expect("from");
+                for (i, (path, bytes)) in originals.iter().enumerate() {
+                    let mut bytes = bytes.clone();
+                    if (i == 1) == second_file {
+                        apply(&mut bytes, &changes);
+                    }
+                    std::fs::write(from.join(path.file_name().expect("name")), bytes)
+                        .expect("write");
+                }
+                let options = ImportOptions {
+                    layout: Layout::parse(&court, "court").expect("court layout"),
+                    from: from.clone(),
+                    out: out.clone(),
+                    max_rejects,
+                    threads: 2,
+                    sort_memory: 64 << 20,
+                };
+                match import::run(&options, &|_| {}) {
+                    Ok(summary) => {
+                        imported.set(imported.get() + 1);
+                        prop_assert!(out.join("dataset.json").exists());
+                        prop_assert!(summary.rejected <= max_rejects);
+                    }
+                    Err(e) => {
+                        refused.set(refused.get() + 1);
+                        let message = e.to_string();
+                        prop_assert!(!message.trim().is_empty());
+                        prop_assert!(
+                            !out.exists(),
+                            "a failed import left {}: {message}",
+                            out.display()
+                        );
+                    }
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (imported, refused) = (imported.get(), refused.get());
+    eprintln!("fuzz import: {imported} imported, {refused} refused");
+    // Both outcomes occur: the changes are neither all harmless nor all fatal.
+    assert!(
+        imported > 0 && refused > 0,
+        "{imported} imported, {refused} refused"
+    );
+}
