@@ -145,8 +145,9 @@ pub fn render_summary(summary: &ImportSummary) -> String {
     );
     if let Some(path) = &summary.rejects_file {
         out.push_str(&format!(
-            "{} rows rejected (within --max-rejects): see {}\n",
+            "{} {} rejected (within --max-rejects): see {}\n",
             thousands(summary.rejected),
+            if summary.rejected == 1 { "row" } else { "rows" },
             path.display()
         ));
     }

@@ -394,7 +394,7 @@ fn a_duplicated_key_is_rejected_and_max_rejects_lets_the_rest_through() {
     let o = import("sail-del", &from, &out, &["--max-rejects", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("1 rows rejected (within --max-rejects)"),
+        stdout(&o).contains("1 row rejected (within --max-rejects)"),
         "{}",
         stdout(&o)
     );
