@@ -4,12 +4,6 @@
 //! owns error reporting and exit codes: 0 success, 1 usage or start-up failure, 3 a failed
 //! statement (as psql does).
 
-/// mimalloc, as DataFusion's own binaries (datafusion-cli, datafusion-python) use: the group-by
-/// and join operators allocate per batch, and glibc's malloc took twice the time on a grouping
-/// of 2.6 million rows (docs/BENCHMARK.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod batch;
 mod command;
 mod completion;
