@@ -16,23 +16,10 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
-    // The bar goes to stderr, and only when stderr is a terminal: never into pipes or logs.
-    let bar = ProgressBar::with_draw_target(
-        Some(0),
-        if args.quiet || !std::io::stderr().is_terminal() {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        },
+    let bar = progress_bar(
+        args.quiet,
+        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} parts  {msg}",
     );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} parts  {msg}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let on_progress = |p: Progress| match p {
         Progress::Phase(name) => bar.set_message(name),
         Progress::FilesPlanned(n) => bar.set_length(n as u64),
@@ -62,6 +49,25 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
 
 /// The date in the export's file names: the family court extract's end, as SAIL names its tables.
 const EXPORT_STAMP: &str = "20210131";
+
+/// A progress bar on stderr, and only when stderr is a terminal: never into pipes or logs.
+pub fn progress_bar(quiet: bool, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("valid progress template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
 
 /// The summary table printed after generation.
 pub fn render_summary(summary: &Summary) -> String {

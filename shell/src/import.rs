@@ -1,10 +1,8 @@
 //! `fjq import`: reads a secure environment's delimited exports through a layout file and writes
 //! a dataset fjq opens, with a progress bar on a terminal and a summary at the end.
 
-use crate::generate::thousands;
+use crate::generate::{progress_bar, thousands};
 use fjq_engine::import::{self, ImportOptions, ImportProgress, ImportSummary, layout::Layout};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -33,22 +31,10 @@ pub struct ImportArgs {
 pub fn run(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let layout = Layout::load(&args.layout).map_err(anyhow::Error::msg)?;
     let sort_memory = fjq_engine::parse_memory_size(&args.sort_memory)?;
-    let bar = ProgressBar::with_draw_target(
-        Some(0),
-        if args.quiet || !std::io::stderr().is_terminal() {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        },
+    let bar = progress_bar(
+        args.quiet,
+        "{spinner} {elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}",
     );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let on_progress = |p: ImportProgress| match p {
         ImportProgress::Planned { files, bytes } => {
             bar.set_length(bytes);

@@ -382,19 +382,9 @@ pub fn read_file(
                 }
             }
         }
-        if let Some((fi, reason)) = failed {
-            reject(Reject {
-                file: name.to_string(),
-                line,
-                column: Some(field_name(fi)),
-                reason,
-                record: record_text(),
-            })?;
-            continue;
-        }
         // The extra fields derived columns read, as text.
         let mut extra_text = Vec::with_capacity(extra_fields.len());
-        for &fi in &extra_fields {
+        for &fi in extra_fields.iter().filter(|_| failed.is_none()) {
             let raw = record.get(fi).unwrap_or_default();
             match text::decode(raw, format.encoding) {
                 Ok(s) => {
