@@ -528,3 +528,31 @@ fn a_layout_with_a_mistake_is_named_before_reading() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn columns_can_be_taken_by_position_alone() {
+    // case_links by position, without naming the fields; the coverage then comes from the data.
+    let file = scratch("by-position.toml");
+    std::fs::write(
+        &file,
+        "[format]\nkind = \"del\"\nencoding = \"windows-1252\"\ndate_format = \"DD/MM/YYYY\"\n\
+         [tables.case_links]\nfiles = \"FACO_CASE_LINKS_*.del\"\n[tables.case_links.columns]\n\
+         case_id = { position = 1 }\nrelated_case_id = { position = 2 }\nlink_type = { position = 3 }\nlink_date = { position = 4 }\n",
+    )
+    .unwrap();
+    let (data, export) = small();
+    let out = scratch("import-by-position");
+    let o = import(path(&file), export, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Coverage (from the data)"),
+        "{}",
+        stdout(&o)
+    );
+    let report = datasets_py(&["compare", path(data), path(&out), "case_links"]);
+    let f: Vec<&str> = report.trim().split(' ').collect();
+    assert!(
+        f[1] != "0" && f[1] == f[2] && f[3] == "0" && f[4] == "0",
+        "{report}"
+    );
+}
