@@ -40,8 +40,9 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
         bar.set_message(format!("exporting into {}", dir.display()));
         let layout =
             fjq_engine::import::layout::Layout::load(layout).map_err(anyhow::Error::msg)?;
-        fjq_engine::import::export::export(&layout, &args.out, dir, EXPORT_STAMP)
-            .with_context(|| format!("exporting the dataset into {}", dir.display()))?;
+        fjq_engine::import::export::export(&layout, &args.out, dir, EXPORT_STAMP).map_err(|e| {
+            anyhow::Error::msg(format!("exporting the dataset into {}: {e}", dir.display()))
+        })?;
     }
     bar.finish_and_clear();
     Ok(summary)

@@ -54,7 +54,8 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     };
     let result = import::run(&options, &on_progress);
     bar.finish_and_clear();
-    Ok(result?)
+    // The message already ends with its cause: no chain of sources after it.
+    result.map_err(|e| anyhow::Error::msg(e.to_string()))
 }
 
 /// The summary printed after an import: rows per table, then per column the codes recoded and

@@ -556,3 +556,15 @@ fn columns_can_be_taken_by_position_alone() {
         "{report}"
     );
 }
+
+#[test]
+fn a_missing_source_folder_is_said_once() {
+    let out = scratch("import-no-source");
+    let o = import("sail-del", Path::new("/nonexistent-fjq-exports"), &out, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "fjq: cannot read the folder /nonexistent-fjq-exports: no such folder\n"
+    );
+    assert!(!out.exists());
+}
