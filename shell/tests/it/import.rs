@@ -568,3 +568,42 @@ fn a_missing_source_folder_is_said_once() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_derived_column_reads_a_source_field_no_column_takes() {
+    // persons with a week of birth where the contract has a birth year.
+    let from = scratch("import-derived-src");
+    let _ = std::fs::remove_dir_all(&from);
+    std::fs::create_dir_all(&from).unwrap();
+    std::fs::write(
+        from.join("PERSONS.del"),
+        "\"P1\",\"2\",1984-03-05,01/02/2015,1,,+1.0\n\"P2\",\"1\",,02/02/2015,2,\"X9\",+0.95\n",
+    )
+    .unwrap();
+    let layout = scratch("derived.toml");
+    std::fs::write(
+        &layout,
+        "[format]\nkind = \"del\"\ndate_format = \"DD/MM/YYYY\"\n[tables.persons]\nfiles = \"PERSONS*.del\"\n\
+         fields = [\"PERSON_ID_PE\", \"GNDR_CD\", \"WOB\", \"FIRST_SEEN_DT\", \"N_CASES\", \"XJS_ID_PE\", \"MATCH_PROB\"]\n\
+         [tables.persons.columns]\nperson_id = \"PERSON_ID_PE\"\nsex = { from = \"GNDR_CD\", codes = { \"1\" = \"male\", \"2\" = \"female\" } }\n\
+         birth_year = { expr = 'CAST(substr(\"WOB\", 1, 4) AS INT)' }\nfirst_seen = \"FIRST_SEEN_DT\"\nn_cases = \"N_CASES\"\n\
+         xjs_id = \"XJS_ID_PE\"\nmatch_probability = \"MATCH_PROB\"\n",
+    )
+    .unwrap();
+    let out = scratch("import-derived");
+    let o = import(path(&layout), &from, &out, &["--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "--data",
+        path(&out),
+        "--format",
+        "csv",
+        "-c",
+        "SELECT person_id, sex, birth_year, first_seen, xjs_id, match_probability FROM persons ORDER BY person_id",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "person_id,sex,birth_year,first_seen,xjs_id,match_probability\n\
+         P1,female,1984,2015-02-01,,1.0\nP2,male,,2015-02-02,X9,0.95\n"
+    );
+}
