@@ -31,15 +31,7 @@ fn out_fields(table: &TableLayout) -> (Vec<String>, Vec<OutField>) {
     let names: Vec<String> = match &table.fields {
         Some(f) => f.clone(),
         None => {
-            let width = table
-                .columns
-                .iter()
-                .filter_map(|c| match c.source {
-                    Source::Position(p) => Some(p + 1),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0);
+            let width = table.positional_width();
             if width > 0 {
                 (1..=width).map(|i| format!("field{i}")).collect()
             } else {

@@ -158,6 +158,20 @@ pub struct TableLayout {
     pub columns: Vec<ColumnLayout>,
 }
 
+impl TableLayout {
+    /// How many fields a file must have for the columns taken by position (0 when none is).
+    pub fn positional_width(&self) -> usize {
+        self.columns
+            .iter()
+            .filter_map(|c| match c.source {
+                Source::Position(p) => Some(p + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A field by name (looked up in `fields` or the header).

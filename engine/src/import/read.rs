@@ -250,15 +250,7 @@ pub fn read_file(
         table.fields.clone().unwrap_or_default()
     };
     let expected_fields = if names.is_empty() {
-        table
-            .columns
-            .iter()
-            .filter_map(|c| match c.source {
-                Source::Position(p) => Some(p + 1),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0)
+        table.positional_width()
     } else {
         names.len()
     };
