@@ -92,11 +92,6 @@ pub struct TableFile {
     pub rows: u64,
 }
 
-/// Columns worth a dictionary: few distinct values. Everything else is written plain.
-fn is_low_cardinality(name: &str) -> bool {
-    !(name.ends_with("_id") || name == "related_case_id")
-}
-
 fn writer_properties(spec: &TableSpec) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -120,7 +115,8 @@ fn writer_properties(spec: &TableSpec) -> WriterProperties {
                 .collect(),
         ));
     for c in spec.columns {
-        if c.data_type == ColumnType::Utf8 && !is_low_cardinality(c.name) {
+        // Only codes are worth a dictionary; identifiers are unique or nearly so.
+        if c.data_type == ColumnType::Utf8 && !c.is_code() {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c.name), false);
         }
     }
