@@ -115,8 +115,8 @@ fn writer_properties(spec: &TableSpec) -> WriterProperties {
                 .collect(),
         ));
     for c in spec.columns {
-        // Only codes are worth a dictionary; identifiers are unique or nearly so.
-        if c.data_type == ColumnType::Utf8 && !c.is_code() {
+        // Identifiers are unique or nearly so: a dictionary would be pure cost.
+        if c.data_type == ColumnType::Utf8 && c.is_identifier() {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c.name), false);
         }
     }

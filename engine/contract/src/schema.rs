@@ -20,13 +20,6 @@ impl ColumnSpec {
     pub fn is_identifier(&self) -> bool {
         self.name.ends_with("_id")
     }
-
-    /// Whether the column holds codes: text of few distinct values (a case type, an area, an
-    /// event code), as every text column but the identifiers does. The generator and the
-    /// import write codes dictionary-encoded and identifiers plain.
-    pub fn is_code(&self) -> bool {
-        self.data_type == ColumnType::Utf8 && !self.is_identifier()
-    }
 }
 
 /// The types the contract uses. Kept small on purpose: a real extract must match these.

@@ -50,7 +50,7 @@ fn writer_properties(spec: &TableSpec) -> WriterProperties {
         ));
     for c in spec.columns {
         // Identifiers are unique or nearly so: a dictionary would be pure cost.
-        if c.data_type == ColumnType::Utf8 && !c.is_code() {
+        if c.data_type == ColumnType::Utf8 && c.is_identifier() {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c.name), false);
         }
     }

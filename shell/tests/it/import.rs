@@ -88,6 +88,11 @@ fn import(layout: &str, from: &Path, out: &Path, extra: &[&str]) -> std::process
     run(&args)
 }
 
+/// Runs one query over an imported dataset, its result as CSV.
+fn query_csv(data: &Path, sql: &str) -> std::process::Output {
+    run(&["--data", path(data), "--format", "csv", "-c", sql])
+}
+
 fn assert_equal_tables(a: &Path, b: &Path) {
     let mut args = vec!["compare", path(a), path(b)];
     args.extend_from_slice(TABLES);
@@ -167,14 +172,10 @@ fn a_sail_del_export_imports_back_equal_with_every_code_in_use() {
         );
     }
     // The engine opens it, with the layout's coverage.
-    let o = run(&[
-        "--data",
-        path(&out),
-        "--format",
-        "csv",
-        "-c",
+    let o = query_csv(
+        &out,
         "SELECT max(start_date) <= DATE '2021-01-31' AS within FROM cases",
-    ]);
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "within\ntrue\n");
     let info = std::fs::read_to_string(out.join("dataset.json")).expect("dataset.json");
@@ -398,14 +399,10 @@ fn a_duplicated_key_is_rejected_and_max_rejects_lets_the_rest_through() {
         "{}",
         stdout(&o)
     );
-    let o = run(&[
-        "--data",
-        path(&out),
-        "--format",
-        "csv",
-        "-c",
+    let o = query_csv(
+        &out,
         "SELECT count(*) AS n, count(DISTINCT case_id) AS d FROM cases",
-    ]);
+    );
     let rows = stdout(&o);
     let expected = total - 1; // every line but the repeat
     assert!(rows.contains(&format!("{expected},{expected}")), "{rows}");
@@ -470,14 +467,7 @@ fn a_court_only_extract_opens_and_names_what_it_lacks() {
         ["case_links", "cases", "events", "people", "persons"]
     );
 
-    let o = run(&[
-        "--data",
-        path(&out),
-        "--format",
-        "csv",
-        "-c",
-        "SELECT count(*) > 0 AS some FROM events",
-    ]);
+    let o = query_csv(&out, "SELECT count(*) > 0 AS some FROM events");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "some\ntrue\n");
     for (sql, table) in [
@@ -593,14 +583,10 @@ fn a_derived_column_reads_a_source_field_no_column_takes() {
     let out = scratch("import-derived");
     let o = import(path(&layout), &from, &out, &["--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&[
-        "--data",
-        path(&out),
-        "--format",
-        "csv",
-        "-c",
+    let o = query_csv(
+        &out,
         "SELECT person_id, sex, birth_year, first_seen, xjs_id, match_probability FROM persons ORDER BY person_id",
-    ]);
+    );
     assert_eq!(
         stdout(&o),
         "person_id,sex,birth_year,first_seen,xjs_id,match_probability\n\
