@@ -203,13 +203,7 @@ struct NotInDataset {
 #[async_trait::async_trait]
 impl datafusion::catalog::TableProvider for NotInDataset {
     fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
-        Arc::new(
-            self.spec
-                .schema()
-                .as_ref()
-                .clone()
-                .with_metadata(Default::default()),
-        )
+        crate::result_types::scan_schema(self.spec)
     }
 
     fn table_type(&self) -> datafusion::logical_expr::TableType {
@@ -289,13 +283,9 @@ fn register_table(
         .with_file_sort_order(order);
     // Columns keep their descriptions; the table's own goes in its definition, not the schema:
     // DataFusion's join reordering compares the schema-level metadata of the two sides of a
-    // join and fails (an internal error) when they differ.
-    let schema = Arc::new(
-        spec.schema()
-            .as_ref()
-            .clone()
-            .with_metadata(Default::default()),
-    );
+    // join and fails (an internal error) when they differ. Code columns are string views
+    // (result_types).
+    let schema = crate::result_types::scan_schema(spec);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);

@@ -19,6 +19,7 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod memory;
+pub mod result_types;
 pub mod safe;
 mod sandbox;
 mod validate;
@@ -297,6 +298,7 @@ impl Engine {
                 }
             }
         }
+        let plan = result_types::with_result_types(plan)?;
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 

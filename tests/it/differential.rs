@@ -25,6 +25,13 @@ pub fn python() -> PathBuf {
 }
 
 pub(crate) fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
+    let mut rows = duckdb_rows_in_order(data, sql);
+    rows.sort();
+    rows
+}
+
+/// DuckDB's rows in the order it returned them.
+fn duckdb_rows_in_order(data: &Path, sql: &str) -> Vec<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/duckdb_query.py");
     let mut child = Command::new(python())
         .arg(script)
@@ -46,13 +53,11 @@ pub(crate) fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
         "DuckDB failed on\n{sql}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut rows: Vec<String> = String::from_utf8(out.stdout)
+    String::from_utf8(out.stdout)
         .expect("utf-8")
         .lines()
         .map(str::to_string)
-        .collect();
-    rows.sort();
-    rows
+        .collect()
 }
 
 pub(crate) async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
@@ -364,4 +369,171 @@ async fn kaplan_meier_matches_a_plain_sql_estimate_in_duckdb() {
     );
     assert_eq!(ours.len(), 46, "one estimate per DFJ area");
     assert_eq!(ours, theirs);
+}
+
+/// `compare`, row by row in the order each engine returned its rows.
+async fn compare_ordered(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql: &str) {
+    let ours = fjq_rows_in_order(engine, fjq_sql).await;
+    let theirs = duckdb_rows_in_order(common::calibration_dataset(), duckdb_sql);
+    assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
+    assert_eq!(ours.len(), theirs.len(), "{name}: row counts differ");
+    if let Some(i) = (0..ours.len()).find(|&i| ours[i] != theirs[i]) {
+        panic!(
+            "{name}: row {i} differs: fjq {:?}, DuckDB {:?} (fjq's rows {}..: {:#?})",
+            ours[i],
+            theirs[i],
+            i.saturating_sub(2),
+            &ours[i.saturating_sub(2)..(i + 3).min(ours.len())]
+        );
+    }
+}
+
+async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in query(engine, sql).await {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
+            .collect();
+        for r in 0..batch.num_rows() {
+            let row: Vec<String> = formatters.iter().map(|f| f.value(r).to_string()).collect();
+            rows.push(row.join("\t"));
+        }
+    }
+    rows
+}
+
+/// An engine over the calibration data in 4 partitions and batches of 100 rows, so that sorts,
+/// groups and joins cross many batch and partition boundaries.
+async fn engine_in_small_batches() -> Engine {
+    let engine = Engine::open(
+        common::calibration_dataset(),
+        EngineConfig {
+            target_partitions: Some(4),
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .expect("opens");
+    query(&engine, "SET datafusion.execution.batch_size = 100").await;
+    engine
+}
+
+/// Code columns are read as string views (fjq_engine::result_types) and cast back to strings
+/// under the final sort: the order must hold across batches and partitions, with NULLs, top-k
+/// limits, and sort keys the result does not show.
+#[tokio::test]
+async fn sorts_on_code_columns_keep_duckdbs_order_across_batches_and_partitions() {
+    let engine = engine_in_small_batches().await;
+    for (name, sql) in [
+        (
+            "every event by code, order type (NULLs first) and id",
+            "SELECT event_code, order_type, event_id FROM events
+             ORDER BY event_code, order_type NULLS FIRST, event_id",
+        ),
+        (
+            "the top 300 by court, descending",
+            "SELECT court, event_category, event_id FROM events
+             ORDER BY court DESC, event_id DESC LIMIT 300",
+        ),
+        (
+            "a function of a code, sorted by codes not shown",
+            "SELECT upper(dfj_area), case_id FROM cases ORDER BY case_type, dfj_area, case_id",
+        ),
+        (
+            "grouped counts sorted by their keys, NULLs last",
+            "SELECT order_type, court, event_code, count(*) FROM events
+             GROUP BY order_type, court, event_code ORDER BY order_type NULLS LAST, court, event_code",
+        ),
+    ] {
+        // The engines' default places for NULLs differ; the one nullable key says where.
+        compare_ordered(name, &engine, sql, sql).await;
+    }
+}
+
+#[tokio::test]
+async fn filters_groups_joins_and_string_functions_on_code_columns_match_duckdb() {
+    let engine = engine_in_small_batches().await;
+    for (name, sql) in [
+        (
+            "filters: IN, LIKE, ranges, NULL tests",
+            "SELECT event_id, event_code, order_type FROM events
+             WHERE (event_code IN ('C43', 'C6', 'G61') AND order_type IS NULL)
+                OR (event_code LIKE 'C3%' AND event_code >= 'C33')
+                OR coalesce(order_type, '') = 'final'",
+        ),
+        (
+            "group keys with NULLs",
+            "SELECT court, event_code, order_type, count(*), count(DISTINCT case_id),
+                    min(event_category), max(event_category)
+             FROM events GROUP BY court, event_code, order_type",
+        ),
+        (
+            "string functions",
+            "SELECT event_id, length(court), substr(event_code, 1, 2),
+                    lower(event_category) || '/' || coalesce(order_type, '-'),
+                    replace(court, ' ', '_'), CAST(starts_with(event_code, 'C') AS INT)
+             FROM events WHERE event_date < DATE '2013-01-01'",
+        ),
+        (
+            "a join on a code column",
+            "SELECT c.case_id, a.n FROM cases c
+             JOIN (SELECT dfj_area, count(*) AS n FROM cases GROUP BY dfj_area) a
+               ON a.dfj_area = c.dfj_area
+             WHERE c.case_type = 'private_law'",
+        ),
+        (
+            "a semi-join on a code column",
+            "SELECT case_id, dfj_area FROM cases
+             WHERE dfj_area IN (SELECT dfj_area FROM cafcass_cases WHERE nation = 'Wales')",
+        ),
+        (
+            "events joined to cases, grouped by codes of both",
+            "SELECT c.case_type, c.dfj_area, e.event_code, count(*)
+             FROM events e JOIN cases c ON c.case_id = e.case_id
+             GROUP BY c.case_type, c.dfj_area, e.event_code",
+        ),
+    ] {
+        compare(name, &engine, sql, sql).await;
+    }
+}
+
+/// What users receive keeps the contract's types (DATA.md): text is Utf8, in lists too, in
+/// results and in the files fjq writes.
+#[tokio::test]
+async fn results_and_written_files_carry_the_contracts_string_type() {
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use std::sync::Arc;
+    let engine = engine_in_small_batches().await;
+    let batches = query(
+        &engine,
+        "SELECT event_code, array_agg(DISTINCT court) AS courts, count(*) AS n
+         FROM events GROUP BY event_code ORDER BY event_code",
+    )
+    .await;
+    let schema = batches[0].schema();
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+    assert_eq!(
+        schema.field(1).data_type(),
+        &DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+    );
+
+    let dir = common::scratch("code-columns-export");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let out = dir.join("codes.parquet");
+    engine
+        .export(
+            "SELECT event_code, court, event_id FROM events ORDER BY event_code LIMIT 1000",
+            &out,
+        )
+        .await
+        .expect("export");
+    let file = std::fs::File::open(&out).expect("written");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file");
+    for field in reader.schema().fields() {
+        assert_eq!(field.data_type(), &DataType::Utf8, "{}", field.name());
+    }
 }

@@ -163,7 +163,8 @@ impl TableFunctionImpl for SafeTableFunction {
         {
             return Ok(Arc::new(SafeTable {
                 sql,
-                schema: TableProvider::schema(&curve),
+                // Released tables carry the contract's strings (result_types).
+                schema: crate::result_types::result_schema(&TableProvider::schema(&curve)),
                 state,
                 releaser: self.releaser.clone(),
             }));
@@ -184,9 +185,10 @@ impl TableFunctionImpl for SafeTableFunction {
             .iter()
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect();
+        let schema = datafusion::arrow::datatypes::Schema::new(fields);
         Ok(Arc::new(SafeTable {
             sql,
-            schema: Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+            schema: crate::result_types::result_schema(&schema),
             state,
             releaser: self.releaser.clone(),
         }))

@@ -197,7 +197,7 @@ pub fn column_metadata(
     source: Option<(&str, &str, &str)>,
 ) -> HashMap<String, String> {
     let mut metadata = field.metadata().clone();
-    let data_type = field.data_type();
+    let data_type = &fjq_engine::result_types::result_type(field.data_type());
     metadata.insert(TYPE_NAME.to_string(), type_name(data_type));
     let (precision, scale) = match data_type {
         DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => (Some(*p as i32), Some(*s as i32)),
@@ -250,6 +250,8 @@ pub fn column_metadata(
 /// A table's schema as GetTables sends it with `include_schema`: every column with its
 /// metadata and its table named.
 pub fn table_schema(schema: &Schema, catalog: &str, db_schema: &str, table: &str) -> Schema {
+    // Code columns are scanned as string views; clients are told (and sent) the contract's types.
+    let schema = fjq_engine::result_types::result_schema(schema);
     Schema::new(
         schema
             .fields()

@@ -330,8 +330,9 @@ pub(super) fn one_line(sql: &str) -> String {
     }
 }
 
-/// The schema a client is told for a result: the plan's, with every field nullable and
-/// dictionaries as their values (the Flight encoder sends them so), and each column's Flight SQL
+/// The schema a client is told for a result: the plan's, with every field nullable,
+/// dictionaries as their values (the Flight encoder sends them so), string views as the strings
+/// the engine's results carry (fjq_engine::result_types), and each column's Flight SQL
 /// metadata (its SQL type, and its table when it comes from one). The batches a plan streams
 /// can differ from its schema in nullability (DataFusion answers `min` and `max` from Parquet
 /// statistics with non-nullable literals), and Flight clients such as the Go ADBC driver refuse
@@ -347,7 +348,7 @@ pub(super) fn announced(
     ) -> datafusion::arrow::datatypes::DataType {
         match t {
             datafusion::arrow::datatypes::DataType::Dictionary(_, values) => hydrated(values),
-            other => other.clone(),
+            other => fjq_engine::result_types::result_type(other),
         }
     }
     Arc::new(

@@ -178,8 +178,10 @@ pub(crate) async fn release_curve(
     let logged = cells.logged(&suppressed);
     differencing::against_the_log(state, &store, &analysis, &cells, &logged, &rules).await?;
 
-    let out_schema: SchemaRef = raw.schema.clone();
-    let table = curve_batch(&out_schema, &published)?;
+    // Group labels read as string views leave as the contract's strings (result_types).
+    let table =
+        crate::result_types::batch_with_result_types(curve_batch(&raw.schema, &published)?)?;
+    let out_schema: SchemaRef = table.schema();
     let written = store.write(store::Record {
         sql,
         rules: &rules,

@@ -150,8 +150,11 @@ pub async fn release_plan(
     let logged = cells.logged(&protection.suppressed);
     differencing::against_the_log(state, &store, &analysis, &cells, &logged, &rules).await?;
 
-    let (out_schema, table) =
+    let (_, table) =
         publish::published_batch(&analysis, &result, &cells, &protection.suppressed, &rules)?;
+    // Code columns read as string views leave as the contract's strings (result_types).
+    let table = crate::result_types::batch_with_result_types(table)?;
+    let out_schema = table.schema();
     let written = store.write(store::Record {
         sql,
         rules: &rules,
