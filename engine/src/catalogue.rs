@@ -171,16 +171,18 @@ pub(crate) async fn register(
     ctx: &SessionContext,
     data_dir: &Path,
     present: &[&'static TableSpec],
+    string_views: bool,
 ) -> Result<()> {
     let present_names: Vec<&str> = present.iter().map(|t| t.name).collect();
     for spec in fjq_contract::TABLES {
         if present_names.contains(&spec.name) {
-            register_table(ctx, data_dir, spec, None)?;
+            register_table(ctx, data_dir, spec, None, string_views)?;
         } else {
             ctx.register_table(
                 spec.name,
                 Arc::new(NotInDataset {
                     spec,
+                    string_views,
                     present: present_names.join(", "),
                 }),
             )?;
@@ -197,13 +199,14 @@ pub(crate) async fn register(
 #[derive(Debug)]
 struct NotInDataset {
     spec: &'static TableSpec,
+    string_views: bool,
     present: String,
 }
 
 #[async_trait::async_trait]
 impl datafusion::catalog::TableProvider for NotInDataset {
     fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
-        crate::result_types::scan_schema(self.spec)
+        crate::result_types::scan_schema(self.spec, self.string_views)
     }
 
     fn table_type(&self) -> datafusion::logical_expr::TableType {
@@ -269,6 +272,7 @@ fn register_table(
     data_dir: &Path,
     spec: &TableSpec,
     as_name: Option<&str>,
+    string_views: bool,
 ) -> Result<()> {
     let dir = data_dir.join(spec.name);
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
@@ -283,9 +287,9 @@ fn register_table(
         .with_file_sort_order(order);
     // Columns keep their descriptions; the table's own goes in its definition, not the schema:
     // DataFusion's join reordering compares the schema-level metadata of the two sides of a
-    // join and fails (an internal error) when they differ. Code columns are string views
+    // join and fails (an internal error) when they differ. Code columns may be string views
     // (result_types).
-    let schema = crate::result_types::scan_schema(spec);
+    let schema = crate::result_types::scan_schema(spec, string_views);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
@@ -305,7 +309,13 @@ pub(crate) fn register_truth(ctx: &SessionContext, data_dir: &Path) -> Result<()
     for spec in fjq_contract::truth::TABLES {
         let files = validate::table_files(&truth_dir, spec)?;
         validate::check_files(spec, &files)?;
-        register_table(ctx, &truth_dir, spec, Some(&format!("truth.{}", spec.name)))?;
+        register_table(
+            ctx,
+            &truth_dir,
+            spec,
+            Some(&format!("truth.{}", spec.name)),
+            false,
+        )?;
     }
     Ok(())
 }

@@ -28,6 +28,10 @@ pub struct EngineConfig {
     pub release_dir: Option<PathBuf>,
     /// Under the open policy, where SQL may write (COPY TO) besides the data directory.
     pub output_dir: Option<PathBuf>,
+    /// Scan the code columns as string views (`fjq_engine::result_types`). Off by default: a
+    /// view column carried through a hash join's build side made the wide join quadratic
+    /// (docs/BENCHMARK.md); the tests turn it on to keep the path right.
+    pub string_views: bool,
 }
 
 /// The session for a dataset: its coverage windows as `fjq.*` settings, the information schema

@@ -74,7 +74,7 @@ impl Engine {
 
         let ctx = config::build_context(&dataset, &config)?;
         fjq_udfs::register_all(&ctx);
-        catalogue::register(&ctx, &data_dir, &present).await?;
+        catalogue::register(&ctx, &data_dir, &present, config.string_views).await?;
         if config.register_truth {
             catalogue::register_truth(&ctx, &data_dir)?;
         }

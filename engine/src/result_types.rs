@@ -1,11 +1,12 @@
 //! String views inside a query, the contract's types outside it.
 //!
-//! The code columns (every text column but the identifiers: `case_type`, `event_code`,
-//! `dfj_area` and the like) are registered as `Utf8View`. The Parquet reader then hands
+//! With `EngineConfig::string_views`, the code columns (every text column but the identifiers:
+//! `case_type`, `event_code`, `dfj_area` and the like) are registered as `Utf8View`. The Parquet reader then hands
 //! DataFusion views, and filters, group keys and sorts on a few short values compare a 16-byte
 //! view with its inline prefix instead of copying and hashing strings: grouping the 2.6M cases
 //! by area takes a third less time (docs/BENCHMARK.md). Identifiers stay `Utf8`: joins on
-//! `case_id` were slower with views.
+//! `case_id` were slower with views. It is off by default: a view column carried through a
+//! hash join's build side took time that grew with the square of the rows (docs/BENCHMARK.md).
 //!
 //! What a user receives keeps the contract's `Utf8`: query results, Flight SQL schemas and the
 //! files fjq writes. [`with_result_types`] adds the cast at the top of a query's plan, but
@@ -23,8 +24,9 @@ use datafusion::logical_expr::{
 use fjq_contract::{ColumnType, TableSpec};
 use std::sync::Arc;
 
-/// The schema a contract table is registered with: its code columns as string views.
-pub fn scan_schema(spec: &TableSpec) -> SchemaRef {
+/// The schema a contract table is registered with: with `string_views`, its code columns as
+/// string views.
+pub fn scan_schema(spec: &TableSpec, string_views: bool) -> SchemaRef {
     let contract = spec.schema();
     let fields: Vec<Field> = spec
         .columns
@@ -32,7 +34,7 @@ pub fn scan_schema(spec: &TableSpec) -> SchemaRef {
         .zip(contract.fields())
         .map(|(column, field)| {
             let field = field.as_ref().clone();
-            if column.data_type == ColumnType::Utf8 && !column.is_identifier() {
+            if string_views && column.data_type == ColumnType::Utf8 && !column.is_identifier() {
                 field.with_data_type(DataType::Utf8View)
             } else {
                 field
@@ -218,7 +220,14 @@ mod tests {
             .iter()
             .find(|t| t.name == "cases")
             .unwrap();
-        let schema = scan_schema(cases);
+        assert_eq!(
+            scan_schema(cases, false)
+                .field_with_name("case_type")
+                .unwrap()
+                .data_type(),
+            &DataType::Utf8
+        );
+        let schema = scan_schema(cases, true);
         assert_eq!(
             schema.field_with_name("case_id").unwrap().data_type(),
             &DataType::Utf8

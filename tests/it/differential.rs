@@ -406,12 +406,14 @@ async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
 }
 
 /// An engine over the calibration data in 4 partitions and batches of 100 rows, so that sorts,
-/// groups and joins cross many batch and partition boundaries.
+/// groups and joins cross many batch and partition boundaries, with the code columns scanned as
+/// string views (`EngineConfig::string_views`; DuckDB reads plain strings).
 async fn engine_in_small_batches() -> Engine {
     let engine = Engine::open(
         common::calibration_dataset(),
         EngineConfig {
             target_partitions: Some(4),
+            string_views: true,
             ..EngineConfig::default()
         },
     )
