@@ -61,24 +61,7 @@ fn duckdb_rows_in_order(data: &Path, sql: &str) -> Vec<String> {
 }
 
 pub(crate) async fn fjq_rows(engine: &Engine, sql: &str) -> Vec<String> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut rows = Vec::new();
-    for batch in query(engine, sql).await {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
-            .collect();
-        for r in 0..batch.num_rows() {
-            rows.push(
-                formatters
-                    .iter()
-                    .map(|f| f.value(r).to_string())
-                    .collect::<Vec<_>>()
-                    .join("\t"),
-            );
-        }
-    }
+    let mut rows = fjq_rows_in_order(engine, sql).await;
     rows.sort();
     rows
 }
@@ -388,6 +371,7 @@ async fn compare_ordered(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql:
     }
 }
 
+/// fjq's rows in the order it returned them, tab-separated, NULL as NULL.
 async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
