@@ -1,5 +1,6 @@
 //! How a session is built: the memory limit and spill directory, parallelism, the `fjq.*`
-//! settings taken from `dataset.json`, and the physical optimizer rule for the entry windows.
+//! settings taken from `dataset.json`, and fjq's physical optimizer rules (the entry windows, and
+//! string views compacted under join build sides).
 
 use crate::error::{EngineError, Result};
 use crate::safe::Policy;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How to build the session.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Memory limit for query execution in bytes; operators that can spill do so beyond it.
     pub memory_limit: Option<usize>,
@@ -28,14 +29,28 @@ pub struct EngineConfig {
     pub release_dir: Option<PathBuf>,
     /// Under the open policy, where SQL may write (COPY TO) besides the data directory.
     pub output_dir: Option<PathBuf>,
-    /// Scan the code columns as string views (`fjq_engine::result_types`). Off by default: a
-    /// view column carried through a hash join's build side made the wide join quadratic
-    /// (docs/BENCHMARK.md); the tests turn it on to keep the path right.
+    /// Scan the code columns as string views (`fjq_engine::result_types`); on by default.
+    /// Results keep the contract's `Utf8` either way.
     pub string_views: bool,
 }
 
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            memory_limit: None,
+            spill_dir: None,
+            target_partitions: None,
+            register_truth: false,
+            policy: Policy::default(),
+            release_dir: None,
+            output_dir: None,
+            string_views: true,
+        }
+    }
+}
+
 /// The session for a dataset: its coverage windows as `fjq.*` settings, the information schema
-/// on, the memory pool and spill directory, and fjq's physical optimizer rule.
+/// on, the memory pool and spill directory, and fjq's physical optimizer rules.
 pub(crate) fn build_context(
     dataset: &DatasetInfo,
     config: &EngineConfig,
@@ -83,6 +98,7 @@ pub(crate) fn build_context(
         .with_runtime_env(runtime.build_arc()?)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule))
+        .with_physical_optimizer_rule(Arc::new(crate::compact_views::CompactViewsRule))
         .build();
     Ok(SessionContext::new_with_state(state))
 }

@@ -10,6 +10,7 @@
 //! one API; the engine knows nothing about terminals or networks.
 
 pub mod catalogue;
+pub mod compact_views;
 pub mod config;
 pub mod curve;
 mod dataset;

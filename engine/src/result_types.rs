@@ -1,12 +1,14 @@
 //! String views inside a query, the contract's types outside it.
 //!
-//! With `EngineConfig::string_views`, the code columns (every text column but the identifiers:
-//! `case_type`, `event_code`, `dfj_area` and the like) are registered as `Utf8View`. The Parquet reader then hands
-//! DataFusion views, and filters, group keys and sorts on a few short values compare a 16-byte
-//! view with its inline prefix instead of copying and hashing strings: grouping the 2.6M cases
-//! by area takes a third less time (docs/BENCHMARK.md). Identifiers stay `Utf8`: joins on
-//! `case_id` were slower with views. It is off by default: a view column carried through a
-//! hash join's build side took time that grew with the square of the rows (docs/BENCHMARK.md).
+//! With `EngineConfig::string_views` (the default), the code columns (every text column but
+//! the identifiers: `case_type`, `event_code`, `dfj_area` and the like) are registered as
+//! `Utf8View`. The Parquet reader then hands DataFusion views, and filters, group keys and sorts
+//! on a few short values compare a 16-byte view with its inline prefix instead of copying and
+//! hashing strings: grouping the 2.6M cases by area takes a third less time
+//! (docs/BENCHMARK.md). Identifiers stay `Utf8`: joins on `case_id` were slower with views.
+//! Views carried through joins are compacted where a join gathers its build side
+//! ([`crate::compact_views`]); without that, chained joins took time that grew with the square
+//! of the rows.
 //!
 //! What a user receives keeps the contract's `Utf8`: query results, Flight SQL schemas and the
 //! files fjq writes. [`with_result_types`] adds the cast at the top of a query's plan, but

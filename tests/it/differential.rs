@@ -391,13 +391,18 @@ async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
 
 /// An engine over the calibration data in 4 partitions and batches of 100 rows, so that sorts,
 /// groups and joins cross many batch and partition boundaries, with the code columns scanned as
-/// string views (`EngineConfig::string_views`; DuckDB reads plain strings).
+/// string views (`EngineConfig::string_views`, the default; DuckDB reads plain strings).
 async fn engine_in_small_batches() -> Engine {
+    engine_in_small_batches_with(true).await
+}
+
+/// The same, choosing whether code columns are string views or plain strings.
+async fn engine_in_small_batches_with(string_views: bool) -> Engine {
     let engine = Engine::open(
         common::calibration_dataset(),
         EngineConfig {
             target_partitions: Some(4),
-            string_views: true,
+            string_views,
             ..EngineConfig::default()
         },
     )
@@ -441,7 +446,11 @@ async fn sorts_on_code_columns_keep_duckdbs_order_across_batches_and_partitions(
 
 #[tokio::test]
 async fn filters_groups_joins_and_string_functions_on_code_columns_match_duckdb() {
-    let engine = engine_in_small_batches().await;
+    // Views are the default; plain strings stay an option of the engine, so both are checked.
+    let engines = [
+        engine_in_small_batches_with(true).await,
+        engine_in_small_batches_with(false).await,
+    ];
     for (name, sql) in [
         (
             "filters: IN, LIKE, ranges, NULL tests",
@@ -482,7 +491,9 @@ async fn filters_groups_joins_and_string_functions_on_code_columns_match_duckdb(
              GROUP BY c.case_type, c.dfj_area, e.event_code",
         ),
     ] {
-        compare(name, &engine, sql, sql).await;
+        for engine in &engines {
+            compare(name, engine, sql, sql).await;
+        }
     }
 }
 
@@ -521,5 +532,72 @@ async fn results_and_written_files_carry_the_contracts_string_type() {
         .expect("a Parquet file");
     for field in reader.schema().fields() {
         assert_eq!(field.data_type(), &DataType::Utf8, "{}", field.name());
+    }
+}
+
+/// The physical plan of `sql`, one operator a line, indented by depth.
+async fn physical_plan(engine: &Engine, sql: &str) -> String {
+    use datafusion::arrow::array::AsArray;
+    let batches = query(engine, &format!("EXPLAIN {sql}")).await;
+    let mut plan = None;
+    for batch in &batches {
+        let kinds = batch.column(0).as_string::<i32>();
+        let texts = batch.column(1).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            if kinds.value(row) == "physical_plan" {
+                plan = Some(texts.value(row).to_string());
+            }
+        }
+    }
+    plan.expect("EXPLAIN gives a physical plan")
+}
+
+/// A join gathers its build side whole, and each batch it emits refers to every text buffer of
+/// that side. Chained joins over string views made that grow with the square of the rows, so
+/// fjq compacts the views under each build side (fjq_engine::compact_views): the plan must do
+/// so under every join whose build side carries views, and the answers must stay DuckDB's.
+#[tokio::test]
+async fn chained_joins_over_code_columns_compact_their_build_sides_and_match_duckdb() {
+    let engine = engine_in_small_batches().await;
+    for (name, sql, joins) in [
+        (
+            "events x cases x people (the harness's wide join, by court too), a quarter of the cases",
+            "SELECT c.case_type, p.role, e.event_category, e.court, count(*),
+                    sum(coalesce(p.age_at_start, 0))
+             FROM events e JOIN cases c USING (case_id) JOIN people p USING (case_id)
+             WHERE NOT e.error AND e.case_id < '4' GROUP BY 1, 2, 3, 4",
+            2,
+        ),
+        (
+            "people x cases x cafcass cases on codes, with a cross join of code lists",
+            "SELECT c.dfj_area, p.role, k.case_type, t.nation, count(*)
+             FROM people p JOIN cases c ON c.case_id = p.case_id
+             JOIN (SELECT DISTINCT dfj_area, nation FROM cafcass_cases) t ON t.dfj_area = c.dfj_area
+             CROSS JOIN (SELECT DISTINCT case_type FROM cases) k
+             WHERE p.case_id < '2' GROUP BY 1, 2, 3, 4",
+            3,
+        ),
+    ] {
+        let plan = physical_plan(&engine, sql).await;
+        let lines: Vec<&str> = plan.lines().collect();
+        let depth = |line: &str| line.len() - line.trim_start().len();
+        let mut compacted = 0;
+        for (i, line) in lines.iter().enumerate() {
+            let op = line.trim_start();
+            if ["HashJoinExec", "CrossJoinExec", "NestedLoopJoinExec"]
+                .iter()
+                .any(|j| op.starts_with(j))
+            {
+                let build = lines.get(i + 1).expect("a join has a build side");
+                assert!(
+                    build.trim_start().starts_with("CompactViewsExec")
+                        && depth(build) == depth(line) + 2,
+                    "{name}: no compaction under the build side of `{op}`:\n{plan}"
+                );
+                compacted += 1;
+            }
+        }
+        assert_eq!(compacted, joins, "{name}: joins in\n{plan}");
+        compare(name, &engine, sql, sql).await;
     }
 }
