@@ -190,6 +190,9 @@ impl Printer {
             (Format::Table, Expanded::On) => Format::Vertical,
             (f, _) => f,
         };
+        if matches!(format, Format::Table | Format::Vertical) && is_plan(&schema) {
+            return self.print_plan(schema, stream, out).await;
+        }
         match format {
             Format::Table => self.print_table(schema, stream, out).await,
             Format::Vertical => self.print_vertical(schema, stream, out).await,
@@ -303,6 +306,32 @@ impl Printer {
         })
     }
 
+    /// `EXPLAIN`'s result as psql prints one: each plan under its kind, a line per operator,
+    /// whole. Fitted into a table cell, a plan would be cut to its first line.
+    async fn print_plan(
+        &self,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<Printed, PrintError> {
+        let (shown, rows) = self.take_rows(stream).await?;
+        self.remember(&schema, &shown, rows);
+        for (i, row) in shown.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", row[0])?;
+            for line in row[1].lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        Ok(Printed {
+            rows,
+            shown: shown.len(),
+            empty_schema: false,
+        })
+    }
+
     async fn print_vertical(
         &self,
         schema: SchemaRef,
@@ -376,6 +405,18 @@ struct Fitted {
 }
 
 /// `text` in at most `width` characters, cut with an ellipsis; line breaks shown as `↵`.
+/// Whether a result is a query plan: `EXPLAIN`'s two text columns, `plan_type` and `plan`.
+fn is_plan(schema: &Schema) -> bool {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    names == ["plan_type", "plan"]
+        && schema.fields().iter().all(|f| {
+            matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            )
+        })
+}
+
 fn cut(text: &str, width: usize) -> String {
     let one_line: String = text
         .chars()

@@ -19,6 +19,37 @@ fn table_format_prints_a_footer_with_the_row_count() {
     assert!(!quiet.contains("7 rows"), "{quiet}");
 }
 
+/// A plan fitted into a table cell would be cut to its first line: EXPLAIN prints each plan
+/// under its kind, an operator a line, whole, as psql does.
+#[test]
+fn explain_prints_each_plan_whole_an_operator_a_line() {
+    let o = run(&["-c", &format!("EXPLAIN {BY_TYPE}")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let physical = lines
+        .iter()
+        .position(|l| *l == "physical_plan")
+        .unwrap_or_else(|| panic!("no physical plan heading:\n{out}"));
+    assert!(lines.contains(&"logical_plan"), "{out}");
+    let operators: Vec<&str> = lines[physical + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim_start())
+        .collect();
+    assert!(operators[0].starts_with("SortPreservingMergeExec"), "{out}");
+    assert!(
+        operators.iter().any(|l| l.starts_with("AggregateExec")),
+        "{out}"
+    );
+    let scan = operators
+        .iter()
+        .find(|l| l.starts_with("DataSourceExec"))
+        .unwrap_or_else(|| panic!("no scan in\n{out}"));
+    assert!(scan.contains("projection=[case_type]"), "{scan}");
+    assert!(!out.contains('…') && !out.contains('│'), "{out}");
+}
+
 #[test]
 fn csv_json_and_ndjson_are_machine_readable() {
     let csv = stdout(&run(&["--format", "csv", "-c", BY_TYPE]));
