@@ -185,20 +185,19 @@ impl ExecutionPlan for CompactViewsExec {
 /// `batch` with each view column that refers to several buffers, or to buffers of which it
 /// uses less than half, copied into one buffer of the text it uses. Other columns are shared.
 pub fn compact_batch(batch: RecordBatch) -> Result<RecordBatch> {
-    if !batch.columns().iter().any(needs_compaction) {
+    // Judging a column reads all its views: once each.
+    let compact: Vec<bool> = batch.columns().iter().map(needs_compaction).collect();
+    if !compact.contains(&true) {
         return Ok(batch);
     }
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(|column| {
-            if !needs_compaction(column) {
-                return Arc::clone(column);
-            }
-            match column.data_type() {
-                DataType::Utf8View => Arc::new(column.as_string_view().gc()) as ArrayRef,
-                _ => Arc::new(column.as_binary_view().gc()) as ArrayRef,
-            }
+        .zip(compact)
+        .map(|(column, compact)| match column.data_type() {
+            DataType::Utf8View if compact => Arc::new(column.as_string_view().gc()) as ArrayRef,
+            DataType::BinaryView if compact => Arc::new(column.as_binary_view().gc()) as ArrayRef,
+            _ => Arc::clone(column),
         })
         .collect();
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
