@@ -7,6 +7,8 @@ use crate::safe::Policy;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use fjq_contract::DatasetInfo;
 use fjq_udfs::FjqOptions;
 use std::path::PathBuf;
@@ -97,10 +99,27 @@ pub(crate) fn build_context(
         .with_config(session)
         .with_runtime_env(runtime.build_arc()?)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule))
-        .with_physical_optimizer_rule(Arc::new(crate::compact_views::CompactViewsRule))
+        .with_physical_optimizer_rules(physical_optimizer_rules())
         .build();
     Ok(SessionContext::new_with_state(state))
+}
+
+/// DataFusion's physical optimizer rules with fjq's: the join mode rule right after DataFusion
+/// chooses join modes (before distribution is enforced, which must see the mode it picks), the
+/// entry window and view compaction rules at the end, on the finished plan.
+fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    let after_join_selection = rules
+        .iter()
+        .position(|rule| rule.name() == "join_selection")
+        .map_or(0, |at| at + 1);
+    rules.insert(
+        after_join_selection,
+        Arc::new(crate::join_mode::CollectSmallBuildRule),
+    );
+    rules.push(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule));
+    rules.push(Arc::new(crate::compact_views::CompactViewsRule));
+    rules
 }
 
 /// What each sort sets aside for merging its spilled runs. DataFusion's 10 MB per sort is too

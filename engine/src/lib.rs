@@ -19,6 +19,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod join_mode;
 pub mod memory;
 pub mod result_types;
 pub mod safe;

@@ -601,3 +601,75 @@ async fn chained_joins_over_code_columns_compact_their_build_sides_and_match_duc
         compare(name, &engine, sql, sql).await;
     }
 }
+
+/// A join of many rows to few (events to a quarter of the cases) gathers the few once and
+/// streams the many in their files' partitions and order (fjq_engine::join_mode), instead of
+/// repartitioning both sides; a join of comparable sides (people to cases), or whose build side
+/// is itself a join's output (sizes too uncertain to trust), stays partitioned.
+/// Either way the answers must be DuckDB's, across 4 partitions and 100-row batches, with
+/// inner joins feeding groups, the pathway aggregate and a second join.
+#[tokio::test]
+async fn joins_of_many_rows_to_few_gather_the_few_once_and_match_duckdb() {
+    let engine = engine_in_small_batches().await;
+    // DataFusion gathers any build side under 1 MB itself, which at this scale is every one:
+    // with its thresholds at zero, the modes below are fjq's rule's choice alone.
+    query(
+        &engine,
+        "SET datafusion.optimizer.hash_join_single_partition_threshold = 0",
+    )
+    .await;
+    query(
+        &engine,
+        "SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0",
+    )
+    .await;
+    let modes = |plan: &str| -> Vec<String> {
+        plan.lines()
+            .filter_map(|line| line.trim_start().strip_prefix("HashJoinExec: mode="))
+            .map(|rest| rest.split(',').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    for (name, sql, expected) in [
+        (
+            "events by code for public law cases",
+            "SELECT c.region, e.event_code, count(*), count(DISTINCT e.case_id), min(e.event_date)
+             FROM events e JOIN cases c USING (case_id)
+             WHERE c.case_type = 'public_law' GROUP BY 1, 2",
+            vec!["CollectLeft"],
+        ),
+        (
+            "events of public law cases, with their children",
+            "SELECT c.region, e.event_code, p.relationship_to_child, count(*)
+             FROM events e JOIN cases c USING (case_id) JOIN people p ON p.case_id = e.case_id
+             WHERE c.case_type = 'public_law' AND p.role = 'child' GROUP BY 1, 2, 3",
+            vec!["Partitioned", "CollectLeft"],
+        ),
+        (
+            "people with their cases' start dates",
+            "SELECT DISTINCT p.person_id, c.start_date FROM people p JOIN cases c USING (case_id)
+             WHERE p.person_id IS NOT NULL",
+            vec!["Partitioned"],
+        ),
+    ] {
+        let plan = physical_plan(&engine, sql).await;
+        if !expected.is_empty() {
+            assert_eq!(modes(&plan), expected, "{name}: join modes in\n{plan}");
+        }
+        compare(name, &engine, sql, sql).await;
+    }
+    // The pathway aggregate over the gathered join, each case's events in file order.
+    let pathways = FJQ_PUBLIC_LAW_PATHWAY.replace("{mode}", "observed");
+    let plan = physical_plan(&engine, &pathways).await;
+    assert_eq!(
+        modes(&plan),
+        ["CollectLeft"],
+        "pathways: join modes in\n{plan}"
+    );
+    compare(
+        "observed public law pathways over a gathered join",
+        &engine,
+        &pathways,
+        &observed_in_duckdb(PUBLIC_LAW_STAGES),
+    )
+    .await;
+}
