@@ -10,6 +10,8 @@
 //! rows, and is one table's scan under filters and projections. The build side is then read once and shared, and the probe side streams through in
 //! its files' own partitions and order, so what follows can use that order.
 //!
+//! `SET fjq.collect_small_builds = false` leaves every join as DataFusion planned it.
+//!
 //! It runs right after DataFusion's `join_selection`, before distribution is enforced, so the
 //! repartitioning the new mode needs (none on the probe side, one partition on the build side) is
 //! planned by DataFusion as for any other `CollectLeft` join.
@@ -22,6 +24,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
+use fjq_udfs::FjqOptions;
 use std::sync::Arc;
 
 /// How many times larger than the build side the probe side must be (by estimated bytes, or
@@ -42,8 +45,15 @@ impl PhysicalOptimizerRule for CollectSmallBuildRule {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let enabled = config
+            .extensions
+            .get::<FjqOptions>()
+            .is_none_or(|options| options.collect_small_builds);
+        if !enabled {
+            return Ok(plan);
+        }
         plan.transform_up(|node| {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));

@@ -25,6 +25,8 @@ pub struct FjqOptions {
     pub case_link_window_days: u32,
     /// `linked_cases`: the match statuses of the linkage accepted, on both sides of a link.
     pub case_link_statuses: Vec<i32>,
+    /// Whether fjq's join rule may gather a join's small side once (fjq_engine::join_mode).
+    pub collect_small_builds: bool,
     pub disclosure: Rules,
 }
 
@@ -44,6 +46,7 @@ impl Default for FjqOptions {
             cafcass_coverage_end: "2021-12-01".to_string(),
             case_link_window_days: CASE_LINK_WINDOW_DAYS,
             case_link_statuses: CASE_LINK_STATUSES.to_vec(),
+            collect_small_builds: true,
             disclosure: Rules::default(),
         }
     }
@@ -78,6 +81,11 @@ const LINK_FIELDS: &[(&str, &str)] = &[
         "linked_cases: the linkage match statuses accepted, comma-separated (1,4,39; add 35 for weak matches).",
     ),
 ];
+
+const PLAN_FIELDS: &[(&str, &str)] = &[(
+    "collect_small_builds",
+    "Joins: read the smaller side once and share it when the other side is at least four times larger (events to cases), instead of repartitioning both; true or false.",
+)];
 
 const RULE_FIELDS: &[(&str, &str)] = &[
     (
@@ -168,6 +176,14 @@ impl ExtensionOptions for FjqOptions {
         if key.starts_with("case_link_") {
             return self.set_link(key, value);
         }
+        if key == "collect_small_builds" {
+            self.collect_small_builds = match value.to_ascii_lowercase().as_str() {
+                "true" | "on" => true,
+                "false" | "off" => false,
+                _ => return config_err!("fjq.{key} must be true or false, got {value:?}"),
+            };
+            return Ok(());
+        }
         if self.field_mut(key).is_some() && fjq_contract::calendar::parse_iso(value).is_none() {
             return config_err!("fjq.{key} must be a date written YYYY-MM-DD, got {value:?}");
         }
@@ -191,12 +207,17 @@ impl ExtensionOptions for FjqOptions {
             value: Some(self.link(key)),
             description,
         });
+        let plans = PLAN_FIELDS.iter().map(|(key, description)| ConfigEntry {
+            key: format!("{}.{key}", Self::PREFIX),
+            value: Some(self.collect_small_builds.to_string()),
+            description,
+        });
         let rules = RULE_FIELDS.iter().map(|(key, description)| ConfigEntry {
             key: format!("{}.{key}", Self::PREFIX),
             value: Some(self.rule(key)),
             description,
         });
-        dates.chain(links).chain(rules).collect()
+        dates.chain(links).chain(plans).chain(rules).collect()
     }
 }
 
