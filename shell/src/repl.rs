@@ -179,7 +179,9 @@ impl Repl {
                         }
                         continue;
                     }
-                    if buffer.is_empty() && command::is_command(trimmed) {
+                    // As in psql, a command typed part-way through a statement runs at once
+                    // and the statement so far is kept: appended to the SQL, it was lost.
+                    if command::is_command(trimmed) {
                         let parsed = command::parse(trimmed);
                         // Quitting is not worth recalling; everything else is.
                         if parsed != Ok(Command::Quit) {

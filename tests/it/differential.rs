@@ -675,5 +675,9 @@ async fn joins_of_many_rows_to_few_gather_the_few_once_and_match_duckdb() {
     // The setting turns the rule off: DataFusion's own choice comes back.
     query(&engine, "SET fjq.collect_small_builds = false").await;
     let plan = physical_plan(&engine, &pathways).await;
-    assert_eq!(modes(&plan), ["Partitioned"], "rule off: join modes in\n{plan}");
+    assert_eq!(
+        modes(&plan),
+        ["Partitioned"],
+        "rule off: join modes in\n{plan}"
+    );
 }

@@ -69,6 +69,24 @@ fn a_statement_over_several_lines_runs_at_the_semicolon() {
     p.exp_eof().expect("Ctrl-D quits");
 }
 
+/// A command typed part-way through a statement runs at once, and the statement so far is kept
+/// until its semicolon (psql's behaviour).
+#[test]
+fn a_command_inside_a_statement_runs_and_the_statement_is_kept() {
+    crate::ensure_sample();
+    let mut p = shell("pty-history-command-inside");
+    p.send_line("SELECT 41 + 1 AS answer").expect("line 1");
+    p.exp_string("...> ").expect("continuation prompt");
+    p.send_line("\\timing off").expect("a command");
+    p.exp_string("Timing is off.").expect("the command ran");
+    p.exp_string("...> ").expect("the statement is still open");
+    p.send_line(";").expect("end it");
+    p.exp_string("42").expect("the statement ran");
+    p.exp_string("1 row").expect("footer");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exits");
+}
+
 #[test]
 fn ctrl_c_cancels_a_long_query_and_the_prompt_comes_back() {
     crate::ensure_sample();
