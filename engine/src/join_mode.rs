@@ -6,9 +6,10 @@
 //! that repartitions the large side: 12.9M events shuffled between the two threads to meet
 //! 0.7M filtered cases, most of them then dropped by the join. [`CollectSmallBuildRule`] turns
 //! a partitioned inner hash join into `CollectLeft` when statistics say the probe side is at
-//! least [`PROBE_TO_BUILD`] times the build side and the build side is at most [`MAX_BUILD_ROWS`]
-//! rows, and is one table's scan under filters and projections. The build side is then read once and shared, and the probe side streams through in
-//! its files' own partitions and order, so what follows can use that order.
+//! least [`PROBE_TO_BUILD`] times the build side, the build side is at most [`MAX_BUILD_ROWS`]
+//! rows, and it is one table's scan under filters and projections. The build side is then read
+//! once and shared, and the probe side streams through in its files' own partitions and order,
+//! so what follows can use that order.
 //!
 //! `SET fjq.collect_small_builds = false` leaves every join as DataFusion planned it.
 //!
@@ -28,13 +29,15 @@ use fjq_udfs::FjqOptions;
 use std::sync::Arc;
 
 /// How many times larger than the build side the probe side must be (by estimated bytes, or
-/// rows where bytes are unknown). Measured on the benchmark's joins: events to cases (about 5
-/// times) gained; people to cases (2.5 times) lost, as a single thread builds the table the
-/// two threads built in halves.
+/// rows where bytes are unknown). Measured on the benchmark's joins (docs/BENCHMARK.md): events
+/// to the public and private law cases gained 7%; events to all cases (about 5 times) moved
+/// within the noise; people to cases (2.5 times) lost, as one thread builds the table that two
+/// threads built in halves.
 pub const PROBE_TO_BUILD: usize = 4;
 
-/// The largest build side (estimated rows) gathered whole: about a year's cases at scale 1.0
-/// times four. Beyond it one thread building the table costs more than the shuffle saves.
+/// The largest build side (estimated rows) gathered whole: more than all the cases at scale 1.0
+/// (2.6M). A cap chosen, not measured: beyond it one thread would build a table of hundreds of
+/// megabytes alone while the other waits.
 pub const MAX_BUILD_ROWS: usize = 4 << 20;
 
 /// Turns lopsided partitioned inner hash joins into `CollectLeft` joins.
