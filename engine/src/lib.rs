@@ -14,6 +14,7 @@ pub mod compact_views;
 pub mod config;
 pub mod curve;
 mod dataset;
+pub mod date_parts;
 mod deferred;
 pub mod diagnostics;
 pub mod error;
@@ -76,6 +77,7 @@ impl Engine {
 
         let ctx = config::build_context(&dataset, &config)?;
         fjq_udfs::register_all(&ctx);
+        date_parts::register(&ctx);
         catalogue::register(&ctx, &data_dir, &present, config.string_views).await?;
         if config.register_truth {
             catalogue::register_truth(&ctx, &data_dir)?;

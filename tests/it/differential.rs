@@ -392,7 +392,7 @@ async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
 /// An engine over the calibration data in 4 partitions and batches of 100 rows, so that sorts,
 /// groups and joins cross many batch and partition boundaries, with the code columns scanned as
 /// string views (`EngineConfig::string_views`, the default; DuckDB reads plain strings).
-async fn engine_in_small_batches() -> Engine {
+pub(crate) async fn engine_in_small_batches() -> Engine {
     engine_in_small_batches_with(true).await
 }
 
@@ -680,4 +680,26 @@ async fn joins_of_many_rows_to_few_gather_the_few_once_and_match_duckdb() {
         ["Partitioned"],
         "rule off: join modes in\n{plan}"
     );
+}
+
+/// `EXTRACT` and `date_part` on dates take fjq's fast path (fjq_engine::date_parts) for the
+/// year, quarter, month and day, and DataFusion's for the rest: both against DuckDB, over
+/// columns with NULLs, as group keys, in a filter DataFusion rewrites into a range of dates,
+/// and on a timestamp (DataFusion's path), in 4 partitions of 100-row batches.
+#[tokio::test]
+async fn parts_of_dates_match_duckdb() {
+    let engine = engine_in_small_batches().await;
+    let parts = "CAST(EXTRACT(YEAR FROM first_disposal_date) AS BIGINT) AS y,
+                 CAST(EXTRACT(QUARTER FROM start_date) AS BIGINT) AS q,
+                 CAST(date_part('month', first_disposal_date) AS BIGINT) AS m,
+                 CAST(datepart('day', start_date) AS BIGINT) AS d,
+                 CAST(EXTRACT(DOW FROM start_date) AS BIGINT) AS dow,
+                 CAST(EXTRACT(HOUR FROM CAST(start_date AS TIMESTAMP)) AS BIGINT) AS h";
+    let sql = format!(
+        "SELECT y, q, m, d, dow, h, count(*) FROM (SELECT {parts} FROM cases) GROUP BY 1, 2, 3, 4, 5, 6"
+    );
+    compare("parts of dates", &engine, &sql, &sql).await;
+    let sql = "SELECT case_id, CAST(EXTRACT(MONTH FROM start_date) AS BIGINT) FROM cases
+               WHERE EXTRACT(YEAR FROM start_date) = 2015 AND EXTRACT(DAY FROM start_date) IN (1, 29, 31)";
+    compare("a filter on the year", &engine, sql, sql).await;
 }

@@ -4,7 +4,7 @@
 //! README's three linked questions against independent DuckDB computations.
 
 use crate::common::{self, open_with_truth, query, value};
-use crate::differential::{PRIVATE_LAW_STAGES, duckdb_rows, fjq_rows};
+use crate::differential::{PRIVATE_LAW_STAGES, duckdb_rows, engine_in_small_batches, fjq_rows};
 use fjq_engine::{Engine, EngineConfig};
 
 /// The same pairing `linked_cases` makes, written the way a DuckDB user would: the window as
@@ -324,4 +324,57 @@ async fn the_readme_linked_questions_agree_with_duckdb() {
          FROM ch GROUP BY y",
     );
     assert_close("children found", &ours, &theirs);
+}
+
+/// `linked_people` row for row against the same pairs joined in DuckDB from the court side (the
+/// order a researcher reads the spine in), and the linkage question the benchmark asks (court
+/// children found in Cafcass: a LEFT JOIN to the view filtered on a Cafcass column), in 4
+/// partitions of 100-row batches. The view is written from the Cafcass side so that such a
+/// filter shrinks the pairs before they meet `people`; the answers must not depend on that.
+#[tokio::test]
+async fn linked_people_and_a_left_join_to_it_match_duckdb() {
+    let data = common::calibration_dataset();
+    let engine = engine_in_small_batches().await;
+    let ours = fjq_rows(
+        &engine,
+        "SELECT case_id, role_id, person_id, court_role, coalesce(relationship_to_child, '-'), link_id,
+                court_match_status, cafcass_case_id, cafcass_person_id, cafcass_role, cafcass_match_status
+         FROM linked_people",
+    )
+    .await;
+    let theirs = duckdb_rows(
+        data,
+        "SELECT p.case_id, p.role_id, p.person_id, p.role, coalesce(p.relationship_to_child, '-'), lf.link_id,
+                lf.match_status, cp.cafcass_case_id, cp.cafcass_person_id, cp.role, lc.match_status
+         FROM people p
+         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id
+         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
+    );
+    assert_same("linked_people", &ours, &theirs);
+
+    let ours = fjq_rows(
+        &engine,
+        "SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id) FROM people p JOIN cases c USING (case_id)
+         LEFT JOIN linked_people l ON l.person_id = p.person_id AND l.cafcass_role = 'subject'
+         WHERE c.case_type IN ('public_law', 'private_law') AND p.role = 'child' GROUP BY 1, c.case_type",
+    )
+    .await;
+    let theirs = duckdb_rows(
+        data,
+        "SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id) FROM people p JOIN cases c USING (case_id)
+         LEFT JOIN (SELECT lf.source_person_id AS person_id FROM linkage lf
+                    JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+                    JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id AND cp.role = 'subject'
+                    WHERE lf.dataset = 'family_court') l ON l.person_id = p.person_id
+         WHERE c.case_type IN ('public_law', 'private_law') AND p.role = 'child' GROUP BY 1, c.case_type",
+    );
+    assert_eq!(
+        ours, theirs,
+        "children found in Cafcass, by region and case type"
+    );
+    assert!(
+        ours.len() >= 10,
+        "a row per region and case type: {ours:#?}"
+    );
 }
