@@ -2,15 +2,19 @@
 //! descriptions, declared sort orders and a definition `SHOW CREATE TABLE` prints), the views
 //! every session defines, and the ground truth for tests.
 
+use crate::config::EngineConfig;
 use crate::error::{EngineError, Result};
+use crate::file_ranges::{self, DeclaredRanges, TableFiles};
 use crate::validate;
+use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ScalarValue, SplitPoint};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, Partitioning, RangePartitioning};
 use datafusion::prelude::col;
 use fjq_contract::{ColumnType, TableSpec};
 use std::path::Path;
@@ -170,23 +174,30 @@ pub const VIEWS: &[View] = &[
 
 /// Registers every contract table of `data_dir` and defines the views. A table the dataset
 /// does not hold is registered with its schema but no data: a query reading it, directly or
-/// through a view, is told which table is missing and why.
+/// through a view, is told which table is missing and why. `present` are the tables the
+/// dataset holds, with their files as checked at open.
 pub(crate) async fn register(
     ctx: &SessionContext,
     data_dir: &Path,
-    present: &[&'static TableSpec],
-    string_views: bool,
+    present: &[TableFiles],
+    config: &EngineConfig,
 ) -> Result<()> {
-    let present_names: Vec<&str> = present.iter().map(|t| t.name).collect();
+    let splits = if config.declare_file_ranges {
+        file_ranges::split_points(present, ctx.copied_config().target_partitions())
+    } else {
+        Default::default()
+    };
+    let present_names: Vec<&str> = present.iter().map(|t| t.spec.name).collect();
     for spec in fjq_contract::TABLES {
         if present_names.contains(&spec.name) {
-            register_table(ctx, data_dir, spec, None, string_views)?;
+            let table = listing_table(data_dir, spec, config.string_views, splits.get(spec.name))?;
+            ctx.register_table(spec.name, table)?;
         } else {
             ctx.register_table(
                 spec.name,
                 Arc::new(NotInDataset {
                     spec,
-                    string_views,
+                    string_views: config.string_views,
                     present: present_names.join(", "),
                 }),
             )?;
@@ -271,13 +282,14 @@ pub fn definition(spec: &TableSpec, location: &Path) -> String {
     s
 }
 
-fn register_table(
-    ctx: &SessionContext,
+/// The table over `data_dir/<table>/`, declared range-partitioned on its first sort column at
+/// `splits` when given (`file_ranges`).
+fn listing_table(
     data_dir: &Path,
-    spec: &TableSpec,
-    as_name: Option<&str>,
+    spec: &'static TableSpec,
     string_views: bool,
-) -> Result<()> {
+    splits: Option<&Vec<ScalarValue>>,
+) -> Result<Arc<dyn TableProvider>> {
     let dir = data_dir.join(spec.name);
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
     let order = vec![
@@ -294,12 +306,43 @@ fn register_table(
     // join and fails (an internal error) when they differ. Code columns may be string views
     // (result_types).
     let schema = crate::result_types::scan_schema(spec, string_views);
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(schema);
-    let table = ListingTable::try_new(config)?.with_definition(Some(definition(spec, &dir)));
-    ctx.register_table(as_name.unwrap_or(spec.name), Arc::new(table))?;
-    Ok(())
+    let table = |options: ListingOptions| -> Result<Arc<ListingTable>> {
+        let config = ListingTableConfig::new(url.clone())
+            .with_listing_options(options)
+            .with_schema(schema.clone());
+        Ok(Arc::new(
+            ListingTable::try_new(config)?.with_definition(Some(definition(spec, &dir))),
+        ))
+    };
+    let plain = table(options.clone())?;
+    let Some(splits) = splits else {
+        return Ok(plain);
+    };
+    // The files as they are now, to be compared before each scan: the split points were read
+    // from these (a moment earlier, at open).
+    let files_at_open = validate::snapshot(data_dir, &[spec])
+        .remove(spec.name)
+        .unwrap_or_default();
+    // DataFusion groups the files in runs of equal length, one to a declared partition.
+    if files_at_open.len() % (splits.len() + 1) != 0 {
+        return Ok(plain);
+    }
+    let key = spec.sort_order[0];
+    let ranges = RangePartitioning::try_new(
+        vec![col(key).sort(true, false)],
+        splits
+            .iter()
+            .map(|v| SplitPoint::new(vec![v.clone()]))
+            .collect(),
+    )?;
+    let declared = table(options.with_output_partitioning(Some(Partitioning::Range(ranges))))?;
+    Ok(Arc::new(DeclaredRanges {
+        declared,
+        plain,
+        spec,
+        data_dir: data_dir.to_path_buf(),
+        files_at_open,
+    }))
 }
 
 /// Registers `_truth/` tables in a schema `truth` (e.g. `truth.entries`).
@@ -313,12 +356,9 @@ pub(crate) fn register_truth(ctx: &SessionContext, data_dir: &Path) -> Result<()
     for spec in fjq_contract::truth::TABLES {
         let files = validate::table_files(&truth_dir, spec)?;
         validate::check_files(spec, &files)?;
-        register_table(
-            ctx,
-            &truth_dir,
-            spec,
-            Some(&format!("truth.{}", spec.name)),
-            false,
+        ctx.register_table(
+            format!("truth.{}", spec.name),
+            listing_table(&truth_dir, spec, false, None)?,
         )?;
     }
     Ok(())

@@ -34,6 +34,9 @@ pub struct EngineConfig {
     /// Scan the code columns as string views (`fjq_engine::result_types`); on by default.
     /// Results keep the contract's `Utf8` either way.
     pub string_views: bool,
+    /// Declare scans range-partitioned on their key where the files' footers prove it
+    /// (`fjq_engine::file_ranges`); on by default.
+    pub declare_file_ranges: bool,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +50,7 @@ impl Default for EngineConfig {
             release_dir: None,
             output_dir: None,
             string_views: true,
+            declare_file_ranges: true,
         }
     }
 }
@@ -76,6 +80,9 @@ pub(crate) fn build_context(
     // Page-index pruning and statistics make the sorted layout pay off.
     session.options_mut().execution.parquet.enable_page_index = true;
     session.options_mut().execution.parquet.pushdown_filters = false;
+    // Scans declared range-partitioned (file_ranges) have one partition per thread: let a
+    // grouping by the key and more (`case_id, case_type`) use them as they are on two threads.
+    session.options_mut().optimizer.subset_repartition_threshold = 2;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = config.memory_limit {
         if limit == 0 {

@@ -11,6 +11,9 @@
 //! once and shared, and the probe side streams through in its files' own partitions and order,
 //! so what follows can use that order.
 //!
+//! A join whose two sides are already co-partitioned on its keys (`crate::file_ranges`) is left
+//! partitioned: it needs no exchange to stay so.
+//!
 //! `SET fjq.collect_small_builds = false` leaves every join as DataFusion planned it.
 //!
 //! It runs right after DataFusion's `join_selection`, before distribution is enforced, so the
@@ -24,7 +27,9 @@ use datafusion::config::ConfigOptions;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, StatisticsArgs, StatisticsContext,
+};
 use fjq_udfs::FjqOptions;
 use std::sync::Arc;
 
@@ -66,6 +71,7 @@ impl PhysicalOptimizerRule for CollectSmallBuildRule {
                 || join.null_aware
                 || !reads_one_table(join.left().as_ref())
                 || !lopsided(join.left().as_ref(), join.right().as_ref())
+                || co_partitioned(join)
             {
                 return Ok(Transformed::no(node));
             }
@@ -87,6 +93,18 @@ impl PhysicalOptimizerRule for CollectSmallBuildRule {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// Whether both sides already arrive split alike on the join keys (range partitions declared
+/// from the files, `crate::file_ranges`): the partitioned join then moves no row at all, and
+/// builds its tables on every thread, where gathering would build one table on one.
+fn co_partitioned(join: &HashJoinExec) -> bool {
+    let children = [join.left().as_ref(), join.right().as_ref()];
+    join.left().output_partitioning().partition_count() > 1
+        && join
+            .input_distribution_requirements()
+            .unsatisfied_co_partitioned_children(join.name(), &children)
+            .is_ok_and(|unsatisfied| unsatisfied.is_empty())
 }
 
 /// Whether the build side is one table's scan under filters and projections: the sizes

@@ -19,6 +19,7 @@ mod deferred;
 pub mod diagnostics;
 pub mod error;
 pub mod export;
+pub mod file_ranges;
 pub mod import;
 pub mod join_mode;
 pub mod memory;
@@ -67,9 +68,15 @@ impl Engine {
             .map_err(|_| EngineError::DataDirMissing(given.to_path_buf()))?;
         let dataset = dataset::read(&data_dir)?;
         let present = dataset.present_tables();
+        let mut checked = Vec::with_capacity(present.len());
         for spec in &present {
             let files = validate::table_files(&data_dir, spec)?;
-            validate::check_files(spec, &files)?;
+            let ranges = validate::check_files(spec, &files)?;
+            checked.push(file_ranges::TableFiles {
+                spec,
+                files,
+                ranges,
+            });
         }
         let files_seen = Arc::new(std::sync::Mutex::new(validate::snapshot(
             &data_dir, &present,
@@ -78,7 +85,7 @@ impl Engine {
         let ctx = config::build_context(&dataset, &config)?;
         fjq_udfs::register_all(&ctx);
         date_parts::register(&ctx);
-        catalogue::register(&ctx, &data_dir, &present, config.string_views).await?;
+        catalogue::register(&ctx, &data_dir, &checked, &config).await?;
         if config.register_truth {
             catalogue::register_truth(&ctx, &data_dir)?;
         }

@@ -3,6 +3,7 @@
 //! than later in the middle of a query.
 
 use crate::error::{EngineError, Result};
+use crate::file_ranges::{KeyRange, key_range};
 use fjq_contract::TableSpec;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use std::fs::File;
@@ -37,8 +38,11 @@ pub fn table_files(data_dir: &Path, spec: &TableSpec) -> Result<Vec<PathBuf>> {
 }
 
 /// Reads each file's footer and checks every contract column is present with an accepted type.
-/// Extra columns are allowed (a real extract may carry more); they are not registered.
-pub fn check_files(spec: &TableSpec, files: &[PathBuf]) -> Result<()> {
+/// Extra columns are allowed (a real extract may carry more); they are not registered. Returns
+/// each file's range of the table's first sort column, where its statistics give one
+/// (`file_ranges`).
+pub fn check_files(spec: &TableSpec, files: &[PathBuf]) -> Result<Vec<Option<KeyRange>>> {
+    let mut ranges = Vec::with_capacity(files.len());
     for file in files {
         let corrupt = |message: String| EngineError::CorruptParquet {
             table: spec.name.to_string(),
@@ -74,8 +78,9 @@ pub fn check_files(spec: &TableSpec, files: &[PathBuf]) -> Result<()> {
                 Ok(_) => {}
             }
         }
+        ranges.push(key_range(spec, &meta));
     }
-    Ok(())
+    Ok(ranges)
 }
 
 /// After a query failed while reading, finds the file to blame: a table folder or file that
@@ -121,9 +126,11 @@ pub fn find_damage(data_dir: &Path, specs: &[&TableSpec]) -> Option<EngineError>
     None
 }
 
+/// A Parquet file with its size and modification time.
+pub type FileStamp = (PathBuf, u64, Option<std::time::SystemTime>);
+
 /// Each table's Parquet files with their size and modification time.
-pub type Snapshot =
-    std::collections::HashMap<&'static str, Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>;
+pub type Snapshot = std::collections::HashMap<&'static str, Vec<FileStamp>>;
 
 /// The files of `specs` as they are now (a table whose folder cannot be read has none).
 pub fn snapshot(data_dir: &Path, specs: &[&'static TableSpec]) -> Snapshot {

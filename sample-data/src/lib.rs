@@ -31,8 +31,9 @@ pub use parquet_out::WriteError;
 
 /// The version written into `dataset.json`, and part of the cached sample's folder name: the
 /// package version and a data revision, bumped whenever the same seed would give other data
-/// (revision 2: guardian allocation waits and `_truth/case_links`).
-pub const GENERATOR_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-data2");
+/// (revision 2: guardian allocation waits and `_truth/case_links`; revision 3: tables of more
+/// than one file written in a multiple of four equal files).
+pub const GENERATOR_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-data3");
 /// The scale of the default sample fjq opens when given no data directory.
 pub const DEFAULT_SAMPLE_SCALE: f64 = 0.01;
 pub const DEFAULT_SEED: u64 = 42;
@@ -68,6 +69,10 @@ pub struct Options {
     pub out: PathBuf,
     /// Writer threads; None = the machine's cores.
     pub threads: Option<usize>,
+    /// At most this many court and Cafcass cases per file of their tables; None = 400,000
+    /// court and 250,000 Cafcass cases. Tests write small datasets in many files with it, as the full-size
+    /// data is written.
+    pub cases_per_file: Option<usize>,
 }
 
 /// Progress reports, for a front end to show.
@@ -147,13 +152,21 @@ pub fn generate(
     let index = persons::index(&world, &ids);
 
     let (world, ids, index) = (&world, &ids, &index);
+    let court_per_part = options
+        .cases_per_file
+        .unwrap_or(COURT_CASES_PER_PART)
+        .max(1);
+    let cafcass_per_part = options
+        .cases_per_file
+        .unwrap_or(CAFCASS_CASES_PER_PART)
+        .max(1);
     let mut jobs: Vec<Job> = Vec::new();
-    for (part, chunk) in chunks(&court_order, COURT_CASES_PER_PART).enumerate() {
+    for (part, chunk) in chunks(&court_order, court_per_part).enumerate() {
         jobs.push(Box::new(move || {
             court::write_part(world, ids, chunk, part, out)
         }));
     }
-    for (part, chunk) in chunks(&cafcass_order, CAFCASS_CASES_PER_PART).enumerate() {
+    for (part, chunk) in chunks(&cafcass_order, cafcass_per_part).enumerate() {
         jobs.push(Box::new(move || {
             cafcass::write_part(world, ids, chunk, part, out)
         }));
@@ -248,9 +261,16 @@ pub fn generate(
     })
 }
 
+/// Parts of at most `size` items: one when they fit, else a multiple of four parts of equal
+/// size, so that two or four threads each scan an equal run of whole files (fjq declares a
+/// table's scan range-partitioned in such runs, `fjq_engine::file_ranges`).
 fn chunks<T>(items: &[T], size: usize) -> impl Iterator<Item = &[T]> {
     // Always at least one (possibly empty) part, so every table has a file.
-    let n = items.len().div_ceil(size).max(1);
+    let n = match items.len().div_ceil(size) {
+        0 | 1 => 1,
+        n => n.next_multiple_of(4),
+    };
+    let size = items.len().div_ceil(n).max(1);
     (0..n).map(move |i| &items[(i * size).min(items.len())..((i + 1) * size).min(items.len())])
 }
 

@@ -49,6 +49,7 @@ pub fn ensure() -> anyhow::Result<PathBuf> {
         seed: DEFAULT_SEED,
         out: tmp.clone(),
         threads: None,
+        cases_per_file: None,
     };
     let written = fjq_sample_data::generate(&options, &|_| {});
     if let Err(e) = written {

@@ -33,6 +33,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<Summary> {
         seed: args.seed,
         out: args.out.clone(),
         threads: None,
+        cases_per_file: None,
     };
     let summary = generate(&options, &on_progress)
         .with_context(|| format!("generating a dataset into {}", args.out.display()))?;

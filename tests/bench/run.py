@@ -20,6 +20,7 @@ import html
 import csv
 import io
 import json
+import re
 import os
 import statistics
 import subprocess
@@ -144,9 +145,20 @@ def draw_chart(results, path):
     Path(path).write_text("\n".join(out))
 
 
+def data_revision():
+    """The generator's data revision (`-dataN` in GENERATOR_VERSION): a dataset written by an
+    older revision holds other data or another layout, and is written again."""
+    source = (ROOT / "sample-data" / "src" / "lib.rs").read_text()
+    found = re.search(r'GENERATOR_VERSION: &str = concat!\(env!\("CARGO_PKG_VERSION"\), "(-data\d+)"\)', source)
+    return found.group(1) if found else None
+
+
 def ensure_data(scale):
     data = ROOT / "target" / "bench-data" / f"scale-{scale}"
-    if not (data / "dataset.json").exists():
+    meta = data / "dataset.json"
+    revision = data_revision()
+    stale = meta.exists() and revision is not None and not json.loads(meta.read_text()).get("generator", {}).get("version", "").endswith(revision)
+    if not meta.exists() or stale:
         print(f"generating scale {scale} into {data}", flush=True)
         subprocess.run([str(FJQ), "generate", "--scale", str(scale), "--out", str(data), "--quiet"], check=True)
     return data

@@ -75,7 +75,24 @@ async fn same_answer(name: &str, fjq_sql: &str, duckdb_sql: &str) {
 }
 
 async fn compare(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql: &str) {
-    let data = common::calibration_dataset();
+    compare_on(
+        common::calibration_dataset(),
+        name,
+        engine,
+        fjq_sql,
+        duckdb_sql,
+    )
+    .await;
+}
+
+/// fjq's rows (from `engine`) against DuckDB's over the files in `data`, in any order.
+pub(crate) async fn compare_on(
+    data: &Path,
+    name: &str,
+    engine: &Engine,
+    fjq_sql: &str,
+    duckdb_sql: &str,
+) {
     let ours = fjq_rows(engine, fjq_sql).await;
     let theirs = duckdb_rows(data, duckdb_sql);
     assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
@@ -100,7 +117,7 @@ async fn compare(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql: &str) {
 
 /// Public law stages in plain SQL: the CASE a researcher writes instead of `pathway_stage`,
 /// with FUNCTIONS.md's ranks.
-const PUBLIC_LAW_STAGES: &str = "
+pub(crate) const PUBLIC_LAW_STAGES: &str = "
   s AS (SELECT e.case_id, e.event_date, CASE
           WHEN e.event_code = 'G63' THEN 'withdrawn' WHEN e.event_code = 'ORDREF' THEN 'refused'
           WHEN e.event_code = 'ORDNOM' THEN 'no_order' WHEN e.event_code = 'G62' THEN 'reopened'
@@ -117,13 +134,13 @@ const PUBLIC_LAW_STAGES: &str = "
           WHEN 'refused' THEN 17 WHEN 'no_order' THEN 18 WHEN 'reopened' THEN 19 WHEN 'closed' THEN 20 END AS rk
         FROM s WHERE stage IS NOT NULL)";
 
-const FJQ_PUBLIC_LAW_PATHWAY: &str = "
+pub(crate) const FJQ_PUBLIC_LAW_PATHWAY: &str = "
   SELECT e.case_id, case_pathway(pathway_stage(c.case_type, e.event_code, e.hearing_type, e.disposal_type), e.event_date, '{mode}')
   FROM events e JOIN cases c USING (case_id)
   WHERE c.case_type = 'public_law' AND NOT e.error AND NOT e.vacated GROUP BY e.case_id";
 
 /// The `observed` pathway in plain SQL over a stages CTE: consecutive repeats dropped.
-fn observed_in_duckdb(stages: &str) -> String {
+pub(crate) fn observed_in_duckdb(stages: &str) -> String {
     format!(
         "WITH {stages},
              o AS (SELECT *, lag(stage) OVER (PARTITION BY case_id ORDER BY event_date, rk, stage) AS prev FROM r)
@@ -536,7 +553,7 @@ async fn results_and_written_files_carry_the_contracts_string_type() {
 }
 
 /// The physical plan of `sql`, one operator a line, indented by depth.
-async fn physical_plan(engine: &Engine, sql: &str) -> String {
+pub(crate) async fn physical_plan(engine: &Engine, sql: &str) -> String {
     use datafusion::arrow::array::AsArray;
     let batches = query(engine, &format!("EXPLAIN {sql}")).await;
     let mut plan = None;

@@ -12,6 +12,7 @@ mod disclosure;
 mod docs_examples;
 mod engine_validation;
 mod exceptions;
+mod file_ranges;
 mod full_scale;
 mod functions_truth;
 mod fuzz;
