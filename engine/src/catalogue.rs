@@ -324,7 +324,7 @@ fn listing_table(
         .remove(spec.name)
         .unwrap_or_default();
     // DataFusion groups the files in runs of equal length, one to a declared partition.
-    if files_at_open.len() % (splits.len() + 1) != 0 {
+    if !files_at_open.len().is_multiple_of(splits.len() + 1) {
         return Ok(plain);
     }
     let key = spec.sort_order[0];

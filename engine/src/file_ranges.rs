@@ -113,7 +113,11 @@ pub fn split_points(
     let mut own: Vec<(&TableFiles, Vec<KeyRange>)> = Vec::new();
     for table in tables {
         let n = table.files.len();
-        let runs = if n % threads == 0 { threads } else { n };
+        let runs = if n.is_multiple_of(threads) {
+            threads
+        } else {
+            n
+        };
         if n < threads || runs < 2 || !names_sort_as_paths(&table.files) {
             continue;
         }
