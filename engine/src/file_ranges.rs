@@ -3,14 +3,14 @@
 //! The generator writes `cases`, `events` and `people` in files split at the same `case_id`
 //! boundaries, and the Cafcass tables at the same `cafcass_case_id` ones, each file sorted by
 //! that key. When a table's footers prove that its files, in name order, hold ascending key
-//! ranges that do not overlap, fjq tells DataFusion the scan is range-partitioned on the key, each
-//! partition a run of whole files ([`split_points`]). A per-case aggregate then runs in one phase with no repartition (every
-//! case's rows are in one partition), and a join between two tables split at the same points
-//! meets partition by partition instead of shuffling both sides. DataFusion does not check a
-//! declaration (`RangePartitioning`'s contract), so nothing is declared unless the footers show
-//! it to hold: an imported extract or a folder of files written any other way is scanned as
-//! before. [`DeclaredRanges`] keeps a declaration true if the files change under a running
-//! engine.
+//! ranges that do not overlap, fjq tells DataFusion the scan is range-partitioned on the key,
+//! each partition a run of whole files ([`split_points`]). A per-case aggregate then runs in one
+//! phase with no repartition (every case's rows are in one partition), and a join between two
+//! tables split at the same points meets partition by partition instead of shuffling both
+//! sides. DataFusion does not check a declaration (`RangePartitioning`'s contract), so nothing
+//! is declared unless the footers show it to hold: an imported extract or a folder of files
+//! written any other way is scanned as before. [`DeclaredRanges`] keeps a declaration true if
+//! the files change under a running engine.
 
 use crate::validate;
 use datafusion::arrow::array::Array;
