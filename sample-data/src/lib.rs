@@ -70,8 +70,8 @@ pub struct Options {
     /// Writer threads; None = the machine's cores.
     pub threads: Option<usize>,
     /// At most this many court and Cafcass cases per file of their tables; None = 400,000
-    /// court and 250,000 Cafcass cases. Tests write small datasets in many files with it, as the full-size
-    /// data is written.
+    /// court and 250,000 Cafcass cases. Tests write small datasets in many files with it, as
+    /// the full-size data is written.
     pub cases_per_file: Option<usize>,
 }
 

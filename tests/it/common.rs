@@ -21,25 +21,27 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 pub fn generate(scale: f64, seed: u64, out: &Path, threads: Option<usize>) {
-    let options = Options {
+    write_dataset(Options {
         scale,
         seed,
         out: out.to_path_buf(),
         threads,
         cases_per_file: None,
-    };
-    fjq_sample_data::generate(&options, &|_| {}).expect("generation succeeds");
+    });
 }
 
 /// A dataset written with `cases_per_file` court and Cafcass cases to a file of their tables.
 pub fn generate_in_files(scale: f64, seed: u64, out: &Path, cases_per_file: usize) {
-    let options = Options {
+    write_dataset(Options {
         scale,
         seed,
         out: out.to_path_buf(),
         threads: None,
         cases_per_file: Some(cases_per_file),
-    };
+    });
+}
+
+fn write_dataset(options: Options) {
     fjq_sample_data::generate(&options, &|_| {}).expect("generation succeeds");
 }
 
