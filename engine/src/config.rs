@@ -114,7 +114,7 @@ pub(crate) fn build_context(
 
 /// DataFusion's physical optimizer rules with fjq's: the join mode rule right after DataFusion
 /// chooses join modes (before distribution is enforced, which must see the mode it picks), the
-/// entry window and view compaction rules at the end, on the finished plan.
+/// sorted aggregation, entry window and view compaction rules at the end, on the finished plan.
 fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let after_join_selection = rules
@@ -125,6 +125,7 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
         after_join_selection,
         Arc::new(crate::join_mode::CollectSmallBuildRule),
     );
+    rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule));
     rules.push(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule));
     rules.push(Arc::new(crate::compact_views::CompactViewsRule));
     rules

@@ -26,6 +26,7 @@ pub mod memory;
 pub mod result_types;
 pub mod safe;
 mod sandbox;
+pub mod sorted_aggregate;
 mod validate;
 
 pub use catalogue::{VIEWS, View, definition};

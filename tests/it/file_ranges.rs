@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 /// About 52 thousand court cases in 7 files per court table (6 of 8,000 cases and the rest),
 /// and about 20 thousand Cafcass cases in 3 files per Cafcass table: the full-size layout in
 /// miniature.
-fn split_dataset() -> &'static Path {
+pub(crate) fn split_dataset() -> &'static Path {
     static CELL: OnceLock<PathBuf> = OnceLock::new();
     CELL.get_or_init(|| {
         let dir = common::scratch("split-0.02");
@@ -35,7 +35,7 @@ fn copy_of_split_dataset(name: &str) -> PathBuf {
 
 /// Two partitions as on the benchmark machine, 100-row batches, and DataFusion's own gathering
 /// of small build sides off, so that a join's mode is the declaration's doing.
-async fn engine_on(data: &Path) -> Engine {
+pub(crate) async fn engine_on(data: &Path) -> Engine {
     let engine = Engine::open(
         data,
         EngineConfig {
@@ -74,9 +74,9 @@ fn declared(plan: &str, table: &str) -> bool {
     scan.contains("output_partitioning=Range(")
 }
 
-const ALL_CASE_PATHWAYS: &str = "SELECT case_id, case_pathway(event_code, event_date) FROM events
+pub(crate) const ALL_CASE_PATHWAYS: &str = "SELECT case_id, case_pathway(event_code, event_date) FROM events
      WHERE NOT error GROUP BY case_id";
-const ALL_CASE_PATHWAYS_IN_DUCKDB: &str = "WITH o AS (SELECT case_id, event_date, event_code,
+pub(crate) const ALL_CASE_PATHWAYS_IN_DUCKDB: &str = "WITH o AS (SELECT case_id, event_date, event_code,
          lag(event_code) OVER (PARTITION BY case_id ORDER BY event_date, event_code) AS prev
          FROM events WHERE NOT error)
      SELECT case_id, string_agg(event_code, ' > ' ORDER BY event_date, event_code) FROM o

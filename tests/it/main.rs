@@ -21,3 +21,4 @@ mod linked;
 mod sacro;
 mod safe_errors;
 mod slt;
+mod sorted_aggregate;

@@ -27,6 +27,9 @@ pub struct FjqOptions {
     pub case_link_statuses: Vec<i32>,
     /// Whether fjq's join rule may gather a join's small side once (fjq_engine::join_mode).
     pub collect_small_builds: bool,
+    /// Whether aggregates over input sorted on their keys group by runs of equal keys
+    /// (fjq_engine::sorted_aggregate).
+    pub sorted_aggregation: bool,
     pub disclosure: Rules,
 }
 
@@ -47,6 +50,7 @@ impl Default for FjqOptions {
             case_link_window_days: CASE_LINK_WINDOW_DAYS,
             case_link_statuses: CASE_LINK_STATUSES.to_vec(),
             collect_small_builds: true,
+            sorted_aggregation: true,
             disclosure: Rules::default(),
         }
     }
@@ -82,10 +86,16 @@ const LINK_FIELDS: &[(&str, &str)] = &[
     ),
 ];
 
-const PLAN_FIELDS: &[(&str, &str)] = &[(
-    "collect_small_builds",
-    "Joins: read the smaller side once and share it when the other side is at least four times larger (events to cases), instead of repartitioning both; true or false.",
-)];
+const PLAN_FIELDS: &[(&str, &str)] = &[
+    (
+        "collect_small_builds",
+        "Joins: read the smaller side once and share it when the other side is at least four times larger (events to cases), instead of repartitioning both; true or false.",
+    ),
+    (
+        "sorted_aggregation",
+        "Aggregates over rows sorted on their group keys (per case, from the case-sorted files): find groups where the keys change instead of hashing every key; true or false.",
+    ),
+];
 
 const RULE_FIELDS: &[(&str, &str)] = &[
     (
@@ -135,6 +145,22 @@ const RULE_FIELDS: &[(&str, &str)] = &[
 ];
 
 impl FjqOptions {
+    /// The plan switches (`PLAN_FIELDS`), by key.
+    fn plan_flag_mut(&mut self, key: &str) -> Option<&mut bool> {
+        match key {
+            "collect_small_builds" => Some(&mut self.collect_small_builds),
+            "sorted_aggregation" => Some(&mut self.sorted_aggregation),
+            _ => None,
+        }
+    }
+
+    fn plan_flag(&self, key: &str) -> bool {
+        match key {
+            "sorted_aggregation" => self.sorted_aggregation,
+            _ => self.collect_small_builds,
+        }
+    }
+
     fn field_mut(&mut self, key: &str) -> Option<&mut String> {
         match key {
             "court_coverage_start" => Some(&mut self.court_coverage_start),
@@ -176,8 +202,8 @@ impl ExtensionOptions for FjqOptions {
         if key.starts_with("case_link_") {
             return self.set_link(key, value);
         }
-        if key == "collect_small_builds" {
-            self.collect_small_builds = match value.to_ascii_lowercase().as_str() {
+        if let Some(flag) = self.plan_flag_mut(key) {
+            *flag = match value.to_ascii_lowercase().as_str() {
                 "true" | "on" => true,
                 "false" | "off" => false,
                 _ => return config_err!("fjq.{key} must be true or false, got {value:?}"),
@@ -209,7 +235,7 @@ impl ExtensionOptions for FjqOptions {
         });
         let plans = PLAN_FIELDS.iter().map(|(key, description)| ConfigEntry {
             key: format!("{}.{key}", Self::PREFIX),
-            value: Some(self.collect_small_builds.to_string()),
+            value: Some(self.plan_flag(key).to_string()),
             description,
         });
         let rules = RULE_FIELDS.iter().map(|(key, description)| ConfigEntry {
@@ -225,6 +251,7 @@ fn unknown(key: &str) -> Result<()> {
     let known: Vec<String> = FIELDS
         .iter()
         .chain(LINK_FIELDS)
+        .chain(PLAN_FIELDS)
         .chain(RULE_FIELDS)
         .map(|(k, _)| format!("fjq.{k}"))
         .collect();

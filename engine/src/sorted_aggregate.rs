@@ -1,0 +1,522 @@
+//! Grouping input that arrives sorted on its group keys by runs of equal keys.
+//!
+//! The case tables are written sorted by case (and the scans are declared so:
+//! `crate::file_ranges`), so a per-case aggregate sees each case's rows together. DataFusion
+//! plans such an aggregate with `ordering_mode=Sorted` and emits each group once the next one
+//! starts, but it still finds every row's group by hashing its key into a table: for 13M
+//! events grouped by `case_id`, 0.36 s of the aggregate's 0.80 s. [`SortedRunsRule`] puts a
+//! [`SortedRunAggregateExec`] in place of such an aggregate. It finds where the keys change by
+//! comparing neighbours (`arrow::compute::partition`), numbers the runs as groups, hands the
+//! numbers to the same accumulators DataFusion would use (`GroupsAccumulator`), and emits the
+//! finished groups after every batch, keeping only the group that may go on into the next one.
+//!
+//! It replaces only what it computes the same way: one set of plain group keys (no grouping
+//! sets) of types whose equality is exact (not floating point), input sorted on all of them,
+//! raw input (single or partial aggregation), and aggregates that have grouped accumulators
+//! and no DISTINCT, ORDER BY or FILTER. Anything else stays DataFusion's.
+//!
+//! `SET fjq.sorted_aggregation = false` leaves every aggregate as DataFusion planned it.
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, make_comparator};
+use datafusion::arrow::compute::kernels::partition::partition;
+use datafusion::arrow::compute::{SortOptions, concat, take};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, internal_err};
+use datafusion::config::ConfigOptions;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan,
+    InputDistributionRequirements, InputOrderMode,
+    PlanProperties, ReplaceChildrenOptions, Statistics,
+};
+use datafusion::physical_expr_common::sort_expr::OrderingRequirements;
+use fjq_udfs::FjqOptions;
+use futures::StreamExt;
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+/// Replaces aggregates over input sorted on their keys with [`SortedRunAggregateExec`].
+#[derive(Debug, Default)]
+pub struct SortedRunsRule;
+
+impl PhysicalOptimizerRule for SortedRunsRule {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let enabled = config
+            .extensions
+            .get::<FjqOptions>()
+            .is_none_or(|options| options.sorted_aggregation);
+        if !enabled {
+            return Ok(plan);
+        }
+        plan.transform_up(|node| {
+            let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            if !runs_apply(aggregate)? {
+                return Ok(Transformed::no(node));
+            }
+            let aggregate = Arc::new(aggregate.clone());
+            Ok(Transformed::yes(Arc::new(SortedRunAggregateExec::new(
+                aggregate,
+            ))))
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "fjq_sorted_aggregation"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// Whether `aggregate` can be computed by runs of equal keys, giving what DataFusion gives.
+fn runs_apply(aggregate: &AggregateExec) -> Result<bool> {
+    let raw_input = matches!(
+        aggregate.mode(),
+        AggregateMode::Single | AggregateMode::SinglePartitioned | AggregateMode::Partial
+    );
+    let group_by = aggregate.group_expr();
+    if !raw_input
+        || *aggregate.input_order_mode() != InputOrderMode::Sorted
+        || group_by.is_empty()
+        || group_by.has_grouping_set()
+        || aggregate.limit_options().is_some()
+        || !aggregate.dynamic_expressions_produced().is_empty()
+        || aggregate.filter_expr().iter().any(Option::is_some)
+    {
+        return Ok(false);
+    }
+    let input_schema = aggregate.input_schema();
+    for (expr, _) in group_by.expr() {
+        if !exact_equality(&expr.data_type(&input_schema)?) {
+            return Ok(false);
+        }
+    }
+    Ok(aggregate.aggr_expr().iter().all(|a| {
+        a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()
+    }))
+}
+
+/// Key types whose neighbours compare equal exactly when DataFusion's grouping puts them in one
+/// group. Floating point is left out: a total order tells 0.0 from -0.0.
+fn exact_equality(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Dictionary(_, values) => exact_equality(values),
+        t => {
+            t.is_integer()
+                || matches!(
+                    t,
+                    DataType::Boolean
+                        | DataType::Utf8
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::Binary
+                        | DataType::LargeBinary
+                        | DataType::BinaryView
+                        | DataType::Date32
+                        | DataType::Date64
+                        | DataType::Timestamp(_, _)
+                        | DataType::Decimal128(_, _)
+                        | DataType::Decimal256(_, _)
+                )
+        }
+    }
+}
+
+/// An `AggregateExec` over input sorted on its group keys, computed by runs of equal keys. The
+/// plan's properties, requirements and statistics are the aggregate's.
+#[derive(Debug)]
+pub struct SortedRunAggregateExec {
+    aggregate: Arc<AggregateExec>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl SortedRunAggregateExec {
+    pub fn new(aggregate: Arc<AggregateExec>) -> SortedRunAggregateExec {
+        SortedRunAggregateExec {
+            aggregate,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl DisplayAs for SortedRunAggregateExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        struct Inner<'a>(&'a AggregateExec, DisplayFormatType);
+        impl fmt::Display for Inner<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                self.0.fmt_as(self.1, f)
+            }
+        }
+        let inner = Inner(&self.aggregate, t).to_string();
+        let inner = inner.strip_prefix("AggregateExec: ").unwrap_or(&inner);
+        write!(f, "SortedRunAggregateExec: {inner}")
+    }
+}
+
+impl ExecutionPlan for SortedRunAggregateExec {
+    fn name(&self) -> &str {
+        "SortedRunAggregateExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.aggregate.properties()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.aggregate.apply_expressions(f)
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        self.aggregate.input_distribution_requirements()
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        self.aggregate.required_input_ordering()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        self.aggregate.maintains_input_order()
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        self.aggregate.benefits_from_input_partitioning()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![self.aggregate.input()]
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let aggregate = Arc::clone(&self.aggregate).replace_children(children, options)?;
+        rewrap(aggregate)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+        let aggregate = Arc::clone(&self.aggregate).replace_children(children, options)?;
+        rewrap(aggregate)
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.aggregate.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        self.aggregate.statistics_from_inputs(input_stats, args)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.aggregate.input().execute(partition, Arc::clone(&context))?;
+        let schema = self.aggregate.schema();
+        let reservation = MemoryConsumer::new(format!("SortedRunAggregateExec[{partition}]"))
+            .register(context.memory_pool());
+        let mut runs = Runs::new(&self.aggregate, schema.clone(), reservation)?;
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let batches = input
+            .map(Some)
+            .chain(futures::stream::once(async { None }))
+            .filter_map(move |next| {
+                let _timer = baseline.elapsed_compute().timer();
+                let out = match next {
+                    Some(Ok(batch)) => runs.add(&batch).transpose(),
+                    Some(Err(e)) => Some(Err(e)),
+                    None => runs.finish().transpose(),
+                };
+                if let Some(Ok(batch)) = &out {
+                    baseline.record_output(batch.num_rows());
+                }
+                futures::future::ready(out)
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// The aggregate over new children, by runs again if its input is still sorted on its keys.
+fn rewrap(aggregate: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    match aggregate.downcast_ref::<AggregateExec>() {
+        Some(a) if runs_apply(a)? => Ok(Arc::new(SortedRunAggregateExec::new(Arc::new(
+            a.clone(),
+        )))),
+        _ => Ok(aggregate),
+    }
+}
+
+/// One partition's aggregation: the accumulators and the key of the group still open (the
+/// last of the previous batch, which the next batch may continue).
+struct Runs {
+    schema: SchemaRef,
+    group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    /// Partial aggregation emits the accumulators' states, the others their values.
+    emit_state: bool,
+    /// The open group's key, one row per key column.
+    open: Option<Vec<ArrayRef>>,
+    reservation: MemoryReservation,
+}
+
+impl Runs {
+    fn new(
+        aggregate: &AggregateExec,
+        schema: SchemaRef,
+        reservation: MemoryReservation,
+    ) -> Result<Runs> {
+        let aggregates = aggregate.aggr_expr();
+        Ok(Runs {
+            schema,
+            group_exprs: aggregate.group_expr().input_exprs(),
+            arguments: aggregates.iter().map(|a| a.expressions()).collect(),
+            accumulators: aggregates
+                .iter()
+                .map(|a| a.create_groups_accumulator())
+                .collect::<Result<_>>()?,
+            emit_state: *aggregate.mode() == AggregateMode::Partial,
+            open: None,
+            reservation,
+        })
+    }
+
+    /// Feeds one batch; returns the groups it finished (all before its last run).
+    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(None);
+        }
+        let keys = evaluate(&self.group_exprs, batch)?;
+        let ranges = partition(&keys)?.ranges();
+        let continues = match &self.open {
+            Some(open) => same_key(open, &keys)?,
+            None => false,
+        };
+        // Group 0 is the open group when there is one; this batch's runs follow it, the first
+        // run joining it when it continues it.
+        let first = usize::from(self.open.is_some()) - usize::from(continues);
+        let mut group_indices = Vec::with_capacity(rows);
+        for (run, range) in ranges.iter().enumerate() {
+            group_indices.extend(std::iter::repeat_n(first + run, range.len()));
+        }
+        let groups = first + ranges.len();
+        for (accumulator, arguments) in self.accumulators.iter_mut().zip(&self.arguments) {
+            let values = evaluate(arguments, batch)?;
+            accumulator.update_batch(&values, &group_indices, None, groups)?;
+        }
+        // The keys of groups 0..groups: the open one's if this batch does not continue it,
+        // then the first row of each run.
+        let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
+        let mut group_keys = Vec::with_capacity(keys.len());
+        for (column, key) in keys.iter().enumerate() {
+            let taken = take(key.as_ref(), &starts, None)?;
+            group_keys.push(match (&self.open, continues) {
+                (Some(open), false) => concat(&[open[column].as_ref(), taken.as_ref()])?,
+                _ => taken,
+            });
+        }
+        self.open = Some(group_keys.iter().map(|k| k.slice(groups - 1, 1)).collect());
+        let finished = groups - 1;
+        let out = if finished == 0 {
+            None
+        } else {
+            let keys = group_keys.iter().map(|k| k.slice(0, finished)).collect();
+            Some(self.emit(keys, EmitTo::First(finished))?)
+        };
+        self.reserve()?;
+        Ok(out)
+    }
+
+    /// Emits the open group at the end of the input.
+    fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        match self.open.take() {
+            Some(keys) => {
+                let batch = self.emit(keys, EmitTo::All)?;
+                self.reservation.free();
+                Ok(Some(batch))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn emit(&mut self, mut columns: Vec<ArrayRef>, emit_to: EmitTo) -> Result<RecordBatch> {
+        for accumulator in &mut self.accumulators {
+            if self.emit_state {
+                columns.extend(accumulator.state(emit_to)?);
+            } else {
+                columns.push(accumulator.evaluate(emit_to)?);
+            }
+        }
+        if columns.len() != self.schema.fields().len() {
+            return internal_err!(
+                "SortedRunAggregateExec: {} columns for a schema of {}",
+                columns.len(),
+                self.schema.fields().len()
+            );
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+
+    /// Accounts for what the accumulators hold (the open group's state, in the usual case; a
+    /// group of very many rows could hold more).
+    fn reserve(&mut self) -> Result<()> {
+        let held: usize = self.accumulators.iter().map(|a| a.size()).sum();
+        self.reservation.try_resize(held)
+    }
+}
+
+fn evaluate(exprs: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    exprs
+        .iter()
+        .map(|e| e.evaluate(batch)?.into_array(batch.num_rows()))
+        .collect()
+}
+
+/// Whether the one-row key `open` equals the first row of `keys`.
+fn same_key(open: &[ArrayRef], keys: &[ArrayRef]) -> Result<bool> {
+    for (open, key) in open.iter().zip(keys) {
+        let compare = make_comparator(open.as_ref(), key.as_ref(), SortOptions::default())?;
+        if compare(0, 0) != Ordering::Equal {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::datasource::MemTable;
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::physical_plan::displayable;
+    use datafusion::prelude::{SessionConfig, SessionContext, col};
+
+    /// Keys sorted with NULLs last, in batches that end inside a group (`b`, NULL), end with a
+    /// group (`c`), hold one row of a group or none at all.
+    fn batches(schema: &SchemaRef) -> Vec<Vec<RecordBatch>> {
+        let rows: &[&[(Option<&str>, i64)]] = &[
+            &[(Some("a"), 1), (Some("a"), 2), (Some("b"), 3)],
+            &[(Some("b"), 4)],
+            &[],
+            &[(Some("b"), 5), (Some("c"), 6)],
+            &[(Some("d"), 9), (None, 7)],
+            &[(None, 8)],
+        ];
+        let batches = rows
+            .iter()
+            .map(|rows| {
+                let keys: StringArray = rows.iter().map(|r| r.0).collect();
+                let values: Int64Array = rows.iter().map(|r| Some(r.1)).collect();
+                RecordBatch::try_new(Arc::clone(schema), vec![Arc::new(keys), Arc::new(values)])
+                    .unwrap()
+            })
+            .collect();
+        vec![batches]
+    }
+
+    async fn run(sql: &str, partitions: usize) -> (String, String) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let mut parts = batches(&schema);
+        if partitions == 2 {
+            // The same rows split in two sorted partitions, a group (`b`) in both.
+            let all = parts.remove(0);
+            parts = vec![all[..2].to_vec(), all[2..].to_vec()];
+        }
+        let table = MemTable::try_new(Arc::clone(&schema), parts)
+            .unwrap()
+            .with_sort_order(vec![vec![col("k").sort(true, false)]]);
+        let state = SessionStateBuilder::new()
+            .with_config(SessionConfig::new().with_target_partitions(partitions))
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(SortedRunsRule))
+            .build();
+        let context = SessionContext::new_with_state(state);
+        context.register_table("t", Arc::new(table)).unwrap();
+        let frame = context.sql(sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
+        let rows = frame.collect().await.unwrap();
+        (plan_text, pretty_format_batches(&rows).unwrap().to_string())
+    }
+
+    const BY_KEY: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS low FROM t GROUP BY k ORDER BY k NULLS LAST";
+
+    /// Worked by hand from the rows above.
+    const EXPECTED: &str = "\
++---+---+-------+-----+
+| k | n | total | low |
++---+---+-------+-----+
+| a | 2 | 3     | 1   |
+| b | 3 | 12    | 3   |
+| c | 1 | 6     | 6   |
+| d | 1 | 9     | 9   |
+|   | 2 | 15    | 7   |
++---+---+-------+-----+";
+
+    #[tokio::test]
+    async fn runs_across_batches_empty_batches_and_null_keys() {
+        let (plan, rows) = run(BY_KEY, 1).await;
+        assert!(plan.contains("SortedRunAggregateExec: mode=Single"), "{plan}");
+        assert_eq!(rows, EXPECTED);
+    }
+
+    #[tokio::test]
+    async fn partial_runs_per_partition_merge_to_the_same_groups() {
+        let (plan, rows) = run(BY_KEY, 2).await;
+        assert!(plan.contains("SortedRunAggregateExec: mode=Partial"), "{plan}");
+        assert_eq!(rows, EXPECTED);
+    }
+
+    #[tokio::test]
+    async fn distinct_and_filtered_aggregates_stay_datafusions() {
+        let (plan, rows) = run(
+            "SELECT k, count(DISTINCT v) AS n, sum(v) FILTER (WHERE v > 3) AS late FROM t GROUP BY k ORDER BY k NULLS LAST",
+            1,
+        )
+        .await;
+        assert!(!plan.contains("SortedRunAggregateExec"), "{plan}");
+        assert!(rows.contains("| b | 3 | 9    |"), "{rows}");
+    }
+}

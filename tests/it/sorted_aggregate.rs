@@ -1,0 +1,89 @@
+//! Aggregates over rows sorted on their keys, grouped by runs of equal keys
+//! (fjq_engine::sorted_aggregate): per-case and per-(case, day) aggregates over the case-sorted
+//! files, in 100-row batches so that groups run across batch boundaries, in one phase over
+//! declared range partitions and as partial aggregates over undeclared ones. Each plan is
+//! checked for the operator (or its absence where it must not apply), each answer against
+//! DuckDB's over the same files.
+
+use crate::common::query;
+use crate::differential::{compare_on, physical_plan};
+use crate::file_ranges::{ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset};
+use fjq_engine::{Engine, EngineConfig};
+
+/// (name, fjq's SQL, DuckDB's SQL or "" for the same).
+const PER_KEY_AGGREGATES: &[(&str, &str, &str)] = &[
+    (
+        "events per case",
+        "SELECT case_id, count(*), min(event_date), max(event_date),
+                sum(CASE WHEN error THEN 1 ELSE 0 END), max(event_code), avg(event_date - DATE '2000-01-01')
+         FROM events GROUP BY case_id",
+        "",
+    ),
+    (
+        "events per case and day",
+        "SELECT case_id, event_date, count(*), min(event_code) FROM events GROUP BY case_id, event_date",
+        "",
+    ),
+    ("all-case pathways", ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB),
+    (
+        "people per case, NULL person ids not counted",
+        "SELECT case_id, count(*), count(person_id), min(role), max(person_id) FROM people GROUP BY case_id",
+        "",
+    ),
+    (
+        "Cafcass work per Cafcass case",
+        "SELECT cafcass_case_id, count(*), min(start_date), max(work_type) FROM cafcass_work
+         GROUP BY cafcass_case_id",
+        "",
+    ),
+];
+
+async fn check_all(engine: &Engine, operator: &str) {
+    let data = split_dataset();
+    for (name, fjq_sql, duckdb_sql) in PER_KEY_AGGREGATES {
+        let plan = physical_plan(engine, fjq_sql).await;
+        assert!(plan.contains(operator), "{name}: no {operator} in\n{plan}");
+        let duckdb_sql = if duckdb_sql.is_empty() {
+            fjq_sql
+        } else {
+            duckdb_sql
+        };
+        compare_on(data, name, engine, fjq_sql, duckdb_sql).await;
+    }
+}
+
+#[tokio::test]
+async fn per_case_aggregates_by_runs_match_duckdb_across_batches() {
+    let engine = engine_on(split_dataset()).await;
+    check_all(&engine, "SortedRunAggregateExec: mode=SinglePartitioned").await;
+
+    // DISTINCT needs more than the run: DataFusion's aggregate stays, with the same answer.
+    let distinct = "SELECT case_id, count(DISTINCT event_code), count(*) FROM events GROUP BY case_id";
+    let plan = physical_plan(&engine, distinct).await;
+    assert!(
+        !plan.contains("SortedRunAggregateExec") && plan.contains("AggregateExec: mode="),
+        "DISTINCT:\n{plan}"
+    );
+    compare_on(split_dataset(), "distinct codes per case", &engine, distinct, distinct).await;
+
+    // The switch leaves every aggregate to DataFusion.
+    query(&engine, "SET fjq.sorted_aggregation = false").await;
+    let plan = physical_plan(&engine, PER_KEY_AGGREGATES[0].1).await;
+    assert!(!plan.contains("SortedRunAggregateExec"), "switched off:\n{plan}");
+}
+
+#[tokio::test]
+async fn undeclared_sorted_partitions_aggregate_partially_by_runs_and_match_duckdb() {
+    let engine = Engine::open(
+        split_dataset(),
+        EngineConfig {
+            target_partitions: Some(2),
+            declare_file_ranges: false,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .expect("opens");
+    query(&engine, "SET datafusion.execution.batch_size = 100").await;
+    check_all(&engine, "SortedRunAggregateExec: mode=Partial").await;
+}
