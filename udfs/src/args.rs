@@ -153,6 +153,46 @@ impl Params {
         self.check(arg_types)
             .or_else(|sentence| plan_err!("{sentence}"))
     }
+
+    /// [`Params::coerce`], but text arguments that arrive as string views stay views, for
+    /// functions that read them through [`TextColumn`]: casting millions of short codes to
+    /// plain strings first cost more than the function.
+    pub fn coerce_keeping_views(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let mut types = self.coerce(arg_types)?;
+        for ((given, (_, kind)), target) in arg_types.iter().zip(self.params).zip(&mut types) {
+            if matches!(kind, Kind::Text) && *given == DataType::Utf8View {
+                *target = DataType::Utf8View;
+            }
+        }
+        Ok(types)
+    }
+}
+
+/// A text argument as [`Params::coerce_keeping_views`] leaves it: plain strings or string
+/// views, read alike.
+pub enum TextColumn<'a> {
+    Plain(&'a datafusion::arrow::array::StringArray),
+    Views(&'a datafusion::arrow::array::StringViewArray),
+}
+
+impl<'a> TextColumn<'a> {
+    pub fn new(array: &'a dyn datafusion::arrow::array::Array) -> Result<TextColumn<'a>> {
+        use datafusion::arrow::array::AsArray;
+        match array.data_type() {
+            DataType::Utf8 => Ok(TextColumn::Plain(array.as_string::<i32>())),
+            DataType::Utf8View => Ok(TextColumn::Views(array.as_string_view())),
+            other => datafusion::common::exec_err!("expected text, got {other}"),
+        }
+    }
+
+    /// Row `i`, or None where it is NULL.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        use datafusion::arrow::array::Array;
+        match self {
+            TextColumn::Plain(a) => (!a.is_null(i)).then(|| a.value(i)),
+            TextColumn::Views(a) => (!a.is_null(i)).then(|| a.value(i)),
+        }
+    }
 }
 
 /// A scalar function's result in the shape of its input: a scalar when every argument was one

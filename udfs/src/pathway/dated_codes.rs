@@ -10,7 +10,7 @@
 //! text), so partial states from different accumulators merge without sharing an interner.
 
 use super::stage_rank;
-use crate::args::{Kind, Params};
+use crate::args::Params;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Builder, Int32Builder, Int64Builder, ListBuilder,
     StringBuilder, StructBuilder,
@@ -569,15 +569,8 @@ impl<F: DatedCodesFunction> AggregateUDFImpl for DatedCodesAggregate<F> {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let params = self.function.params();
-        let mut types = params.coerce(arg_types)?;
         // The accumulator reads the codes' string views as they are (`intern_column`).
-        if matches!(params.params.first(), Some((_, Kind::Text)))
-            && arg_types.first() == Some(&DataType::Utf8View)
-        {
-            types[0] = DataType::Utf8View;
-        }
-        Ok(types)
+        self.function.params().coerce_keeping_views(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {

@@ -2,11 +2,10 @@
 //! marks, or NULL.
 
 use super::stage_of;
-use crate::args::{Kind, Params};
-use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
+use crate::args::{Kind, Params, TextColumn};
+use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::common::cast::as_string_array;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
@@ -74,7 +73,7 @@ impl ScalarUDFImpl for PathwayStage {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        PARAMS.coerce(arg_types)
+        PARAMS.coerce_keeping_views(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -86,18 +85,15 @@ impl ScalarUDFImpl for PathwayStage {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let strings = arrays
             .iter()
-            .map(|a| as_string_array(a))
-            .collect::<Result<Vec<&StringArray>>>()?;
-        let (types, codes, hearings) = (strings[0], strings[1], strings[2]);
-        let disposals = strings.get(3).copied();
-        fn get(a: &StringArray, i: usize) -> Option<&str> {
-            (!a.is_null(i)).then(|| a.value(i))
-        }
+            .map(|a| TextColumn::new(a.as_ref()))
+            .collect::<Result<Vec<TextColumn>>>()?;
+        let (types, codes, hearings) = (&strings[0], &strings[1], &strings[2]);
+        let disposals = strings.get(3);
         let mut out = StringBuilder::with_capacity(n, n * 8);
         for i in 0..n {
-            let stage = match (get(types, i), get(codes, i)) {
+            let stage = match (types.get(i), codes.get(i)) {
                 (Some(t), Some(c)) => {
-                    stage_of(t, c, get(hearings, i), disposals.and_then(|d| get(d, i)))
+                    stage_of(t, c, hearings.get(i), disposals.and_then(|d| d.get(i)))
                 }
                 _ => None,
             };
