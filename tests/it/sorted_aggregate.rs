@@ -1,16 +1,13 @@
 //! Aggregates over rows sorted on their keys, grouped by runs of equal keys
 //! (fjq_engine::sorted_aggregate): per-case and per-(case, day) aggregates over the case-sorted
-//! files (and per case and code, sorted on the case alone), in 100-row batches so that groups
-//! run across batch boundaries, in one phase over
+//! files, in 100-row batches so that groups run across batch boundaries, in one phase over
 //! declared range partitions and as partial aggregates over undeclared ones. Each plan is
 //! checked for the operator (or its absence where it must not apply), each answer against
 //! DuckDB's over the same files.
 
 use crate::common::query;
 use crate::differential::{compare_on, physical_plan};
-use crate::file_ranges::{
-    ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset,
-};
+use crate::file_ranges::{ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset};
 use fjq_engine::{Engine, EngineConfig};
 
 /// (name, fjq's SQL, DuckDB's SQL or "" for the same).
@@ -60,53 +57,19 @@ async fn per_case_aggregates_by_runs_match_duckdb_across_batches() {
     let engine = engine_on(split_dataset()).await;
     check_all(&engine, "SortedRunAggregateExec: mode=SinglePartitioned").await;
 
-    // Sorted on the case alone: within a case, the codes come back in any order, and the case
-    // type comes from the join.
-    for (name, sql) in [
-        (
-            "events per case and code",
-            "SELECT case_id, event_code, count(*), min(event_date), max(event_date)
-             FROM events GROUP BY case_id, event_code",
-        ),
-        (
-            "events per case and type",
-            "SELECT c.case_id, c.case_type, count(*), max(e.event_code), min(e.event_date)
-             FROM events e JOIN cases c USING (case_id) GROUP BY c.case_id, c.case_type",
-        ),
-    ] {
-        let plan = physical_plan(&engine, sql).await;
-        assert!(
-            plan.contains("SortedRunAggregateExec: mode=SinglePartitioned")
-                && plan.contains("ordering_mode=PartiallySorted([0])"),
-            "{name}:\n{plan}"
-        );
-        compare_on(split_dataset(), name, &engine, sql, sql).await;
-    }
-
     // DISTINCT needs more than the run: DataFusion's aggregate stays, with the same answer.
-    let distinct =
-        "SELECT case_id, count(DISTINCT event_code), count(*) FROM events GROUP BY case_id";
+    let distinct = "SELECT case_id, count(DISTINCT event_code), count(*) FROM events GROUP BY case_id";
     let plan = physical_plan(&engine, distinct).await;
     assert!(
         !plan.contains("SortedRunAggregateExec") && plan.contains("AggregateExec: mode="),
         "DISTINCT:\n{plan}"
     );
-    compare_on(
-        split_dataset(),
-        "distinct codes per case",
-        &engine,
-        distinct,
-        distinct,
-    )
-    .await;
+    compare_on(split_dataset(), "distinct codes per case", &engine, distinct, distinct).await;
 
     // The switch leaves every aggregate to DataFusion.
     query(&engine, "SET fjq.sorted_aggregation = false").await;
     let plan = physical_plan(&engine, PER_KEY_AGGREGATES[0].1).await;
-    assert!(
-        !plan.contains("SortedRunAggregateExec"),
-        "switched off:\n{plan}"
-    );
+    assert!(!plan.contains("SortedRunAggregateExec"), "switched off:\n{plan}");
 }
 
 #[tokio::test]
