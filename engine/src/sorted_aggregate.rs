@@ -15,6 +15,10 @@
 //! raw input (single or partial aggregation), and aggregates that have grouped accumulators
 //! and no DISTINCT, ORDER BY or FILTER. Anything else stays DataFusion's.
 //!
+//! Input sorted on only some of the keys (`PartiallySorted`) stays DataFusion's: a sorted key
+//! of one value (a case type fixed by a filter) would make one run of every group
+//! (docs/DECISIONS.md).
+//!
 //! `SET fjq.sorted_aggregation = false` leaves every aggregate as DataFusion planned it.
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, make_comparator};
@@ -28,6 +32,7 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr_common::sort_expr::OrderingRequirements;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
@@ -35,10 +40,9 @@ use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan,
-    InputDistributionRequirements, InputOrderMode,
-    PlanProperties, ReplaceChildrenOptions, Statistics,
+    InputDistributionRequirements, InputOrderMode, PlanProperties, ReplaceChildrenOptions,
+    Statistics,
 };
-use datafusion::physical_expr_common::sort_expr::OrderingRequirements;
 use fjq_udfs::FjqOptions;
 use futures::StreamExt;
 use std::cmp::Ordering;
@@ -109,9 +113,10 @@ fn runs_apply(aggregate: &AggregateExec) -> Result<bool> {
             return Ok(false);
         }
     }
-    Ok(aggregate.aggr_expr().iter().all(|a| {
-        a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()
-    }))
+    Ok(aggregate
+        .aggr_expr()
+        .iter()
+        .all(|a| a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()))
 }
 
 /// Key types whose neighbours compare equal exactly when DataFusion's grouping puts them in one
@@ -242,7 +247,10 @@ impl ExecutionPlan for SortedRunAggregateExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.aggregate.input().execute(partition, Arc::clone(&context))?;
+        let input = self
+            .aggregate
+            .input()
+            .execute(partition, Arc::clone(&context))?;
         let schema = self.aggregate.schema();
         let reservation = MemoryConsumer::new(format!("SortedRunAggregateExec[{partition}]"))
             .register(context.memory_pool());
@@ -274,9 +282,7 @@ impl ExecutionPlan for SortedRunAggregateExec {
 /// The aggregate over new children, by runs again if its input is still sorted on its keys.
 fn rewrap(aggregate: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
     match aggregate.downcast_ref::<AggregateExec>() {
-        Some(a) if runs_apply(a)? => Ok(Arc::new(SortedRunAggregateExec::new(Arc::new(
-            a.clone(),
-        )))),
+        Some(a) if runs_apply(a)? => Ok(Arc::new(SortedRunAggregateExec::new(Arc::new(a.clone())))),
         _ => Ok(aggregate),
     }
 }
@@ -498,14 +504,20 @@ mod tests {
     #[tokio::test]
     async fn runs_across_batches_empty_batches_and_null_keys() {
         let (plan, rows) = run(BY_KEY, 1).await;
-        assert!(plan.contains("SortedRunAggregateExec: mode=Single"), "{plan}");
+        assert!(
+            plan.contains("SortedRunAggregateExec: mode=Single"),
+            "{plan}"
+        );
         assert_eq!(rows, EXPECTED);
     }
 
     #[tokio::test]
     async fn partial_runs_per_partition_merge_to_the_same_groups() {
         let (plan, rows) = run(BY_KEY, 2).await;
-        assert!(plan.contains("SortedRunAggregateExec: mode=Partial"), "{plan}");
+        assert!(
+            plan.contains("SortedRunAggregateExec: mode=Partial"),
+            "{plan}"
+        );
         assert_eq!(rows, EXPECTED);
     }
 
@@ -518,5 +530,20 @@ mod tests {
         .await;
         assert!(!plan.contains("SortedRunAggregateExec"), "{plan}");
         assert!(rows.contains("| b | 3 | 9    |"), "{rows}");
+    }
+
+    #[tokio::test]
+    async fn keys_sorted_only_in_part_stay_datafusions() {
+        // Sorted on `k` alone: a run of `k` may hold any number of groups.
+        let (plan, rows) = run(
+            "SELECT k, v % 2 AS odd, count(*) AS n FROM t GROUP BY k, v % 2 ORDER BY k NULLS LAST, odd",
+            1,
+        )
+        .await;
+        assert!(
+            plan.contains("PartiallySorted") && !plan.contains("SortedRunAggregateExec"),
+            "{plan}"
+        );
+        assert!(rows.contains("| b | 0   | 1 |") && rows.contains("| b | 1   | 2 |"), "{rows}");
     }
 }

@@ -74,9 +74,11 @@ fn declared(plan: &str, table: &str) -> bool {
     scan.contains("output_partitioning=Range(")
 }
 
-pub(crate) const ALL_CASE_PATHWAYS: &str = "SELECT case_id, case_pathway(event_code, event_date) FROM events
+pub(crate) const ALL_CASE_PATHWAYS: &str =
+    "SELECT case_id, case_pathway(event_code, event_date) FROM events
      WHERE NOT error GROUP BY case_id";
-pub(crate) const ALL_CASE_PATHWAYS_IN_DUCKDB: &str = "WITH o AS (SELECT case_id, event_date, event_code,
+pub(crate) const ALL_CASE_PATHWAYS_IN_DUCKDB: &str =
+    "WITH o AS (SELECT case_id, event_date, event_code,
          lag(event_code) OVER (PARTITION BY case_id ORDER BY event_date, event_code) AS prev
          FROM events WHERE NOT error)
      SELECT case_id, string_agg(event_code, ' > ' ORDER BY event_date, event_code) FROM o

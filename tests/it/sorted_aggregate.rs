@@ -7,7 +7,9 @@
 
 use crate::common::query;
 use crate::differential::{compare_on, physical_plan};
-use crate::file_ranges::{ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset};
+use crate::file_ranges::{
+    ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset,
+};
 use fjq_engine::{Engine, EngineConfig};
 
 /// (name, fjq's SQL, DuckDB's SQL or "" for the same).
@@ -58,18 +60,29 @@ async fn per_case_aggregates_by_runs_match_duckdb_across_batches() {
     check_all(&engine, "SortedRunAggregateExec: mode=SinglePartitioned").await;
 
     // DISTINCT needs more than the run: DataFusion's aggregate stays, with the same answer.
-    let distinct = "SELECT case_id, count(DISTINCT event_code), count(*) FROM events GROUP BY case_id";
+    let distinct =
+        "SELECT case_id, count(DISTINCT event_code), count(*) FROM events GROUP BY case_id";
     let plan = physical_plan(&engine, distinct).await;
     assert!(
         !plan.contains("SortedRunAggregateExec") && plan.contains("AggregateExec: mode="),
         "DISTINCT:\n{plan}"
     );
-    compare_on(split_dataset(), "distinct codes per case", &engine, distinct, distinct).await;
+    compare_on(
+        split_dataset(),
+        "distinct codes per case",
+        &engine,
+        distinct,
+        distinct,
+    )
+    .await;
 
     // The switch leaves every aggregate to DataFusion.
     query(&engine, "SET fjq.sorted_aggregation = false").await;
     let plan = physical_plan(&engine, PER_KEY_AGGREGATES[0].1).await;
-    assert!(!plan.contains("SortedRunAggregateExec"), "switched off:\n{plan}");
+    assert!(
+        !plan.contains("SortedRunAggregateExec"),
+        "switched off:\n{plan}"
+    );
 }
 
 #[tokio::test]
