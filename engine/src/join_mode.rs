@@ -55,11 +55,7 @@ impl PhysicalOptimizerRule for CollectSmallBuildRule {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let enabled = config
-            .extensions
-            .get::<FjqOptions>()
-            .is_none_or(|options| options.collect_small_builds);
-        if !enabled {
+        if !FjqOptions::plan_switch(config, |options| options.collect_small_builds) {
             return Ok(plan);
         }
         plan.transform_up(|node| {

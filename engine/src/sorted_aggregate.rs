@@ -59,11 +59,7 @@ impl PhysicalOptimizerRule for SortedRunsRule {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let enabled = config
-            .extensions
-            .get::<FjqOptions>()
-            .is_none_or(|options| options.sorted_aggregation);
-        if !enabled {
+        if !FjqOptions::plan_switch(config, |options| options.sorted_aggregation) {
             return Ok(plan);
         }
         plan.transform_up(|node| {
@@ -544,6 +540,9 @@ mod tests {
             plan.contains("PartiallySorted") && !plan.contains("SortedRunAggregateExec"),
             "{plan}"
         );
-        assert!(rows.contains("| b | 0   | 1 |") && rows.contains("| b | 1   | 2 |"), "{rows}");
+        assert!(
+            rows.contains("| b | 0   | 1 |") && rows.contains("| b | 1   | 2 |"),
+            "{rows}"
+        );
     }
 }

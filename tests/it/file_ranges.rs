@@ -55,6 +55,20 @@ pub(crate) async fn engine_on(data: &Path) -> Engine {
     engine
 }
 
+/// Two partitions, the files' key ranges not declared (the engine's switch).
+pub(crate) async fn undeclared_engine_on(data: &Path) -> Engine {
+    Engine::open(
+        data,
+        EngineConfig {
+            target_partitions: Some(2),
+            declare_file_ranges: false,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .expect("opens")
+}
+
 fn files_of(data: &Path, table: &str) -> usize {
     std::fs::read_dir(data.join(table))
         .expect("the table's folder")
@@ -188,16 +202,7 @@ async fn tables_split_alike_group_and_join_without_exchanges_and_match_duckdb() 
     .await;
 
     // Without the declaration (the engine's switch), the same plan repartitions.
-    let undeclared = Engine::open(
-        data,
-        EngineConfig {
-            target_partitions: Some(2),
-            declare_file_ranges: false,
-            ..EngineConfig::default()
-        },
-    )
-    .await
-    .expect("opens");
+    let undeclared = undeclared_engine_on(data).await;
     let plan = physical_plan(&undeclared, ALL_CASE_PATHWAYS).await;
     assert!(
         !declared(&plan, "events") && plan.contains("RepartitionExec: partitioning=Hash([case_id"),

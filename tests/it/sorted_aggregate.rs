@@ -8,9 +8,9 @@
 use crate::common::query;
 use crate::differential::{compare_on, physical_plan};
 use crate::file_ranges::{
-    ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset,
+    ALL_CASE_PATHWAYS, ALL_CASE_PATHWAYS_IN_DUCKDB, engine_on, split_dataset, undeclared_engine_on,
 };
-use fjq_engine::{Engine, EngineConfig};
+use fjq_engine::Engine;
 
 /// (name, fjq's SQL, DuckDB's SQL or "" for the same).
 const PER_KEY_AGGREGATES: &[(&str, &str, &str)] = &[
@@ -87,16 +87,7 @@ async fn per_case_aggregates_by_runs_match_duckdb_across_batches() {
 
 #[tokio::test]
 async fn undeclared_sorted_partitions_aggregate_partially_by_runs_and_match_duckdb() {
-    let engine = Engine::open(
-        split_dataset(),
-        EngineConfig {
-            target_partitions: Some(2),
-            declare_file_ranges: false,
-            ..EngineConfig::default()
-        },
-    )
-    .await
-    .expect("opens");
+    let engine = undeclared_engine_on(split_dataset()).await;
     query(&engine, "SET datafusion.execution.batch_size = 100").await;
     check_all(&engine, "SortedRunAggregateExec: mode=Partial").await;
 }

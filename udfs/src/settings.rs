@@ -145,6 +145,15 @@ const RULE_FIELDS: &[(&str, &str)] = &[
 ];
 
 impl FjqOptions {
+    /// A plan switch's value in a session's configuration: on where fjq's options are not
+    /// registered (a plain DataFusion session).
+    pub fn plan_switch(
+        config: &datafusion::common::config::ConfigOptions,
+        switch: impl FnOnce(&FjqOptions) -> bool,
+    ) -> bool {
+        config.extensions.get::<FjqOptions>().is_none_or(switch)
+    }
+
     /// The plan switches (`PLAN_FIELDS`), by key.
     fn plan_flag_mut(&mut self, key: &str) -> Option<&mut bool> {
         match key {
