@@ -179,9 +179,9 @@ impl DatedCodes {
         i
     }
 
-    /// Each row's interned code (`u32::MAX` for NULL), from text in any of arrow's string
-    /// encodings: string views are read as they come, since casting them to plain strings
-    /// first cost a tenth of the aggregate.
+    /// Each row's interned code (`u32::MAX` for NULL), from plain strings or string views (the
+    /// types `coerce_keeping_views` leaves): views are read as they come, since casting them to
+    /// plain strings first cost a tenth of the aggregate.
     fn intern_column(&mut self, codes: &dyn Array) -> Result<Vec<u32>> {
         let n = codes.len();
         let mut out = Vec::with_capacity(n);
@@ -208,15 +208,6 @@ impl DatedCodes {
             }
             DataType::Utf8 => {
                 let codes = codes.as_string::<i32>();
-                for row in 0..n {
-                    out.push(match codes.is_null(row) {
-                        true => u32::MAX,
-                        false => self.intern(codes.value(row)),
-                    });
-                }
-            }
-            DataType::LargeUtf8 => {
-                let codes = codes.as_string::<i64>();
                 for row in 0..n {
                     out.push(match codes.is_null(row) {
                         true => u32::MAX,
