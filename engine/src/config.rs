@@ -112,17 +112,22 @@ pub(crate) fn build_context(
     Ok(SessionContext::new_with_state(state))
 }
 
-/// DataFusion's physical optimizer rules with fjq's: the join mode rule right after DataFusion
-/// chooses join modes (before distribution is enforced, which must see the mode it picks), the
-/// sorted aggregation, entry window and view compaction rules at the end, on the finished plan.
+/// DataFusion's physical optimizer rules with fjq's: the filters' null-count estimates right
+/// before DataFusion chooses join sides and modes (which must see them), the join mode rule
+/// right after (before distribution is enforced, which must see the mode it picks), the sorted
+/// aggregation, entry window and view compaction rules at the end, on the finished plan.
 fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
-    let after_join_selection = rules
+    let join_selection = rules
         .iter()
         .position(|rule| rule.name() == "join_selection")
-        .map_or(0, |at| at + 1);
+        .unwrap_or(0);
     rules.insert(
-        after_join_selection,
+        join_selection,
+        Arc::new(crate::null_counts::FilterNullCountsRule),
+    );
+    rules.insert(
+        join_selection + 2,
         Arc::new(crate::join_mode::CollectSmallBuildRule),
     );
     rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule));

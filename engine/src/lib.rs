@@ -23,6 +23,7 @@ pub mod file_ranges;
 pub mod import;
 pub mod join_mode;
 pub mod memory;
+pub mod null_counts;
 pub mod result_types;
 pub mod safe;
 mod sandbox;

@@ -17,6 +17,7 @@ mod full_scale;
 mod functions_truth;
 mod fuzz;
 mod generator;
+mod join_sides;
 mod linked;
 mod sacro;
 mod safe_errors;

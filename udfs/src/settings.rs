@@ -30,6 +30,9 @@ pub struct FjqOptions {
     /// Whether aggregates over input sorted on their keys group by runs of equal keys
     /// (fjq_engine::sorted_aggregate).
     pub sorted_aggregation: bool,
+    /// Whether filters on `IS NOT NULL` are estimated from the files' null counts
+    /// (fjq_engine::null_counts).
+    pub filter_null_counts: bool,
     pub disclosure: Rules,
 }
 
@@ -51,6 +54,7 @@ impl Default for FjqOptions {
             case_link_statuses: CASE_LINK_STATUSES.to_vec(),
             collect_small_builds: true,
             sorted_aggregation: true,
+            filter_null_counts: true,
             disclosure: Rules::default(),
         }
     }
@@ -94,6 +98,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "sorted_aggregation",
         "Aggregates over rows sorted on their group keys (per case, from the case-sorted files): find groups where the keys change instead of hashing every key; true or false.",
+    ),
+    (
+        "filter_null_counts",
+        "Filters on IS NOT NULL: estimate the rows kept from the files' null counts (DataFusion assumes a fifth), so that a join builds its hash table on its smaller side (cases, not people); true or false.",
     ),
 ];
 
@@ -159,14 +167,17 @@ impl FjqOptions {
         match key {
             "collect_small_builds" => Some(&mut self.collect_small_builds),
             "sorted_aggregation" => Some(&mut self.sorted_aggregation),
+            "filter_null_counts" => Some(&mut self.filter_null_counts),
             _ => None,
         }
     }
 
     fn plan_flag(&self, key: &str) -> bool {
         match key {
+            "collect_small_builds" => self.collect_small_builds,
             "sorted_aggregation" => self.sorted_aggregation,
-            _ => self.collect_small_builds,
+            "filter_null_counts" => self.filter_null_counts,
+            _ => false,
         }
     }
 
