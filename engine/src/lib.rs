@@ -24,6 +24,7 @@ pub mod import;
 pub mod join_mode;
 pub mod memory;
 pub mod null_counts;
+pub mod repartition_once;
 pub mod result_types;
 pub mod safe;
 mod sandbox;

@@ -19,6 +19,7 @@ mod fuzz;
 mod generator;
 mod join_sides;
 mod linked;
+mod repartition_once;
 mod sacro;
 mod safe_errors;
 mod slt;

@@ -33,6 +33,9 @@ pub struct FjqOptions {
     /// Whether filters on `IS NOT NULL` are estimated from the files' null counts
     /// (fjq_engine::null_counts).
     pub filter_null_counts: bool,
+    /// Whether a grouping repartitioned next on some of its keys is repartitioned on those
+    /// keys only, once (fjq_engine::repartition_once).
+    pub repartition_once: bool,
     pub disclosure: Rules,
 }
 
@@ -55,6 +58,7 @@ impl Default for FjqOptions {
             collect_small_builds: true,
             sorted_aggregation: true,
             filter_null_counts: true,
+            repartition_once: true,
             disclosure: Rules::default(),
         }
     }
@@ -102,6 +106,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "filter_null_counts",
         "Filters on IS NOT NULL: estimate the rows kept from the files' null counts (DataFusion assumes a fifth), so that a join builds its hash table on its smaller side (cases, not people); true or false.",
+    ),
+    (
+        "repartition_once",
+        "A DISTINCT or grouping whose rows are next grouped or windowed by some of its keys (entries by person): spread its rows across threads by those keys once, not twice; true or false.",
     ),
 ];
 
@@ -168,6 +176,7 @@ impl FjqOptions {
             "collect_small_builds" => Some(&mut self.collect_small_builds),
             "sorted_aggregation" => Some(&mut self.sorted_aggregation),
             "filter_null_counts" => Some(&mut self.filter_null_counts),
+            "repartition_once" => Some(&mut self.repartition_once),
             _ => None,
         }
     }
@@ -177,6 +186,7 @@ impl FjqOptions {
             "collect_small_builds" => self.collect_small_builds,
             "sorted_aggregation" => self.sorted_aggregation,
             "filter_null_counts" => self.filter_null_counts,
+            "repartition_once" => self.repartition_once,
             _ => false,
         }
     }

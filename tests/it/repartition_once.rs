@@ -1,0 +1,81 @@
+//! A grouping whose rows are next grouped or windowed by some of its keys is spread across the
+//! threads once, on those keys (fjq_engine::repartition_once): the entries by person of
+//! `repeat_entries` and `prior_entries`, and a `count(DISTINCT ...)` per group, which DataFusion
+//! plans as a grouping by (group, value) and then by group. Over the split dataset in 100-row
+//! batches, with the files' key ranges declared and undeclared, each plan is checked for one
+//! hash exchange fewer than with the rule off, and each answer, with the rule on and off,
+//! against DuckDB's over the same files.
+
+use crate::common::query;
+use crate::differential::{compare_on, physical_plan};
+use crate::file_ranges::{engine_on, split_dataset, undeclared_engine_on};
+use fjq_engine::Engine;
+
+const ENTRIES: &str =
+    "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
+                       WHERE p.person_id IS NOT NULL";
+
+/// (name, fjq's SQL, DuckDB's SQL).
+fn regrouped() -> Vec<(&'static str, String, String)> {
+    vec![
+        (
+            "repeat entries per person",
+            format!("SELECT who, repeat_entries(start_date) FROM ({ENTRIES}) GROUP BY who"),
+            format!("SELECT who, count(*) - 1 FROM ({ENTRIES}) GROUP BY who"),
+        ),
+        (
+            "prior entries in three years",
+            format!(
+                "SELECT who, start_date, prior_entries(start_date, 1095) OVER (PARTITION BY who ORDER BY start_date)
+                 FROM ({ENTRIES})"
+            ),
+            format!(
+                "SELECT who, start_date, count(*) OVER (PARTITION BY who ORDER BY start_date
+                   RANGE BETWEEN INTERVAL 1095 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING) FROM ({ENTRIES})"
+            ),
+        ),
+        (
+            "distinct people per area and year",
+            "SELECT c.dfj_area, CAST(extract(year FROM c.start_date) AS BIGINT), count(DISTINCT p.person_id)
+             FROM people p JOIN cases c USING (case_id) GROUP BY 1, 2"
+                .to_string(),
+            "SELECT c.dfj_area, CAST(extract(year FROM c.start_date) AS BIGINT), count(DISTINCT p.person_id)
+             FROM people p JOIN cases c USING (case_id) GROUP BY 1, 2"
+                .to_string(),
+        ),
+    ]
+}
+
+fn hash_exchanges(plan: &str) -> usize {
+    plan.matches("RepartitionExec: partitioning=Hash(").count()
+}
+
+async fn check_all(engine: &Engine) {
+    let data = split_dataset();
+    for (name, fjq_sql, duckdb_sql) in regrouped() {
+        query(engine, "SET fjq.repartition_once = false").await;
+        let twice = physical_plan(engine, &fjq_sql).await;
+        compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
+        query(engine, "SET fjq.repartition_once = true").await;
+        let once = physical_plan(engine, &fjq_sql).await;
+        assert_eq!(
+            hash_exchanges(&once) + 1,
+            hash_exchanges(&twice),
+            "{name}: with the rule\n{once}\nwithout\n{twice}"
+        );
+        compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
+    }
+}
+
+#[tokio::test]
+async fn regrouping_by_part_of_the_keys_exchanges_once_and_matches_duckdb_over_declared_partitions()
+{
+    check_all(&engine_on(split_dataset()).await).await;
+}
+
+#[tokio::test]
+async fn regrouping_by_part_of_the_keys_exchanges_once_and_matches_duckdb_over_undeclared_files() {
+    let engine = undeclared_engine_on(split_dataset()).await;
+    query(&engine, "SET datafusion.execution.batch_size = 100").await;
+    check_all(&engine).await;
+}
