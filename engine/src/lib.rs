@@ -29,6 +29,7 @@ pub mod result_types;
 pub mod safe;
 mod sandbox;
 pub mod sorted_aggregate;
+pub mod sorted_distinct;
 mod validate;
 
 pub use catalogue::{VIEWS, View, definition};

@@ -24,3 +24,4 @@ mod sacro;
 mod safe_errors;
 mod slt;
 mod sorted_aggregate;
+mod sorted_distinct;

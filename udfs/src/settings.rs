@@ -36,6 +36,9 @@ pub struct FjqOptions {
     /// Whether a grouping repartitioned next on some of its keys is repartitioned on those
     /// keys only, once (fjq_engine::repartition_once).
     pub repartition_once: bool,
+    /// Whether a DISTINCT sorted next on all its columns sorts its input instead
+    /// (fjq_engine::sorted_distinct).
+    pub sorted_distinct: bool,
     pub disclosure: Rules,
 }
 
@@ -59,6 +62,7 @@ impl Default for FjqOptions {
             sorted_aggregation: true,
             filter_null_counts: true,
             repartition_once: true,
+            sorted_distinct: true,
             disclosure: Rules::default(),
         }
     }
@@ -110,6 +114,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "repartition_once",
         "A DISTINCT or grouping whose rows are next grouped or windowed by some of its keys (entries by person): spread its rows across threads by those keys once, not twice; true or false.",
+    ),
+    (
+        "sorted_distinct",
+        "A DISTINCT whose rows are next sorted on all its columns (entries before a window function): sort first, then drop repeated neighbours, instead of a hash table; true or false.",
     ),
 ];
 
@@ -177,6 +185,7 @@ impl FjqOptions {
             "sorted_aggregation" => Some(&mut self.sorted_aggregation),
             "filter_null_counts" => Some(&mut self.filter_null_counts),
             "repartition_once" => Some(&mut self.repartition_once),
+            "sorted_distinct" => Some(&mut self.sorted_distinct),
             _ => None,
         }
     }
@@ -187,6 +196,7 @@ impl FjqOptions {
             "sorted_aggregation" => self.sorted_aggregation,
             "filter_null_counts" => self.filter_null_counts,
             "repartition_once" => self.repartition_once,
+            "sorted_distinct" => self.sorted_distinct,
             _ => false,
         }
     }

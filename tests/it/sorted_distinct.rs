@@ -1,0 +1,74 @@
+//! A DISTINCT sorted next on all its columns sorts its input and drops repeated neighbours
+//! (fjq_engine::sorted_distinct): the entries under `prior_entries` and `returns_within`, where
+//! nearly every row is distinct, and a DISTINCT that removes most of its rows (event codes by
+//! day) under `row_number`. Over the split dataset in 100-row batches, declared and undeclared,
+//! each plan is checked for the grouping by runs in place of the hash grouping (and for its
+//! absence with the rule off), each answer against DuckDB's over the same files.
+
+use crate::common::query;
+use crate::differential::{compare_on, physical_plan};
+use crate::file_ranges::{engine_on, split_dataset, undeclared_engine_on};
+use fjq_engine::Engine;
+
+const ENTRIES: &str =
+    "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
+                       WHERE p.person_id IS NOT NULL";
+
+/// (name, fjq's SQL, DuckDB's SQL).
+fn sorted_after_distinct() -> Vec<(&'static str, String, String)> {
+    vec![
+        (
+            "prior entries in three years",
+            format!(
+                "SELECT who, start_date, prior_entries(start_date, 1095) OVER (PARTITION BY who ORDER BY start_date)
+                 FROM ({ENTRIES})"
+            ),
+            format!(
+                "SELECT who, start_date, count(*) OVER (PARTITION BY who ORDER BY start_date
+                   RANGE BETWEEN INTERVAL 1095 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING) FROM ({ENTRIES})"
+            ),
+        ),
+        (
+            "days numbered per event code",
+            "SELECT code, day, row_number() OVER (PARTITION BY code ORDER BY day)
+             FROM (SELECT DISTINCT event_code AS code, event_date AS day FROM events)"
+                .to_string(),
+            "SELECT code, day, row_number() OVER (PARTITION BY code ORDER BY day)
+             FROM (SELECT DISTINCT event_code AS code, event_date AS day FROM events)"
+                .to_string(),
+        ),
+    ]
+}
+
+async fn check_all(engine: &Engine) {
+    let data = split_dataset();
+    for (name, fjq_sql, duckdb_sql) in sorted_after_distinct() {
+        let plan = physical_plan(engine, &fjq_sql).await;
+        assert!(
+            plan.contains("SortedRunAggregateExec: mode=SinglePartitioned")
+                && !plan.contains("AggregateExec: mode=FinalPartitioned"),
+            "{name}:\n{plan}"
+        );
+        compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
+    }
+    query(engine, "SET fjq.sorted_distinct = false").await;
+    let (name, fjq_sql, duckdb_sql) = &sorted_after_distinct()[0];
+    let plan = physical_plan(engine, fjq_sql).await;
+    assert!(
+        plan.contains("AggregateExec: mode=FinalPartitioned"),
+        "{name}, switched off:\n{plan}"
+    );
+    compare_on(data, name, engine, fjq_sql, duckdb_sql).await;
+}
+
+#[tokio::test]
+async fn distinct_rows_sorted_first_match_duckdb_over_declared_partitions() {
+    check_all(&engine_on(split_dataset()).await).await;
+}
+
+#[tokio::test]
+async fn distinct_rows_sorted_first_match_duckdb_over_undeclared_files() {
+    let engine = undeclared_engine_on(split_dataset()).await;
+    query(&engine, "SET datafusion.execution.batch_size = 100").await;
+    check_all(&engine).await;
+}
