@@ -12,7 +12,8 @@
 //! aggregate that is itself fed by a hash repartition with as many partitions. It hashes the
 //! lower repartition on those keys only and drops the upper one. Each group still meets all
 //! its rows in one partition, and what is above the removed exchange receives rows
-//! distributed as it required.
+//! distributed as it required. A partial and a final aggregate the exchange separated then
+//! become one phase (DataFusion's `CombinePartialFinalAggregate`).
 //!
 //! `SET fjq.repartition_once = false` leaves both exchanges.
 
@@ -21,6 +22,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::config::ConfigOptions;
 use datafusion::physical_expr::Partitioning;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::combine_partial_final_agg::CombinePartialFinalAggregate;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::expressions::Column;
 use datafusion::physical_plan::filter::FilterExec;
@@ -43,11 +45,16 @@ impl PhysicalOptimizerRule for RepartitionOnceRule {
         if !FjqOptions::plan_switch(config, |options| options.repartition_once) {
             return Ok(plan);
         }
-        plan.transform_down(|node| match merged(&node)? {
+        let merged = plan.transform_down(|node| match merged(&node)? {
             Some(below) => Ok(Transformed::yes(below)),
             None => Ok(Transformed::no(node)),
-        })
-        .map(|t| t.data)
+        })?;
+        if !merged.transformed {
+            return Ok(merged.data);
+        }
+        // A partial and a final aggregate the dropped exchange separated are now adjacent:
+        // DataFusion's own rule makes them one phase, as it would have had they been planned so.
+        CombinePartialFinalAggregate::new().optimize(merged.data, config)
     }
 
     fn name(&self) -> &str {
