@@ -9,7 +9,10 @@
 //! [`SortedDistinctRule`] looks for a sort of each partition on every column of a final,
 //! aggregate-free grouping (a DISTINCT) fed by a hash exchange. It moves the sort below the
 //! grouping, onto the exchange's output, and makes the grouping one phase over its sorted
-//! input; `crate::sorted_aggregate` then runs it by runs of equal rows. The partial grouping
+//! input; `crate::sorted_aggregate` then runs it by runs of equal rows. Where an exchange on
+//! some of the DISTINCT's columns sits between the two (the window's partitions are per
+//! person), the DISTINCT's own exchange is made on those columns and the other dropped: rows
+//! equal on all the columns are equal on some, so each still meets its equals. The partial grouping
 //! below the exchange stays: where the DISTINCT does remove many rows, it removes them within
 //! each partition before the sort, so the sort does not grow with the rows removed.
 //!
@@ -66,7 +69,18 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
     if !sort.preserve_partitioning() || sort.fetch().is_some() {
         return Ok(None);
     }
-    let Some(distinct) = sort.input().downcast_ref::<AggregateExec>() else {
+    // DataFusion puts an exchange on the sort's keys between the two when the sort's partitions
+    // are keyed on fewer columns than the DISTINCT (per person, for a window).
+    let (above, regroup) = match sort.input().downcast_ref::<RepartitionExec>() {
+        Some(upper) => match upper.partitioning() {
+            Partitioning::Hash(keys, n) if !upper.preserve_order() => {
+                (upper.input(), Some((keys.clone(), *n)))
+            }
+            _ => return Ok(None),
+        },
+        None => (sort.input(), None),
+    };
+    let Some(distinct) = above.downcast_ref::<AggregateExec>() else {
         return Ok(None);
     };
     let group_by = distinct.group_expr();
@@ -99,10 +113,35 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
     if !passes_columns_through || sorted_columns.len() != group_by.expr().len() {
         return Ok(None);
     }
-    let sorted_input = Arc::new(
-        SortExec::new(sort.expr().clone(), Arc::clone(distinct.input()))
-            .with_preserve_partitioning(true),
-    );
+    // With an exchange on some of the DISTINCT's columns above it, the DISTINCT's own exchange
+    // is made on those columns (rows equal on all are equal on some), and the upper one goes.
+    let exchanged = match regroup {
+        None => Arc::clone(distinct.input()),
+        Some((keys, partitions)) => {
+            let Partitioning::Hash(_, own) = exchange.partitioning() else {
+                return Ok(None);
+            };
+            let Some(keys) = keys
+                .iter()
+                .map(|key| {
+                    let index = key.downcast_ref::<Column>()?.index();
+                    group_by.expr().get(index).map(|(expr, _)| Arc::clone(expr))
+                })
+                .collect::<Option<Vec<_>>>()
+            else {
+                return Ok(None);
+            };
+            if *own != partitions {
+                return Ok(None);
+            }
+            Arc::new(RepartitionExec::try_new(
+                Arc::clone(exchange.input()),
+                Partitioning::Hash(keys, partitions),
+            )?)
+        }
+    };
+    let sorted_input =
+        Arc::new(SortExec::new(sort.expr().clone(), exchanged).with_preserve_partitioning(true));
     let one_phase = AggregateExec::try_new(
         AggregateMode::SinglePartitioned,
         distinct.group_expr().clone(),

@@ -40,25 +40,31 @@ fn sorted_after_distinct() -> Vec<(&'static str, String, String)> {
     ]
 }
 
+fn hash_exchanges(plan: &str) -> usize {
+    plan.matches("RepartitionExec: partitioning=Hash(").count()
+}
+
 async fn check_all(engine: &Engine) {
     let data = split_dataset();
     for (name, fjq_sql, duckdb_sql) in sorted_after_distinct() {
-        let plan = physical_plan(engine, &fjq_sql).await;
+        query(engine, "SET fjq.sorted_distinct = false").await;
+        let hashed = physical_plan(engine, &fjq_sql).await;
         assert!(
-            plan.contains("SortedRunAggregateExec: mode=SinglePartitioned")
-                && !plan.contains("AggregateExec: mode=FinalPartitioned"),
-            "{name}:\n{plan}"
+            hashed.contains("AggregateExec: mode=FinalPartitioned"),
+            "{name}, switched off:\n{hashed}"
+        );
+        compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
+        query(engine, "SET fjq.sorted_distinct = true").await;
+        let sorted = physical_plan(engine, &fjq_sql).await;
+        // By runs after the sort, and one exchange (on the window's keys) instead of two.
+        assert!(
+            sorted.contains("SortedRunAggregateExec: mode=SinglePartitioned")
+                && !sorted.contains("AggregateExec: mode=FinalPartitioned")
+                && hash_exchanges(&sorted) + 1 == hash_exchanges(&hashed),
+            "{name}:\n{sorted}\nswitched off:\n{hashed}"
         );
         compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
     }
-    query(engine, "SET fjq.sorted_distinct = false").await;
-    let (name, fjq_sql, duckdb_sql) = &sorted_after_distinct()[0];
-    let plan = physical_plan(engine, fjq_sql).await;
-    assert!(
-        plan.contains("AggregateExec: mode=FinalPartitioned"),
-        "{name}, switched off:\n{plan}"
-    );
-    compare_on(data, name, engine, fjq_sql, duckdb_sql).await;
 }
 
 #[tokio::test]

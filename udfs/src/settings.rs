@@ -113,7 +113,7 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "repartition_once",
-        "A DISTINCT or grouping whose rows are next grouped or windowed by some of its keys (entries by person): spread its rows across threads by those keys once, not twice; true or false.",
+        "A DISTINCT or grouping whose rows are next grouped by some of its keys (entries by person, count(DISTINCT) per group): spread its rows across threads by those keys once, not twice; true or false.",
     ),
     (
         "sorted_distinct",
