@@ -252,9 +252,16 @@ impl ExecutionPlan for SortedRunAggregateExec {
             .register(context.memory_pool());
         let mut runs = Runs::new(&self.aggregate, schema.clone(), reservation)?;
         let baseline = BaselineMetrics::new(&self.metrics, partition);
+        // The stream ends at the input's first error: the open group is not emitted after it.
+        let mut failed = false;
         let batches = input
             .map(Some)
             .chain(futures::stream::once(async { None }))
+            .take_while(move |next| {
+                let go_on = !failed;
+                failed |= matches!(next, Some(Err(_)));
+                futures::future::ready(go_on)
+            })
             .filter_map(move |next| {
                 let _timer = baseline.elapsed_compute().timer();
                 let out = match next {
@@ -543,6 +550,68 @@ mod tests {
         assert!(
             rows.contains("| b | 0   | 1 |") && rows.contains("| b | 1   | 2 |"),
             "{rows}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_at_the_inputs_first_error() {
+        use datafusion::common::DataFusionError;
+        use datafusion::functions_aggregate::count::count_udaf;
+        use datafusion::physical_expr::aggregate::AggregateExprBuilder;
+        use datafusion::physical_plan::aggregates::PhysicalGroupBy;
+        use datafusion::physical_plan::expressions::{Column, lit};
+        use datafusion::physical_plan::test::exec::MockExec;
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        // Group `a` closes in the first batch; `b` is open when the input fails.
+        let good = batches(&schema).remove(0).remove(0);
+        let input = Arc::new(MockExec::new(
+            vec![
+                Ok(good),
+                Err(DataFusionError::Execution("the input failed".into())),
+            ],
+            Arc::clone(&schema),
+        ));
+        let count = AggregateExprBuilder::new(count_udaf(), vec![lit(1i64)])
+            .schema(Arc::clone(&schema))
+            .alias("n")
+            .build()
+            .unwrap();
+        let group_by = PhysicalGroupBy::new_single(vec![(
+            Arc::new(Column::new("k", 0)) as Arc<dyn PhysicalExpr>,
+            "k".to_string(),
+        )]);
+        let aggregate = AggregateExec::try_new(
+            AggregateMode::Single,
+            group_by,
+            vec![Arc::new(count)],
+            vec![None],
+            input,
+            Arc::clone(&schema),
+        )
+        .unwrap();
+        let runs = SortedRunAggregateExec::new(Arc::new(aggregate));
+        let stream = runs.execute(0, Arc::new(TaskContext::default())).unwrap();
+        let items: Vec<Result<RecordBatch>> = stream.collect().await;
+        assert_eq!(
+            items.len(),
+            2,
+            "the closed group, then the error, then the end"
+        );
+        let closed = items[0].as_ref().unwrap();
+        assert_eq!(
+            pretty_format_batches(std::slice::from_ref(closed))
+                .unwrap()
+                .to_string(),
+            "+---+---+\n| k | n |\n+---+---+\n| a | 2 |\n+---+---+"
+        );
+        assert!(
+            items[1]
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("the input failed"))
         );
     }
 }
