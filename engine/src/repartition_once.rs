@@ -81,7 +81,7 @@ fn merged(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>
     }
     let Some(mut keys) = upper_keys
         .iter()
-        .map(|key| column_index(key))
+        .map(column_index)
         .collect::<Option<Vec<_>>>()
     else {
         return Ok(None);
