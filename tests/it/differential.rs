@@ -216,7 +216,8 @@ async fn private_law_pathways_match_duckdb() {
     .await;
 }
 
-const ENTRIES: &str = "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL";
+/// The entries every return and repeat-entry query starts from (design/FUNCTIONS.md).
+pub(crate) const ENTRIES: &str = "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id) WHERE p.person_id IS NOT NULL";
 
 #[tokio::test]
 async fn entry_numbers_gaps_and_returns_match_duckdb_window_functions() {

@@ -6,13 +6,9 @@
 //! against DuckDB's over the same files.
 
 use crate::common::query;
-use crate::differential::{compare_on, physical_plan};
+use crate::differential::{ENTRIES, compare_on, physical_plan};
 use crate::file_ranges::{engine_on, split_dataset, undeclared_engine_on};
 use fjq_engine::Engine;
-
-const ENTRIES: &str =
-    "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
-                       WHERE p.person_id IS NOT NULL";
 
 /// (name, fjq's SQL, DuckDB's SQL or "" for the same).
 fn people_to_cases() -> Vec<(&'static str, String, String)> {
@@ -31,6 +27,11 @@ fn people_to_cases() -> Vec<(&'static str, String, String)> {
             format!("SELECT who, count(*) - 1 FROM ({ENTRIES}) GROUP BY who"),
         ),
     ]
+}
+
+/// How many hash exchanges `plan` has.
+pub(crate) fn hash_exchanges(plan: &str) -> usize {
+    plan.matches("RepartitionExec: partitioning=Hash(").count()
 }
 
 /// The table the first hash join of `plan` builds on: the first scan below the join's line.

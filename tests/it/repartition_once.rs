@@ -7,13 +7,11 @@
 //! against DuckDB's over the same files.
 
 use crate::common::query;
+use crate::differential::ENTRIES;
 use crate::differential::{compare_on, physical_plan};
 use crate::file_ranges::{engine_on, split_dataset, undeclared_engine_on};
+use crate::join_sides::hash_exchanges;
 use fjq_engine::Engine;
-
-const ENTRIES: &str =
-    "SELECT DISTINCT p.person_id AS who, c.start_date FROM people p JOIN cases c USING (case_id)
-                       WHERE p.person_id IS NOT NULL";
 
 /// (name, fjq's SQL, DuckDB's SQL).
 fn regrouped() -> Vec<(&'static str, String, String)> {
@@ -33,10 +31,6 @@ fn regrouped() -> Vec<(&'static str, String, String)> {
                 .to_string(),
         ),
     ]
-}
-
-fn hash_exchanges(plan: &str) -> usize {
-    plan.matches("RepartitionExec: partitioning=Hash(").count()
 }
 
 async fn check_all(engine: &Engine) {
