@@ -97,8 +97,11 @@ fn merged(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>
             // at scale 1.0 under 1 GB. `crate::sorted_distinct` takes that shape instead.
             return Ok(None);
         }
-        if let Some(found) = final_grouping(&at, *partitions) {
-            break found;
+        if let Some((grouping, exchange, own)) = final_grouping(&at) {
+            if own != *partitions {
+                return Ok(None);
+            }
+            break (grouping, exchange);
         }
         let Some(next) = passed_through(&at, &mut keys) else {
             return Ok(None);
@@ -106,19 +109,9 @@ fn merged(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>
         chain.push(Arc::clone(&at));
         at = next;
     };
-    // The keys must be group columns of the final aggregate (its output starts with them).
-    let groups = grouping.group_expr().expr();
-    let Some(lower_keys) = keys
-        .iter()
-        .map(|&i| groups.get(i).map(|(expr, _)| Arc::clone(expr)))
-        .collect::<Option<Vec<_>>>()
-    else {
+    let Some(rehashed) = exchange_on(grouping, lower, &keys, *partitions)? else {
         return Ok(None);
     };
-    let rehashed = Arc::new(RepartitionExec::try_new(
-        Arc::clone(lower.input()),
-        Partitioning::Hash(lower_keys, *partitions),
-    )?);
     let mut rebuilt = replace_children_if_necessary(Arc::clone(&at), vec![rehashed])?;
     for node in chain.into_iter().rev() {
         rebuilt = replace_children_if_necessary(node, vec![rebuilt])?;
@@ -126,12 +119,11 @@ fn merged(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>
     Ok(Some(rebuilt))
 }
 
-/// A final aggregate fed by a hash repartition into `partitions` partitions: the grouping whose
-/// exchange can be hashed on fewer keys.
-fn final_grouping(
+/// A final aggregate fed by a hash exchange that does not keep order: the grouping, its
+/// exchange and the exchange's partition count.
+pub(crate) fn final_grouping(
     plan: &Arc<dyn ExecutionPlan>,
-    partitions: usize,
-) -> Option<(&AggregateExec, &RepartitionExec)> {
+) -> Option<(&AggregateExec, &RepartitionExec, usize)> {
     let aggregate = plan.downcast_ref::<AggregateExec>()?;
     if *aggregate.mode() != AggregateMode::FinalPartitioned
         || aggregate.group_expr().has_grouping_set()
@@ -140,11 +132,32 @@ fn final_grouping(
     }
     let exchange = aggregate.input().downcast_ref::<RepartitionExec>()?;
     match exchange.partitioning() {
-        Partitioning::Hash(_, n) if *n == partitions && !exchange.preserve_order() => {
-            Some((aggregate, exchange))
-        }
+        Partitioning::Hash(_, n) if !exchange.preserve_order() => Some((aggregate, exchange, *n)),
         _ => None,
     }
+}
+
+/// The exchange under `grouping` made on the group columns `columns` (indices into its output,
+/// which starts with them) into `partitions`: rows equal on all the keys are equal on these, so
+/// each group still meets all its rows. `None` if a column is not a group column.
+pub(crate) fn exchange_on(
+    grouping: &AggregateExec,
+    exchange: &RepartitionExec,
+    columns: &[usize],
+    partitions: usize,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let groups = grouping.group_expr().expr();
+    let Some(keys) = columns
+        .iter()
+        .map(|&i| groups.get(i).map(|(expr, _)| Arc::clone(expr)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(RepartitionExec::try_new(
+        Arc::clone(exchange.input()),
+        Partitioning::Hash(keys, partitions),
+    )?)))
 }
 
 /// The input of `plan` if it keeps every row in the partition it came in and its output
@@ -186,6 +199,6 @@ fn is_partial_aggregate(plan: &Arc<dyn ExecutionPlan>) -> bool {
         .is_some_and(|aggregate| *aggregate.mode() == AggregateMode::Partial)
 }
 
-fn column_index(expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
+pub(crate) fn column_index(expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
     expr.downcast_ref::<Column>().map(Column::index)
 }

@@ -18,6 +18,7 @@
 //!
 //! `SET fjq.sorted_distinct = false` leaves DataFusion's order of the two.
 
+use crate::repartition_once::{column_index, exchange_on, final_grouping};
 use datafusion::common::Result;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::config::ConfigOptions;
@@ -80,22 +81,12 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
         },
         None => (sort.input(), None),
     };
-    let Some(distinct) = above.downcast_ref::<AggregateExec>() else {
+    let Some((distinct, exchange, own)) = final_grouping(above) else {
         return Ok(None);
     };
     let group_by = distinct.group_expr();
-    if *distinct.mode() != AggregateMode::FinalPartitioned
-        || !distinct.aggr_expr().is_empty()
-        || group_by.is_empty()
-        || group_by.has_grouping_set()
-        || distinct.limit_options().is_some()
+    if !distinct.aggr_expr().is_empty() || group_by.is_empty() || distinct.limit_options().is_some()
     {
-        return Ok(None);
-    }
-    let Some(exchange) = distinct.input().downcast_ref::<RepartitionExec>() else {
-        return Ok(None);
-    };
-    if !matches!(exchange.partitioning(), Partitioning::Hash(..)) || exchange.preserve_order() {
         return Ok(None);
     }
     // The grouping's output is its input's columns in order (the partial grouping's keys), so
@@ -108,7 +99,7 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
     let sorted_columns: BTreeSet<usize> = sort
         .expr()
         .iter()
-        .filter_map(|key| key.expr.downcast_ref::<Column>().map(Column::index))
+        .filter_map(|key| column_index(&key.expr))
         .collect();
     if !passes_columns_through || sorted_columns.len() != group_by.expr().len() {
         return Ok(None);
@@ -118,26 +109,16 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
     let exchanged = match regroup {
         None => Arc::clone(distinct.input()),
         Some((keys, partitions)) => {
-            let Partitioning::Hash(_, own) = exchange.partitioning() else {
+            let Some(columns) = keys.iter().map(column_index).collect::<Option<Vec<_>>>() else {
                 return Ok(None);
             };
-            let Some(keys) = keys
-                .iter()
-                .map(|key| {
-                    let index = key.downcast_ref::<Column>()?.index();
-                    group_by.expr().get(index).map(|(expr, _)| Arc::clone(expr))
-                })
-                .collect::<Option<Vec<_>>>()
-            else {
-                return Ok(None);
-            };
-            if *own != partitions {
+            if own != partitions {
                 return Ok(None);
             }
-            Arc::new(RepartitionExec::try_new(
-                Arc::clone(exchange.input()),
-                Partitioning::Hash(keys, partitions),
-            )?)
+            match exchange_on(distinct, exchange, &columns, partitions)? {
+                Some(exchanged) => exchanged,
+                None => return Ok(None),
+            }
         }
     };
     let sorted_input =
