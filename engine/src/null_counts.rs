@@ -171,31 +171,40 @@ mod tests {
         ctx
     }
 
-    /// The join's build side (its left input) row count as estimated, and the filter's.
-    async fn estimates(with_rule: bool) -> (usize, usize, String) {
-        let ctx = context(with_rule).await;
-        let plan = ctx
-            .sql("SELECT big.x, small.x FROM big JOIN small ON big.k = small.k WHERE big.x IS NOT NULL")
+    async fn planned(with_rule: bool, sql: &str) -> Arc<dyn ExecutionPlan> {
+        context(with_rule)
+            .await
+            .sql(sql)
             .await
             .unwrap()
             .create_physical_plan()
             .await
+            .unwrap()
+    }
+
+    fn estimated_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+        let statistics = StatisticsContext::new()
+            .compute(plan.as_ref(), &StatisticsArgs::new())
             .unwrap();
+        statistics.num_rows.get_value().copied()
+    }
+
+    /// The join's build side (its left input) row count as estimated, and the filter's.
+    async fn estimates(with_rule: bool) -> (usize, usize, String) {
+        let plan = planned(
+            with_rule,
+            "SELECT big.x, small.x FROM big JOIN small ON big.k = small.k WHERE big.x IS NOT NULL",
+        )
+        .await;
         let text = displayable(plan.as_ref()).indent(true).to_string();
         let mut build_rows = None;
         let mut filter_rows = None;
         plan.apply(|node| {
-            let rows = |plan: &Arc<dyn ExecutionPlan>| {
-                let statistics = StatisticsContext::new()
-                    .compute(plan.as_ref(), &StatisticsArgs::new())
-                    .unwrap();
-                *statistics.num_rows.get_value().unwrap()
-            };
             if let Some(join) = node.downcast_ref::<HashJoinExec>() {
-                build_rows = Some(rows(join.left()));
+                build_rows = estimated_rows(join.left());
             }
             if node.downcast_ref::<FilterExec>().is_some() {
-                filter_rows = Some(rows(node));
+                filter_rows = estimated_rows(node);
             }
             Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
         })
@@ -213,21 +222,11 @@ mod tests {
 
     /// The filter's estimated rows in the plan of `sql`.
     async fn filter_estimate(with_rule: bool, sql: &str) -> Option<usize> {
-        let plan = context(with_rule)
-            .await
-            .sql(sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
+        let plan = planned(with_rule, sql).await;
         let mut rows = None;
         plan.apply(|node| {
             if node.downcast_ref::<FilterExec>().is_some() {
-                let statistics = StatisticsContext::new()
-                    .compute(node.as_ref(), &StatisticsArgs::new())
-                    .unwrap();
-                rows = statistics.num_rows.get_value().copied();
+                rows = estimated_rows(node);
             }
             Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
         })
