@@ -65,6 +65,9 @@ fn a_statement_over_several_lines_runs_at_the_semicolon() {
         .expect("line 3");
     p.exp_string("matrimonial").expect("a result row");
     p.exp_string("7 rows").expect("footer");
+    // Control keys wait for the prompt: until the line editor is back in raw mode the terminal
+    // itself would take Ctrl-D (end of file) and Ctrl-R (reprint), and the shell never sees them.
+    p.exp_string("fjq> ").expect("prompt back");
     p.send_control('d').expect("ctrl-d");
     p.exp_eof().expect("Ctrl-D quits");
 }
@@ -289,6 +292,7 @@ fn ctrl_r_finds_an_earlier_statement() {
     p.exp_string("1 row").expect("ran");
     p.send_line("SELECT 'hay' AS other;").expect("another");
     p.exp_string("1 row").expect("ran");
+    p.exp_string("fjq> ").expect("prompt back, so the line editor gets Ctrl-R");
     p.send_control('r').expect("ctrl-r");
     p.exp_string("reverse-i-search").expect("the search prompt");
     p.send("needl").expect("search");
