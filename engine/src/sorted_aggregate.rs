@@ -47,6 +47,7 @@ use fjq_udfs::FjqOptions;
 use futures::StreamExt;
 use std::cmp::Ordering;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// Replaces aggregates over input sorted on their keys with [`SortedRunAggregateExec`].
@@ -66,7 +67,7 @@ impl PhysicalOptimizerRule for SortedRunsRule {
             let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(node));
             };
-            if !runs_apply(aggregate)? {
+            if !ByRuns::applies(aggregate)? {
                 return Ok(Transformed::no(node));
             }
             let aggregate = Arc::new(aggregate.clone());
@@ -86,15 +87,19 @@ impl PhysicalOptimizerRule for SortedRunsRule {
     }
 }
 
-/// Whether `aggregate` can be computed by runs of equal keys, giving what DataFusion gives.
-fn runs_apply(aggregate: &AggregateExec) -> Result<bool> {
-    let raw_input = matches!(
-        aggregate.mode(),
-        AggregateMode::Single | AggregateMode::SinglePartitioned | AggregateMode::Partial
-    );
+/// What both of fjq's own groupings ask of an aggregate (this one and
+/// `crate::small_keys`): raw input in the given modes and input order, one set of plain keys
+/// whose types `key_type` accepts, and aggregates with grouped accumulators and no DISTINCT,
+/// ORDER BY or FILTER.
+pub(crate) fn plain_grouping(
+    aggregate: &AggregateExec,
+    modes: &[AggregateMode],
+    order: InputOrderMode,
+    key_type: fn(&DataType) -> bool,
+) -> Result<bool> {
     let group_by = aggregate.group_expr();
-    if !raw_input
-        || *aggregate.input_order_mode() != InputOrderMode::Sorted
+    if !modes.contains(aggregate.mode())
+        || *aggregate.input_order_mode() != order
         || group_by.is_empty()
         || group_by.has_grouping_set()
         || aggregate.limit_options().is_some()
@@ -105,7 +110,7 @@ fn runs_apply(aggregate: &AggregateExec) -> Result<bool> {
     }
     let input_schema = aggregate.input_schema();
     for (expr, _) in group_by.expr() {
-        if !exact_equality(&expr.data_type(&input_schema)?) {
+        if !key_type(&expr.data_type(&input_schema)?) {
             return Ok(false);
         }
     }
@@ -113,6 +118,35 @@ fn runs_apply(aggregate: &AggregateExec) -> Result<bool> {
         .aggr_expr()
         .iter()
         .all(|a| a.groups_accumulator_supported() && !a.is_distinct() && a.order_bys().is_empty()))
+}
+
+/// Grouping by runs of equal keys.
+#[derive(Debug)]
+pub struct ByRuns;
+
+impl GroupFinder for ByRuns {
+    const NAME: &'static str = "SortedRunAggregateExec";
+
+    /// Raw input sorted on all of the keys.
+    fn applies(aggregate: &AggregateExec) -> Result<bool> {
+        plain_grouping(
+            aggregate,
+            &[
+                AggregateMode::Single,
+                AggregateMode::SinglePartitioned,
+                AggregateMode::Partial,
+            ],
+            InputOrderMode::Sorted,
+            exact_equality,
+        )
+    }
+
+    fn start(aggregation: Aggregation, _context: &TaskContext) -> Result<Box<dyn Grouping>> {
+        Ok(Box::new(Runs {
+            aggregation,
+            open: None,
+        }))
+    }
 }
 
 /// Key types whose neighbours compare equal exactly when DataFusion's grouping puts them in one
@@ -141,24 +175,49 @@ fn exact_equality(data_type: &DataType) -> bool {
     }
 }
 
-/// An `AggregateExec` over input sorted on its group keys, computed by runs of equal keys. The
-/// plan's properties, requirements and statistics are the aggregate's.
-#[derive(Debug)]
-pub struct SortedRunAggregateExec {
-    aggregate: Arc<AggregateExec>,
-    metrics: ExecutionPlanMetricsSet,
+/// How one of fjq's own aggregate operators finds each row's group. The rest (the aggregate's
+/// properties, requirements and statistics, its accumulators and its output) is the
+/// `AggregateExec`'s, shared by [`OwnAggregateExec`].
+pub trait GroupFinder: Send + Sync + fmt::Debug + 'static {
+    /// The operator's name in plans.
+    const NAME: &'static str;
+    /// Whether `aggregate` can be computed this way, giving what DataFusion gives.
+    fn applies(aggregate: &AggregateExec) -> Result<bool>;
+    /// One partition's grouping.
+    fn start(aggregation: Aggregation, context: &TaskContext) -> Result<Box<dyn Grouping>>;
 }
 
-impl SortedRunAggregateExec {
-    pub fn new(aggregate: Arc<AggregateExec>) -> SortedRunAggregateExec {
-        SortedRunAggregateExec {
+/// One partition's grouping, batch by batch.
+pub trait Grouping: Send {
+    /// Feeds one batch; returns any groups it can emit now.
+    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>>;
+    /// Emits what is left at the end of the input.
+    fn finish(&mut self) -> Result<Option<RecordBatch>>;
+}
+
+/// An `AggregateExec` computed by one of fjq's groupings (`F`). The plan's properties,
+/// requirements and statistics are the aggregate's.
+#[derive(Debug)]
+pub struct OwnAggregateExec<F> {
+    aggregate: Arc<AggregateExec>,
+    metrics: ExecutionPlanMetricsSet,
+    finder: PhantomData<F>,
+}
+
+/// An `AggregateExec` over input sorted on its group keys, computed by runs of equal keys.
+pub type SortedRunAggregateExec = OwnAggregateExec<ByRuns>;
+
+impl<F: GroupFinder> OwnAggregateExec<F> {
+    pub fn new(aggregate: Arc<AggregateExec>) -> OwnAggregateExec<F> {
+        OwnAggregateExec {
             aggregate,
             metrics: ExecutionPlanMetricsSet::new(),
+            finder: PhantomData,
         }
     }
 }
 
-impl DisplayAs for SortedRunAggregateExec {
+impl<F: GroupFinder> DisplayAs for OwnAggregateExec<F> {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         struct Inner<'a>(&'a AggregateExec, DisplayFormatType);
         impl fmt::Display for Inner<'_> {
@@ -168,15 +227,14 @@ impl DisplayAs for SortedRunAggregateExec {
         }
         let inner = Inner(&self.aggregate, t).to_string();
         let inner = inner.strip_prefix("AggregateExec: ").unwrap_or(&inner);
-        write!(f, "SortedRunAggregateExec: {inner}")
+        write!(f, "{}: {inner}", F::NAME)
     }
 }
 
-impl ExecutionPlan for SortedRunAggregateExec {
+impl<F: GroupFinder> ExecutionPlan for OwnAggregateExec<F> {
     fn name(&self) -> &str {
-        "SortedRunAggregateExec"
+        F::NAME
     }
-
     fn properties(&self) -> &Arc<PlanProperties> {
         self.aggregate.properties()
     }
@@ -214,7 +272,7 @@ impl ExecutionPlan for SortedRunAggregateExec {
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let aggregate = Arc::clone(&self.aggregate).replace_children(children, options)?;
-        rewrap(aggregate)
+        rewrap::<F>(aggregate)
     }
 
     fn with_new_children(
@@ -223,7 +281,7 @@ impl ExecutionPlan for SortedRunAggregateExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
         let aggregate = Arc::clone(&self.aggregate).replace_children(children, options)?;
-        rewrap(aggregate)
+        rewrap::<F>(aggregate)
     }
 
     fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
@@ -248,9 +306,10 @@ impl ExecutionPlan for SortedRunAggregateExec {
             .input()
             .execute(partition, Arc::clone(&context))?;
         let schema = self.aggregate.schema();
-        let reservation = MemoryConsumer::new(format!("SortedRunAggregateExec[{partition}]"))
+        let reservation = MemoryConsumer::new(format!("{}[{partition}]", F::NAME))
             .register(context.memory_pool());
-        let mut runs = Runs::new(&self.aggregate, schema.clone(), reservation)?;
+        let aggregation = Aggregation::new(&self.aggregate, schema.clone(), reservation)?;
+        let mut grouping = F::start(aggregation, &context)?;
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         // The stream ends at the input's first error: the open group is not emitted after it.
         let mut failed = false;
@@ -265,9 +324,9 @@ impl ExecutionPlan for SortedRunAggregateExec {
             .filter_map(move |next| {
                 let _timer = baseline.elapsed_compute().timer();
                 let out = match next {
-                    Some(Ok(batch)) => runs.add(&batch).transpose(),
+                    Some(Ok(batch)) => grouping.add(&batch).transpose(),
                     Some(Err(e)) => Some(Err(e)),
-                    None => runs.finish().transpose(),
+                    None => grouping.finish().transpose(),
                 };
                 if let Some(Ok(batch)) = &out {
                     baseline.record_output(batch.num_rows());
@@ -282,36 +341,34 @@ impl ExecutionPlan for SortedRunAggregateExec {
     }
 }
 
-/// The aggregate over new children, by runs again if its input is still sorted on its keys.
-fn rewrap(aggregate: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+/// The aggregate over new children, by `F` again if it still applies.
+fn rewrap<F: GroupFinder>(aggregate: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
     match aggregate.downcast_ref::<AggregateExec>() {
-        Some(a) if runs_apply(a)? => Ok(Arc::new(SortedRunAggregateExec::new(Arc::new(a.clone())))),
+        Some(a) if F::applies(a)? => Ok(Arc::new(OwnAggregateExec::<F>::new(Arc::new(a.clone())))),
         _ => Ok(aggregate),
     }
 }
 
-/// One partition's aggregation: the accumulators and the key of the group still open (the
-/// last of the previous batch, which the next batch may continue).
-struct Runs {
+/// What every grouping of one partition shares: the key and argument expressions, the
+/// accumulators, and their memory reservation.
+pub struct Aggregation {
     schema: SchemaRef,
     group_exprs: Vec<Arc<dyn PhysicalExpr>>,
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
     /// Partial aggregation emits the accumulators' states, the others their values.
     emit_state: bool,
-    /// The open group's key, one row per key column.
-    open: Option<Vec<ArrayRef>>,
     reservation: MemoryReservation,
 }
 
-impl Runs {
+impl Aggregation {
     fn new(
         aggregate: &AggregateExec,
         schema: SchemaRef,
         reservation: MemoryReservation,
-    ) -> Result<Runs> {
+    ) -> Result<Aggregation> {
         let aggregates = aggregate.aggr_expr();
-        Ok(Runs {
+        Ok(Aggregation {
             schema,
             group_exprs: aggregate.group_expr().input_exprs(),
             arguments: aggregates.iter().map(|a| a.expressions()).collect(),
@@ -320,18 +377,113 @@ impl Runs {
                 .map(|a| a.create_groups_accumulator())
                 .collect::<Result<_>>()?,
             emit_state: *aggregate.mode() == AggregateMode::Partial,
-            open: None,
             reservation,
         })
     }
 
+    /// The output schema: the keys, then the accumulators' values or states.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// How many key columns lead the output.
+    pub(crate) fn key_count(&self) -> usize {
+        self.group_exprs.len()
+    }
+
+    /// The batch's keys, one array per key column.
+    pub(crate) fn keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        evaluate(&self.group_exprs, batch)
+    }
+
+    /// Feeds the batch's rows to the accumulators, row `i` into group `group_indices[i]`.
+    pub(crate) fn update(
+        &mut self,
+        batch: &RecordBatch,
+        group_indices: &[usize],
+        groups: usize,
+    ) -> Result<()> {
+        for (accumulator, arguments) in self.accumulators.iter_mut().zip(&self.arguments) {
+            let values = evaluate(arguments, batch)?;
+            accumulator.update_batch(&values, group_indices, None, groups)?;
+        }
+        Ok(())
+    }
+
+    /// Whether rows can go on as partial states of their own (`GroupsAccumulator::
+    /// convert_to_state`, which every grouped accumulator has), as in DataFusion's skipped
+    /// partial aggregation: only the partial phase emits states.
+    pub(crate) fn converts_rows(&self) -> bool {
+        self.emit_state
+    }
+
+    /// The batch's rows as partial states, one group each, after the keys `columns`.
+    pub(crate) fn convert(
+        &self,
+        mut columns: Vec<ArrayRef>,
+        batch: &RecordBatch,
+    ) -> Result<RecordBatch> {
+        for (accumulator, arguments) in self.accumulators.iter().zip(&self.arguments) {
+            let values = evaluate(arguments, batch)?;
+            columns.extend(accumulator.convert_to_state(&values, None)?);
+        }
+        self.batch(columns)
+    }
+
+    /// The groups `emit_to` takes: their keys `columns`, then values or states.
+    pub(crate) fn emit(
+        &mut self,
+        mut columns: Vec<ArrayRef>,
+        emit_to: EmitTo,
+    ) -> Result<RecordBatch> {
+        for accumulator in &mut self.accumulators {
+            if self.emit_state {
+                columns.extend(accumulator.state(emit_to)?);
+            } else {
+                columns.push(accumulator.evaluate(emit_to)?);
+            }
+        }
+        self.batch(columns)
+    }
+
+    fn batch(&self, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+        if columns.len() != self.schema.fields().len() {
+            return internal_err!(
+                "fjq aggregate: {} columns for a schema of {}",
+                columns.len(),
+                self.schema.fields().len()
+            );
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+
+    /// Accounts for what the accumulators hold, and `extra` bytes of the grouping's own.
+    pub(crate) fn reserve(&mut self, extra: usize) -> Result<()> {
+        let held: usize = self.accumulators.iter().map(|a| a.size()).sum();
+        self.reservation.try_resize(held + extra)
+    }
+
+    pub(crate) fn free(&mut self) {
+        self.reservation.free();
+    }
+}
+
+/// One partition's grouping by runs: the aggregation and the key of the group still open (the
+/// last of the previous batch, which the next batch may continue).
+struct Runs {
+    aggregation: Aggregation,
+    /// The open group's key, one row per key column.
+    open: Option<Vec<ArrayRef>>,
+}
+
+impl Grouping for Runs {
     /// Feeds one batch; returns the groups it finished (all before its last run).
     fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
         let rows = batch.num_rows();
         if rows == 0 {
             return Ok(None);
         }
-        let keys = evaluate(&self.group_exprs, batch)?;
+        let keys = self.aggregation.keys(batch)?;
         let ranges = partition(&keys)?.ranges();
         let continues = match &self.open {
             Some(open) => same_key(open, &keys)?,
@@ -345,10 +497,7 @@ impl Runs {
             group_indices.extend(std::iter::repeat_n(first + run, range.len()));
         }
         let groups = first + ranges.len();
-        for (accumulator, arguments) in self.accumulators.iter_mut().zip(&self.arguments) {
-            let values = evaluate(arguments, batch)?;
-            accumulator.update_batch(&values, &group_indices, None, groups)?;
-        }
+        self.aggregation.update(batch, &group_indices, groups)?;
         // The keys of groups 0..groups: the open one's if this batch does not continue it,
         // then the first row of each run.
         let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
@@ -366,9 +515,11 @@ impl Runs {
             None
         } else {
             let keys = group_keys.iter().map(|k| k.slice(0, finished)).collect();
-            Some(self.emit(keys, EmitTo::First(finished))?)
+            Some(self.aggregation.emit(keys, EmitTo::First(finished))?)
         };
-        self.reserve()?;
+        // What the accumulators hold: the open group's state, in the usual case (a group of
+        // very many rows could hold more).
+        self.aggregation.reserve(0)?;
         Ok(out)
     }
 
@@ -376,37 +527,12 @@ impl Runs {
     fn finish(&mut self) -> Result<Option<RecordBatch>> {
         match self.open.take() {
             Some(keys) => {
-                let batch = self.emit(keys, EmitTo::All)?;
-                self.reservation.free();
+                let batch = self.aggregation.emit(keys, EmitTo::All)?;
+                self.aggregation.free();
                 Ok(Some(batch))
             }
             None => Ok(None),
         }
-    }
-
-    fn emit(&mut self, mut columns: Vec<ArrayRef>, emit_to: EmitTo) -> Result<RecordBatch> {
-        for accumulator in &mut self.accumulators {
-            if self.emit_state {
-                columns.extend(accumulator.state(emit_to)?);
-            } else {
-                columns.push(accumulator.evaluate(emit_to)?);
-            }
-        }
-        if columns.len() != self.schema.fields().len() {
-            return internal_err!(
-                "SortedRunAggregateExec: {} columns for a schema of {}",
-                columns.len(),
-                self.schema.fields().len()
-            );
-        }
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
-    }
-
-    /// Accounts for what the accumulators hold (the open group's state, in the usual case; a
-    /// group of very many rows could hold more).
-    fn reserve(&mut self) -> Result<()> {
-        let held: usize = self.accumulators.iter().map(|a| a.size()).sum();
-        self.reservation.try_resize(held)
     }
 }
 

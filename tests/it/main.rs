@@ -23,5 +23,6 @@ mod repartition_once;
 mod sacro;
 mod safe_errors;
 mod slt;
+mod small_keys;
 mod sorted_aggregate;
 mod sorted_distinct;

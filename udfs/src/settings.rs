@@ -39,6 +39,9 @@ pub struct FjqOptions {
     /// Whether a DISTINCT sorted next on all its columns sorts its input instead
     /// (fjq_engine::sorted_distinct).
     pub sorted_distinct: bool,
+    /// Whether partial aggregates over integer, date, boolean and text keys find groups by
+    /// words (fjq_engine::small_keys).
+    pub small_key_aggregation: bool,
     pub disclosure: Rules,
 }
 
@@ -63,6 +66,7 @@ impl Default for FjqOptions {
             filter_null_counts: true,
             repartition_once: true,
             sorted_distinct: true,
+            small_key_aggregation: true,
             disclosure: Rules::default(),
         }
     }
@@ -118,6 +122,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "sorted_distinct",
         "A DISTINCT whose rows are next sorted on all its columns (entries before a window function): sort first, then drop repeated neighbours, instead of a hash table; true or false.",
+    ),
+    (
+        "small_key_aggregation",
+        "The first (partial) phase of a grouping by integers, dates, booleans or text finds each row's group by one lookup of its key as machine words (a text of up to 12 bytes is its own word) instead of DataFusion's column-by-column table; true or false.",
     ),
 ];
 
@@ -186,6 +194,7 @@ impl FjqOptions {
             "filter_null_counts" => Some(&mut self.filter_null_counts),
             "repartition_once" => Some(&mut self.repartition_once),
             "sorted_distinct" => Some(&mut self.sorted_distinct),
+            "small_key_aggregation" => Some(&mut self.small_key_aggregation),
             _ => None,
         }
     }
@@ -197,6 +206,7 @@ impl FjqOptions {
             "filter_null_counts" => self.filter_null_counts,
             "repartition_once" => self.repartition_once,
             "sorted_distinct" => self.sorted_distinct,
+            "small_key_aggregation" => self.small_key_aggregation,
             _ => false,
         }
     }

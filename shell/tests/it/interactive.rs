@@ -292,7 +292,8 @@ fn ctrl_r_finds_an_earlier_statement() {
     p.exp_string("1 row").expect("ran");
     p.send_line("SELECT 'hay' AS other;").expect("another");
     p.exp_string("1 row").expect("ran");
-    p.exp_string("fjq> ").expect("prompt back, so the line editor gets Ctrl-R");
+    p.exp_string("fjq> ")
+        .expect("prompt back, so the line editor gets Ctrl-R");
     p.send_control('r').expect("ctrl-r");
     p.exp_string("reverse-i-search").expect("the search prompt");
     p.send("needl").expect("search");

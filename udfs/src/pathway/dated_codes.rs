@@ -248,13 +248,32 @@ impl DatedCodes {
         Ok(())
     }
 
-    /// Sorts one group's pairs by (date, rank, code text): the order every finish starts from.
-    fn sort(&self, pairs: &mut [(i32, u32)]) {
-        pairs.sort_unstable_by(|a, b| {
-            (a.0, self.ranks[a.1 as usize])
-                .cmp(&(b.0, self.ranks[b.1 as usize]))
-                .then_with(|| self.codes[a.1 as usize].cmp(&self.codes[b.1 as usize]))
-        });
+    /// Each interned code's place in an order of the codes, given as a comparison of two of
+    /// them. A group's pairs then sort on one integer, (date, place), instead of looking up
+    /// ranks and comparing text for every pair of events on the same day; there are a few dozen
+    /// codes and millions of pairs.
+    fn places(&self, cmp: impl Fn(usize, usize) -> std::cmp::Ordering) -> Vec<u32> {
+        let mut by_place: Vec<usize> = (0..self.codes.len()).collect();
+        by_place.sort_by(|&a, &b| cmp(a, b));
+        let mut places = vec![0; self.codes.len()];
+        for (place, &code) in by_place.iter().enumerate() {
+            places[code] = place as u32;
+        }
+        places
+    }
+
+    /// Places in the (rank, code text) order every pathway finish sorts by.
+    fn stage_places(&self) -> Vec<u32> {
+        self.places(|a, b| (self.ranks[a], &self.codes[a]).cmp(&(self.ranks[b], &self.codes[b])))
+    }
+
+    /// Sorts one group's pairs by (date, place). Files are written in date order within a case,
+    /// so most groups arrive sorted and only need the check.
+    fn sort(pairs: &mut [(i32, u32)], places: &[u32]) {
+        let key = |p: &(i32, u32)| (i64::from(p.0) << 32) | i64::from(places[p.1 as usize]);
+        if !pairs.is_sorted_by_key(key) {
+            pairs.sort_unstable_by_key(key);
+        }
     }
 
     /// The `observed` sequence: consecutive repeats of a stage collapsed to the first.
@@ -271,6 +290,7 @@ impl DatedCodes {
         match self.finish {
             Finish::Pathway { .. } | Finish::Journey { detail: false } => {
                 let furthest = self.finish == Finish::Pathway { furthest: true };
+                let places = self.stage_places();
                 let mut out = StringBuilder::with_capacity(n, n * 32);
                 let mut text = String::new();
                 for g in 0..n {
@@ -279,7 +299,7 @@ impl DatedCodes {
                         out.append_null();
                         continue;
                     }
-                    self.sort(pairs);
+                    Self::sort(pairs, &places);
                     text.clear();
                     let mut push = |code: u32| {
                         if !text.is_empty() {
@@ -306,6 +326,8 @@ impl DatedCodes {
                 Ok(Arc::new(out.finish()))
             }
             Finish::PersonPathway => {
+                // Case types by their text alone: their order on a day has no rank.
+                let places = self.places(|a, b| self.codes[a].cmp(&self.codes[b]));
                 let mut out = StringBuilder::with_capacity(n, n * 24);
                 let mut text = String::new();
                 for g in 0..n {
@@ -314,10 +336,7 @@ impl DatedCodes {
                         out.append_null();
                         continue;
                     }
-                    pairs.sort_unstable_by(|a, b| {
-                        a.0.cmp(&b.0)
-                            .then_with(|| self.codes[a.1 as usize].cmp(&self.codes[b.1 as usize]))
-                    });
+                    Self::sort(pairs, &places);
                     text.clear();
                     // One per (day, type): repeats are adjacent after the sort.
                     for (i, &(date, code)) in pairs.iter().enumerate() {
@@ -358,6 +377,7 @@ impl DatedCodes {
                 Ok(Arc::new(out.finish()))
             }
             Finish::Detail | Finish::Journey { detail: true } => {
+                let places = self.stage_places();
                 let struct_builder = StructBuilder::new(
                     detail_fields(),
                     vec![
@@ -377,7 +397,7 @@ impl DatedCodes {
                         out.append_null();
                         continue;
                     }
-                    self.sort(pairs);
+                    Self::sort(pairs, &places);
                     let first = pairs[0].0;
                     for &(date, code) in Self::observed(pairs) {
                         let s = out.values();

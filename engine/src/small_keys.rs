@@ -1,0 +1,655 @@
+//! Partial aggregation over keys that fit in machine words: integers, dates, booleans and text.
+//!
+//! The research tables group by a few categorical columns (`dfj_area`, `case_type`, `region`,
+//! event codes) and by years and dates. DataFusion finds each row's group by hashing its key
+//! values into a table of key columns and comparing them column by column; for 2.6M cases
+//! grouped by (year, `dfj_area`), that took 77 ms of the query's compute, most of it. Here each
+//! key value becomes one 128-bit word: a number as itself, a text of up to 12 bytes as its
+//! string view (length and bytes, the whole string), a longer text as its number in a table of
+//! the texts seen. A row's key is an array of those words, and its group is one lookup of that
+//! array in a hash table.
+//!
+//! Only the partial phase of an aggregation is replaced ([`SmallKeysRule`]): it may emit its
+//! groups at any time, so when the table grows past [`FLUSH_GROUPS`] groups or the memory pool
+//! refuses more, it emits them all and starts again; the final phase merges. When the first
+//! rows show that grouping hardly reduces them (DataFusion's own test: after
+//! `skip_partial_aggregation_probe_rows_threshold` rows, more groups than
+//! `skip_partial_aggregation_probe_ratio_threshold` of the rows), it passes each later row on as
+//! its own partial state, as DataFusion does.
+//!
+//! `SET fjq.small_key_aggregation = false` leaves every partial aggregate DataFusion's.
+
+use crate::sorted_aggregate::{
+    Aggregation, GroupFinder, Grouping, OwnAggregateExec, plain_grouping,
+};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringBuilder,
+    StringViewBuilder, UInt64Array,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int32Type};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{HashMap, Result, exec_err};
+use datafusion::config::ConfigOptions;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::EmitTo;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
+use fjq_udfs::FjqOptions;
+use std::sync::Arc;
+
+/// Groups a partial aggregate holds before it emits them all and starts again.
+pub const FLUSH_GROUPS: usize = 1 << 20;
+
+/// The word of a NULL key value, of any type.
+const NULL: u128 = u128::MAX;
+/// The low 32 bits of a long text's word (a short text's hold its length, 0 to 12); the text's
+/// number in the table of long texts follows.
+const LONG_TEXT: u128 = 0xFFFF_FFFE;
+
+/// Replaces partial aggregates over word-sized keys with [`SmallKeyAggregateExec`].
+#[derive(Debug, Default)]
+pub struct SmallKeysRule;
+
+impl PhysicalOptimizerRule for SmallKeysRule {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !FjqOptions::plan_switch(config, |options| options.small_key_aggregation) {
+            return Ok(plan);
+        }
+        plan.transform_up(|node| {
+            let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            if !BySmallKeys::applies(aggregate)? {
+                return Ok(Transformed::no(node));
+            }
+            let aggregate = Arc::new(aggregate.clone());
+            Ok(Transformed::yes(Arc::new(SmallKeyAggregateExec::new(
+                aggregate,
+            ))))
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "fjq_small_key_aggregation"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// A partial `AggregateExec` whose keys are found as words.
+pub type SmallKeyAggregateExec = OwnAggregateExec<BySmallKeys>;
+
+/// Grouping by keys made of words.
+#[derive(Debug)]
+pub struct BySmallKeys;
+
+impl GroupFinder for BySmallKeys {
+    const NAME: &'static str = "SmallKeyAggregateExec";
+
+    /// A partial aggregate over unordered input (ordered input is `SortedRunAggregateExec`'s or
+    /// DataFusion's), with one to four keys of the types [`word_type`] takes.
+    fn applies(aggregate: &AggregateExec) -> Result<bool> {
+        Ok(aggregate.group_expr().expr().len() <= 4
+            && plain_grouping(
+                aggregate,
+                &[AggregateMode::Partial],
+                InputOrderMode::Linear,
+                word_type,
+            )?)
+    }
+
+    fn start(aggregation: Aggregation, context: &TaskContext) -> Result<Box<dyn Grouping>> {
+        let options = &context.session_config().options().execution;
+        let types = aggregation
+            .schema()
+            .fields()
+            .iter()
+            .take(aggregation.key_count())
+            .map(|f| f.data_type().clone())
+            .collect::<Vec<_>>();
+        let table: Box<dyn WordTable> = match types.len() {
+            1 => Box::new(Table::<1>::default()),
+            2 => Box::new(Table::<2>::default()),
+            3 => Box::new(Table::<3>::default()),
+            _ => Box::new(Table::<4>::default()),
+        };
+        Ok(Box::new(SmallKeys {
+            aggregation,
+            types,
+            table,
+            long_texts: LongTexts::default(),
+            probe_rows: options.skip_partial_aggregation_probe_rows_threshold,
+            probe_ratio: options.skip_partial_aggregation_probe_ratio_threshold,
+            rows_seen: 0,
+            passing_through: false,
+        }))
+    }
+}
+
+/// Key types a word holds exactly: integers of up to 64 bits, dates, booleans and text.
+fn word_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Date32
+            | DataType::Boolean
+            | DataType::Utf8
+            | DataType::Utf8View
+    )
+}
+
+/// One partition's partial aggregation.
+struct SmallKeys {
+    aggregation: Aggregation,
+    /// The key columns' types, as the output has them.
+    types: Vec<DataType>,
+    table: Box<dyn WordTable>,
+    long_texts: LongTexts,
+    probe_rows: usize,
+    probe_ratio: f64,
+    rows_seen: usize,
+    /// Grouping does not pay: each row goes on as its own group.
+    passing_through: bool,
+}
+
+impl Grouping for SmallKeys {
+    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
+        let keys = self.aggregation.keys(batch)?;
+        if self.passing_through {
+            return self.aggregation.convert(keys, batch).map(Some);
+        }
+        let words = keys
+            .iter()
+            .map(|k| self.long_texts.words(k.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let group_indices = self.table.intern(&words);
+        self.aggregation
+            .update(batch, &group_indices, self.table.len())?;
+        self.rows_seen += batch.num_rows();
+        let probed = self.rows_seen >= self.probe_rows;
+        if probed
+            && self.aggregation.converts_rows()
+            && self.table.len() as f64 > self.probe_ratio * self.rows_seen as f64
+        {
+            self.passing_through = true;
+            return self.emit_all();
+        }
+        if self.table.len() >= FLUSH_GROUPS {
+            return self.emit_all();
+        }
+        let held = self.table.size() + self.long_texts.size();
+        match self.aggregation.reserve(held) {
+            Ok(()) => Ok(None),
+            // The pool is full: what this phase holds goes on to the final phase now.
+            Err(_) => self.emit_all(),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        let out = self.emit_all()?;
+        self.aggregation.free();
+        Ok(out)
+    }
+}
+
+impl SmallKeys {
+    /// Emits every group and empties the table.
+    fn emit_all(&mut self) -> Result<Option<RecordBatch>> {
+        if self.table.len() == 0 {
+            return Ok(None);
+        }
+        let keys = self.table.take_keys();
+        let columns = self
+            .types
+            .iter()
+            .enumerate()
+            .map(|(column, data_type)| {
+                self.long_texts
+                    .array(keys.iter().map(|key| key[column]), data_type)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let batch = self.aggregation.emit(columns, EmitTo::All)?;
+        self.long_texts.clear();
+        self.aggregation.reserve(0)?;
+        Ok(Some(batch))
+    }
+}
+
+/// Texts longer than a view holds, numbered in the order first seen.
+#[derive(Default)]
+struct LongTexts {
+    numbers: HashMap<Box<[u8]>, u32>,
+    texts: Vec<Box<[u8]>>,
+    bytes: usize,
+}
+
+impl LongTexts {
+    /// Each row's word.
+    fn words(&mut self, column: &dyn Array) -> Result<Vec<u128>> {
+        let n = column.len();
+        let mut out = Vec::with_capacity(n);
+        macro_rules! numbers {
+            ($t:ty, $widen:expr) => {{
+                let values = column.as_primitive::<$t>();
+                for row in 0..n {
+                    out.push(match values.is_null(row) {
+                        true => NULL,
+                        false => $widen(values.value(row)),
+                    });
+                }
+            }};
+        }
+        use datafusion::arrow::datatypes::*;
+        match column.data_type() {
+            DataType::Int8 => numbers!(Int8Type, |v: i8| i64::from(v) as u64 as u128),
+            DataType::Int16 => numbers!(Int16Type, |v: i16| i64::from(v) as u64 as u128),
+            DataType::Int32 => numbers!(Int32Type, |v: i32| i64::from(v) as u64 as u128),
+            DataType::Int64 => numbers!(Int64Type, |v: i64| v as u64 as u128),
+            DataType::UInt8 => numbers!(UInt8Type, u128::from),
+            DataType::UInt16 => numbers!(UInt16Type, u128::from),
+            DataType::UInt32 => numbers!(UInt32Type, u128::from),
+            DataType::UInt64 => numbers!(UInt64Type, u128::from),
+            DataType::Date32 => numbers!(Date32Type, |v: i32| i64::from(v) as u64 as u128),
+            DataType::Boolean => {
+                let values = column.as_boolean();
+                for row in 0..n {
+                    out.push(match values.is_null(row) {
+                        true => NULL,
+                        false => u128::from(values.value(row)),
+                    });
+                }
+            }
+            DataType::Utf8View => {
+                let texts = column.as_string_view();
+                let views = texts.views();
+                for row in 0..n {
+                    if texts.is_null(row) {
+                        out.push(NULL);
+                        continue;
+                    }
+                    let view = views[row];
+                    let len = view as u32;
+                    out.push(match len <= 12 {
+                        // Length and bytes; whatever follows the bytes is masked off, so that
+                        // equal texts give equal words whatever the writer left there.
+                        true => view & (u128::MAX >> (96 - 8 * len)),
+                        false => self.long(texts.value(row).as_bytes()),
+                    });
+                }
+            }
+            DataType::Utf8 => {
+                let texts = column.as_string::<i32>();
+                for row in 0..n {
+                    out.push(match texts.is_null(row) {
+                        true => NULL,
+                        false => self.text(texts.value(row).as_bytes()),
+                    });
+                }
+            }
+            other => return exec_err!("fjq small-key aggregation: keys of type {other}"),
+        }
+        Ok(out)
+    }
+
+    /// A text's word: as a view would hold it, or its number.
+    fn text(&mut self, bytes: &[u8]) -> u128 {
+        if bytes.len() > 12 {
+            return self.long(bytes);
+        }
+        let mut word = bytes.len() as u128;
+        for (i, &b) in bytes.iter().enumerate() {
+            word |= u128::from(b) << (32 + 8 * i);
+        }
+        word
+    }
+
+    fn long(&mut self, bytes: &[u8]) -> u128 {
+        let number = match self.numbers.get(bytes) {
+            Some(&number) => number,
+            None => {
+                let number = self.texts.len() as u32;
+                self.texts.push(bytes.into());
+                self.numbers.insert(bytes.into(), number);
+                self.bytes += 2 * bytes.len() + 48;
+                number
+            }
+        };
+        LONG_TEXT | (u128::from(number) << 32)
+    }
+
+    /// The text a word stands for.
+    fn bytes_of(&self, word: u128) -> ([u8; 12], &[u8]) {
+        let len = (word as u32) as usize;
+        if word as u32 as u128 == LONG_TEXT {
+            return ([0; 12], &self.texts[(word >> 32) as u32 as usize]);
+        }
+        let mut inline = [0u8; 12];
+        for (i, b) in inline.iter_mut().enumerate().take(len) {
+            *b = (word >> (32 + 8 * i)) as u8;
+        }
+        (inline, &[])
+    }
+
+    /// The key column of `data_type` for the words, in order.
+    fn array(&self, words: impl Iterator<Item = u128>, data_type: &DataType) -> Result<ArrayRef> {
+        let text = |word: u128, push: &mut dyn FnMut(Option<&str>)| {
+            if word == NULL {
+                return push(None);
+            }
+            let (inline, long) = self.bytes_of(word);
+            let bytes = match long.is_empty() {
+                true => &inline[..(word as u32) as usize],
+                false => long,
+            };
+            // The bytes came from text columns, whole.
+            push(Some(std::str::from_utf8(bytes).unwrap_or_default()))
+        };
+        Ok(match data_type {
+            DataType::Utf8View => {
+                let mut out = StringViewBuilder::new();
+                for word in words {
+                    text(word, &mut |t| out.append_option(t));
+                }
+                Arc::new(out.finish())
+            }
+            DataType::Utf8 => {
+                let mut out = StringBuilder::new();
+                for word in words {
+                    text(word, &mut |t| out.append_option(t));
+                }
+                Arc::new(out.finish())
+            }
+            DataType::Boolean => Arc::new(
+                words
+                    .map(|w| (w != NULL).then_some(w == 1))
+                    .collect::<BooleanArray>(),
+            ),
+            DataType::Date32 => Arc::new(
+                words
+                    .map(|w| (w != NULL).then_some(w as u64 as i64 as i32))
+                    .collect::<datafusion::arrow::array::PrimitiveArray<Int32Type>>()
+                    .reinterpret_cast::<Date32Type>(),
+            ),
+            t if t.is_unsigned_integer() => {
+                let values: UInt64Array = words.map(|w| (w != NULL).then_some(w as u64)).collect();
+                cast(&values, t)?
+            }
+            t => {
+                let values: Int64Array = words
+                    .map(|w| (w != NULL).then_some(w as u64 as i64))
+                    .collect();
+                cast(&values, t)?
+            }
+        })
+    }
+
+    fn size(&self) -> usize {
+        self.bytes + self.texts.capacity() * 16
+    }
+
+    fn clear(&mut self) {
+        self.numbers.clear();
+        self.texts.clear();
+        self.bytes = 0;
+    }
+}
+
+/// Groups by their keys of `K` words, numbered in the order first seen.
+trait WordTable: Send {
+    /// Each row's group, adding new keys; `columns[c][row]` is column `c`'s word.
+    fn intern(&mut self, columns: &[Vec<u128>]) -> Vec<usize>;
+    fn len(&self) -> usize;
+    /// Every group's key in group order, leaving the table empty.
+    fn take_keys(&mut self) -> Vec<Vec<u128>>;
+    fn size(&self) -> usize;
+}
+
+#[derive(Default)]
+struct Table<const K: usize> {
+    groups: HashMap<[u128; K], u32>,
+    keys: Vec<[u128; K]>,
+}
+
+impl<const K: usize> WordTable for Table<K> {
+    fn intern(&mut self, columns: &[Vec<u128>]) -> Vec<usize> {
+        let rows = columns.first().map_or(0, Vec::len);
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let key: [u128; K] = std::array::from_fn(|c| columns[c][row]);
+            let next = self.keys.len() as u32;
+            let group = *self.groups.entry(key).or_insert_with(|| {
+                self.keys.push(key);
+                next
+            });
+            out.push(group as usize);
+        }
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn take_keys(&mut self) -> Vec<Vec<u128>> {
+        self.groups.clear();
+        std::mem::take(&mut self.keys)
+            .into_iter()
+            .map(|key| key.to_vec())
+            .collect()
+    }
+
+    fn size(&self) -> usize {
+        // A hash table entry (the key, its number, a control byte) and the key again in order.
+        self.groups.capacity() * (16 * K + 5) + self.keys.capacity() * 16 * K
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{
+        BooleanArray, Date32Array, Int32Array, Int64Array, StringArray, StringViewArray,
+    };
+    use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::datasource::MemTable;
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::physical_plan::displayable;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    const LONG: &str = "a text longer than twelve bytes";
+
+    /// Two partitions of batches; every key type, NULL keys, texts of 12 bytes and longer, and
+    /// groups that recur across batches and partitions.
+    fn partitions() -> (SchemaRef, Vec<Vec<RecordBatch>>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("view", DataType::Utf8View, true),
+            Field::new("text", DataType::Utf8, true),
+            Field::new("n", DataType::Int32, true),
+            Field::new("day", DataType::Date32, true),
+            Field::new("flag", DataType::Boolean, true),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        type Row = (
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<i32>,
+            Option<i32>,
+            Option<bool>,
+            i64,
+        );
+        let batch = |rows: &[Row]| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(rows.iter().map(|r| r.0).collect::<StringViewArray>()),
+                    Arc::new(rows.iter().map(|r| r.1).collect::<StringArray>()),
+                    Arc::new(rows.iter().map(|r| r.2).collect::<Int32Array>()),
+                    Arc::new(rows.iter().map(|r| r.3).collect::<Date32Array>()),
+                    Arc::new(rows.iter().map(|r| r.4).collect::<BooleanArray>()),
+                    Arc::new(rows.iter().map(|r| Some(r.5)).collect::<Int64Array>()),
+                ],
+            )
+            .unwrap()
+        };
+        let long = Some(LONG);
+        let twelve = Some("twelve bytes");
+        let first = vec![
+            batch(&[
+                (Some("a"), Some("a"), Some(-1), Some(0), Some(true), 1),
+                (long, long, Some(7), Some(19000), Some(false), 2),
+                (None, None, None, None, None, 3),
+                (Some("a"), Some("a"), Some(-1), Some(0), Some(true), 4),
+            ]),
+            batch(&[
+                (twelve, twelve, Some(7), Some(-5), Some(false), 5),
+                (long, long, Some(7), Some(19000), Some(false), 6),
+            ]),
+        ];
+        let second = vec![
+            batch(&[]),
+            batch(&[
+                (Some(""), Some(""), Some(0), Some(1), Some(true), 7),
+                (None, None, None, None, None, 8),
+                (twelve, twelve, Some(7), Some(-5), Some(false), 9),
+                (Some("a"), Some("a"), Some(-1), Some(0), Some(true), 10),
+            ]),
+        ];
+        (schema, vec![first, second])
+    }
+
+    async fn run(sql: &str, config: SessionConfig) -> (String, String) {
+        let (schema, parts) = partitions();
+        let table = MemTable::try_new(schema, parts).unwrap();
+        let state = SessionStateBuilder::new()
+            .with_config(config.with_target_partitions(2))
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(SmallKeysRule))
+            .build();
+        let context = SessionContext::new_with_state(state);
+        context.register_table("t", Arc::new(table)).unwrap();
+        let frame = context.sql(sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
+        let rows = frame.collect().await.unwrap();
+        (plan_text, pretty_format_batches(&rows).unwrap().to_string())
+    }
+
+    /// Worked by hand from the rows above: five groups, the NULL keys one of them.
+    #[tokio::test]
+    async fn words_group_every_key_type_across_batches_and_partitions() {
+        let sql = "SELECT view, n, day, flag, count(*) AS rows, sum(v) AS total
+            FROM t GROUP BY view, n, day, flag ORDER BY total";
+        let (plan, rows) = run(sql, SessionConfig::new()).await;
+        assert!(
+            plan.contains("SmallKeyAggregateExec: mode=Partial"),
+            "{plan}"
+        );
+        assert_eq!(
+            rows,
+            "\
++---------------------------------+----+------------+-------+------+-------+
+| view                            | n  | day        | flag  | rows | total |
++---------------------------------+----+------------+-------+------+-------+
+|                                 | 0  | 1970-01-02 | true  | 1    | 7     |
+| a text longer than twelve bytes | 7  | 2022-01-08 | false | 2    | 8     |
+|                                 |    |            |       | 2    | 11    |
+| twelve bytes                    | 7  | 1969-12-27 | false | 2    | 14    |
+| a                               | -1 | 1970-01-01 | true  | 3    | 15    |
++---------------------------------+----+------------+-------+------+-------+"
+        );
+    }
+
+    #[tokio::test]
+    async fn five_keys_stay_datafusions() {
+        let sql =
+            "SELECT view, text, n, day, flag, count(*) FROM t GROUP BY view, text, n, day, flag";
+        let (plan, rows) = run(sql, SessionConfig::new()).await;
+        assert!(!plan.contains("SmallKeyAggregateExec"), "{plan}");
+        assert_eq!(rows.lines().count(), 5 + 4, "five groups\n{rows}");
+    }
+
+    #[tokio::test]
+    async fn plain_text_keys_of_every_length_come_back_whole() {
+        let sql = "SELECT text, count(*) AS rows FROM t GROUP BY text ORDER BY text NULLS FIRST";
+        let (plan, rows) = run(sql, SessionConfig::new()).await;
+        assert!(
+            plan.contains("SmallKeyAggregateExec: mode=Partial"),
+            "{plan}"
+        );
+        assert_eq!(
+            rows,
+            "\
++---------------------------------+------+
+| text                            | rows |
++---------------------------------+------+
+|                                 | 2    |
+|                                 | 1    |
+| a                               | 3    |
+| a text longer than twelve bytes | 2    |
+| twelve bytes                    | 2    |
++---------------------------------+------+"
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_pass_through_once_grouping_does_not_reduce_them() {
+        // Probe after one row: every group is new then, so the rest go on one by one.
+        let mut config = SessionConfig::new();
+        let execution = &mut config.options_mut().execution;
+        execution.skip_partial_aggregation_probe_rows_threshold = 1;
+        execution.skip_partial_aggregation_probe_ratio_threshold = 0.5;
+        let sql = "SELECT view, n, count(*) AS rows, sum(v) AS total, min(v) AS low
+            FROM t GROUP BY view, n ORDER BY total";
+        let (plan, rows) = run(sql, config).await;
+        assert!(
+            plan.contains("SmallKeyAggregateExec: mode=Partial"),
+            "{plan}"
+        );
+        assert_eq!(
+            rows,
+            "\
++---------------------------------+----+------+-------+-----+
+| view                            | n  | rows | total | low |
++---------------------------------+----+------+-------+-----+
+|                                 | 0  | 1    | 7     | 7   |
+| a text longer than twelve bytes | 7  | 2    | 8     | 2   |
+|                                 |    | 2    | 11    | 3   |
+| twelve bytes                    | 7  | 2    | 14    | 5   |
+| a                               | -1 | 3    | 15    | 1   |
++---------------------------------+----+------+-------+-----+"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_setting_leaves_datafusions_aggregate() {
+        let mut config = SessionConfig::new();
+        config.options_mut().extensions.insert(FjqOptions {
+            small_key_aggregation: false,
+            ..FjqOptions::default()
+        });
+        let sql = "SELECT view, count(*) FROM t GROUP BY view";
+        let (plan, _) = run(sql, config).await;
+        assert!(!plan.contains("SmallKeyAggregateExec"), "{plan}");
+        assert!(plan.contains("AggregateExec: mode=Partial"), "{plan}");
+    }
+}

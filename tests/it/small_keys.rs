@@ -1,0 +1,74 @@
+//! Partial aggregation by keys as machine words (fjq_engine::small_keys): groupings by
+//! categorical text and years, by booleans and dates, by a join's text columns, and by long
+//! person identifiers, where grouping hardly reduces the rows and (with a low probe threshold)
+//! the rows pass through as their own partial states. Over the split dataset in 100-row batches,
+//! with the files' key ranges declared and undeclared, each plan is checked to use the operator
+//! and each answer, with the rule on and off, against DuckDB's over the same files.
+
+use crate::common::query;
+use crate::differential::{compare_on, physical_plan};
+use crate::file_ranges::{engine_on, split_dataset, undeclared_engine_on};
+use fjq_engine::Engine;
+
+/// (name, SQL for both engines).
+const GROUPINGS: &[(&str, &str)] = &[
+    (
+        "volumes by year and area",
+        "SELECT CAST(extract(year FROM start_date) AS BIGINT) AS y, dfj_area, count(*) FROM cases GROUP BY 1, 2",
+    ),
+    (
+        "events by case type, code and year (join)",
+        "SELECT c.case_type, e.event_code, CAST(extract(year FROM e.event_date) AS BIGINT), count(*), min(e.event_date)
+         FROM events e JOIN cases c USING (case_id) GROUP BY 1, 2, 3",
+    ),
+    (
+        "events by error flag and day",
+        "SELECT CAST(error AS INTEGER), event_date, count(*), max(hearing_type) FROM events GROUP BY error, event_date",
+    ),
+    (
+        "roles per person (long keys)",
+        "SELECT person_id, count(*), min(role), sum(CASE WHEN role = 'child' THEN 1 ELSE 0 END)
+         FROM people GROUP BY person_id",
+    ),
+];
+
+async fn check_all(engine: &Engine) {
+    let data = split_dataset();
+    for &(name, sql) in GROUPINGS {
+        query(engine, "SET fjq.small_key_aggregation = true").await;
+        let plan = physical_plan(engine, sql).await;
+        assert!(
+            plan.contains("SmallKeyAggregateExec: mode=Partial"),
+            "{name}: not by words\n{plan}"
+        );
+        compare_on(data, name, engine, sql, sql).await;
+        // Rows passing through as their own states once grouping does not reduce them.
+        query(
+            engine,
+            "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 50",
+        )
+        .await;
+        compare_on(data, name, engine, sql, sql).await;
+        query(
+            engine,
+            "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 100000",
+        )
+        .await;
+        query(engine, "SET fjq.small_key_aggregation = false").await;
+        let plan = physical_plan(engine, sql).await;
+        assert!(!plan.contains("SmallKeyAggregateExec"), "{name}\n{plan}");
+        compare_on(data, name, engine, sql, sql).await;
+    }
+}
+
+#[tokio::test]
+async fn groupings_by_words_match_duckdb_over_declared_partitions() {
+    check_all(&engine_on(split_dataset()).await).await;
+}
+
+#[tokio::test]
+async fn groupings_by_words_match_duckdb_over_undeclared_files() {
+    let engine = undeclared_engine_on(split_dataset()).await;
+    query(&engine, "SET datafusion.execution.batch_size = 100").await;
+    check_all(&engine).await;
+}
