@@ -20,7 +20,7 @@
 //! `SET fjq.small_key_aggregation = false` leaves every partial aggregate DataFusion's.
 
 use crate::sorted_aggregate::{
-    Aggregation, GroupFinder, Grouping, OwnAggregateExec, plain_grouping,
+    Aggregation, GroupFinder, Grouping, OwnAggregateExec, plain_grouping, replace_aggregates,
 };
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringBuilder,
@@ -28,7 +28,6 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int32Type};
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{HashMap, Result, exec_err};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::TaskContext;
@@ -61,19 +60,7 @@ impl PhysicalOptimizerRule for SmallKeysRule {
         if !FjqOptions::plan_switch(config, |options| options.small_key_aggregation) {
             return Ok(plan);
         }
-        plan.transform_up(|node| {
-            let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            if !BySmallKeys::applies(aggregate)? {
-                return Ok(Transformed::no(node));
-            }
-            let aggregate = Arc::new(aggregate.clone());
-            Ok(Transformed::yes(Arc::new(SmallKeyAggregateExec::new(
-                aggregate,
-            ))))
-        })
-        .map(|t| t.data)
+        replace_aggregates::<BySmallKeys>(plan)
     }
 
     fn name(&self) -> &str {
@@ -476,6 +463,16 @@ mod tests {
     use datafusion::physical_plan::displayable;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
+    /// The rows of `sql`, checked to be grouped by words.
+    async fn by_words(sql: &str, config: SessionConfig) -> String {
+        let (plan, rows) = run(sql, config).await;
+        assert!(
+            plan.contains("SmallKeyAggregateExec: mode=Partial"),
+            "{plan}"
+        );
+        rows
+    }
+
     const LONG: &str = "a text longer than twelve bytes";
 
     /// Two partitions of batches; every key type, NULL keys, texts of 12 bytes and longer, and
@@ -559,11 +556,7 @@ mod tests {
     async fn words_group_every_key_type_across_batches_and_partitions() {
         let sql = "SELECT view, n, day, flag, count(*) AS rows, sum(v) AS total
             FROM t GROUP BY view, n, day, flag ORDER BY total";
-        let (plan, rows) = run(sql, SessionConfig::new()).await;
-        assert!(
-            plan.contains("SmallKeyAggregateExec: mode=Partial"),
-            "{plan}"
-        );
+        let rows = by_words(sql, SessionConfig::new()).await;
         assert_eq!(
             rows,
             "\
@@ -591,11 +584,7 @@ mod tests {
     #[tokio::test]
     async fn plain_text_keys_of_every_length_come_back_whole() {
         let sql = "SELECT text, count(*) AS rows FROM t GROUP BY text ORDER BY text NULLS FIRST";
-        let (plan, rows) = run(sql, SessionConfig::new()).await;
-        assert!(
-            plan.contains("SmallKeyAggregateExec: mode=Partial"),
-            "{plan}"
-        );
+        let rows = by_words(sql, SessionConfig::new()).await;
         assert_eq!(
             rows,
             "\
@@ -620,11 +609,7 @@ mod tests {
         execution.skip_partial_aggregation_probe_ratio_threshold = 0.5;
         let sql = "SELECT view, n, count(*) AS rows, sum(v) AS total, min(v) AS low
             FROM t GROUP BY view, n ORDER BY total";
-        let (plan, rows) = run(sql, config).await;
-        assert!(
-            plan.contains("SmallKeyAggregateExec: mode=Partial"),
-            "{plan}"
-        );
+        let rows = by_words(sql, config).await;
         assert_eq!(
             rows,
             "\

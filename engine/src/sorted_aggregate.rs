@@ -63,19 +63,7 @@ impl PhysicalOptimizerRule for SortedRunsRule {
         if !FjqOptions::plan_switch(config, |options| options.sorted_aggregation) {
             return Ok(plan);
         }
-        plan.transform_up(|node| {
-            let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            if !ByRuns::applies(aggregate)? {
-                return Ok(Transformed::no(node));
-            }
-            let aggregate = Arc::new(aggregate.clone());
-            Ok(Transformed::yes(Arc::new(SortedRunAggregateExec::new(
-                aggregate,
-            ))))
-        })
-        .map(|t| t.data)
+        replace_aggregates::<ByRuns>(plan)
     }
 
     fn name(&self) -> &str {
@@ -85,6 +73,25 @@ impl PhysicalOptimizerRule for SortedRunsRule {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// Every aggregate in `plan` that `F` applies to, computed by `F` instead.
+pub(crate) fn replace_aggregates<F: GroupFinder>(
+    plan: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        if !F::applies(aggregate)? {
+            return Ok(Transformed::no(node));
+        }
+        let aggregate = Arc::new(aggregate.clone());
+        Ok(Transformed::yes(Arc::new(OwnAggregateExec::<F>::new(
+            aggregate,
+        ))))
+    })
+    .map(|t| t.data)
 }
 
 /// What both of fjq's own groupings ask of an aggregate (this one and
