@@ -486,6 +486,8 @@ impl<const K: usize> WordTable for Table<K> {
     fn intern(&mut self, columns: &[Vec<u128>]) -> Vec<usize> {
         let rows = columns.first().map_or(0, Vec::len);
         let mut out = Vec::with_capacity(rows);
+        // A row's key gathers one word from each column: the index runs across columns.
+        #[allow(clippy::needless_range_loop)]
         for row in 0..rows {
             let key: [u128; K] = std::array::from_fn(|c| columns[c][row]);
             let next = self.keys.len() as u32;
