@@ -115,9 +115,10 @@ pub(crate) fn build_context(
 /// DataFusion's physical optimizer rules with fjq's: the filters' null-count estimates right
 /// before DataFusion chooses join sides and modes (which must see them), the join mode rule
 /// right after (before distribution is enforced, which must see the mode it picks), the merged
-/// exchanges, sorted DISTINCT, sorted aggregation, entry window, view compaction and small-key
-/// rules at the end, on the finished plan (in that order: each sees the shapes the one before
-/// leaves; the exchange rules look for DataFusion's partial aggregates).
+/// exchanges, sorted DISTINCT, sorted aggregation, entry window, view compaction, small-key and
+/// key-sort rules at the end, on the finished plan (in that order: each sees the shapes the one
+/// before leaves; the exchange rules look for DataFusion's partial aggregates, the sorted
+/// DISTINCT and entry window rules for DataFusion's sorts, which the key sort then replaces).
 fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let join_selection = rules
@@ -138,6 +139,7 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
     rules.push(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule));
     rules.push(Arc::new(crate::compact_views::CompactViewsRule));
     rules.push(Arc::new(crate::small_keys::SmallKeysRule));
+    rules.push(Arc::new(crate::key_sort::KeySortRule));
     rules
 }
 

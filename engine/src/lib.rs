@@ -22,6 +22,7 @@ pub mod export;
 pub mod file_ranges;
 pub mod import;
 pub mod join_mode;
+pub mod key_sort;
 pub mod memory;
 pub mod null_counts;
 pub mod repartition_once;

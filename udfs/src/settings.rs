@@ -42,6 +42,9 @@ pub struct FjqOptions {
     /// Whether partial aggregates over integer, date, boolean and text keys find groups by
     /// words (fjq_engine::small_keys).
     pub small_key_aggregation: bool,
+    /// Whether sorts on integer, date, boolean and text keys sort fixed-width byte keys
+    /// (fjq_engine::key_sort).
+    pub key_sort: bool,
     pub disclosure: Rules,
 }
 
@@ -68,6 +71,7 @@ impl Default for FjqOptions {
             sorted_distinct: true,
             // Off: measured no faster than DataFusion's grouping (docs/DECISIONS.md).
             small_key_aggregation: false,
+            key_sort: true,
             disclosure: Rules::default(),
         }
     }
@@ -127,6 +131,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "small_key_aggregation",
         "The first (partial) phase of a grouping by integers, dates, booleans or text finds each row's group by one lookup of its key as machine words (a text of up to 12 bytes is its own word) instead of DataFusion's column-by-column table. Off by default: measured no faster yet; true or false.",
+    ),
+    (
+        "key_sort",
+        "Sorts on integers, dates, timestamps, booleans or text (entries by person and date before a window function): write each row's key once as bytes that compare in the key's order and sort those, instead of comparing column by column; keys longer than 96 bytes, and sorts that do not fit in memory, go to DataFusion's sort; true or false.",
     ),
 ];
 
@@ -196,6 +204,7 @@ impl FjqOptions {
             "repartition_once" => Some(&mut self.repartition_once),
             "sorted_distinct" => Some(&mut self.sorted_distinct),
             "small_key_aggregation" => Some(&mut self.small_key_aggregation),
+            "key_sort" => Some(&mut self.key_sort),
             _ => None,
         }
     }
@@ -208,6 +217,7 @@ impl FjqOptions {
             "repartition_once" => self.repartition_once,
             "sorted_distinct" => self.sorted_distinct,
             "small_key_aggregation" => self.small_key_aggregation,
+            "key_sort" => self.key_sort,
             _ => false,
         }
     }

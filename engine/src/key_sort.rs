@@ -1,0 +1,1082 @@
+//! Sorting by fixed-width keys: each row's sort key becomes bytes that compare as the key does.
+//!
+//! The entry queries sort 6.3M (person, date) entries before their window functions, and
+//! DataFusion's sort took 2.0-2.1 s of their compute at scale 1.0, most of each query: for a
+//! sort on more than one column it sorts each input batch with Arrow's lexicographic comparator
+//! (one dynamic call per column per comparison), then merges hundreds of sorted batches through
+//! its row format. [`KeySortExec`] gathers a partition's batches, writes each row's key once as
+//! a few bytes that compare in the key's order (integers and dates big-endian with the sign bit
+//! flipped, text padded to the longest text in the partition and followed by its length, a byte
+//! before each column that may hold NULLs, every byte inverted for a descending column), and
+//! sorts small fixed-size entries (the first 24 key bytes as two integers, and the row) with one
+//! integer comparison where DataFusion compares column by column. The rows are then gathered
+//! in that order, a batch at a time.
+//!
+//! [`KeySortRule`] replaces DataFusion's `SortExec` when the sort has no limit (a top-k stays
+//! DataFusion's), sorts each partition on its own (or has one), and sorts on integers, dates,
+//! timestamps, booleans or text. If the memory pool refuses the partition's rows or their keys,
+//! or the keys would be longer than [`MAX_KEY_BYTES`] (long texts), the partition goes to
+//! DataFusion's sort after all, with the rows already read, and that sort spills as it would
+//! have (its profile's `sorted_by_datafusion` counts such partitions). The switch is
+//! `fjq.key_sort`.
+
+use crate::compact_views::compact_batch;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::interleave_record_batch;
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
+    TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, exec_err};
+use datafusion::config::ConfigOptions;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, Partitioning, PhysicalExpr};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::spill::get_record_batch_memory_size;
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions, Statistics,
+};
+use fjq_udfs::FjqOptions;
+use futures::{StreamExt, TryStreamExt};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// The longest key, in bytes, sorted here; longer keys (long texts) go to DataFusion's sort,
+/// whose comparisons stop at the first differing byte rather than copying every text whole.
+pub const MAX_KEY_BYTES: usize = 96;
+
+/// Key bytes held in an [`Entry`] itself; the rest of a longer key is compared from a side
+/// buffer only when these tie.
+const ENTRY_KEY_BYTES: usize = 24;
+
+/// Replaces DataFusion's sorts with [`KeySortExec`] where its keys apply (module docs).
+#[derive(Debug, Default)]
+pub struct KeySortRule;
+
+impl PhysicalOptimizerRule for KeySortRule {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !FjqOptions::plan_switch(config, |options| options.key_sort) {
+            return Ok(plan);
+        }
+        plan.transform_up(|node| {
+            let Some(sort) = node.downcast_ref::<SortExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            if !applies(sort)? {
+                return Ok(Transformed::no(node));
+            }
+            Ok(Transformed::yes(
+                Arc::new(KeySortExec::new(sort.clone())) as Arc<dyn ExecutionPlan>
+            ))
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "fjq_key_sort"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// Whether `sort` is one [`KeySortExec`] does: no limit, each partition on its own, keys of
+/// the types [`encodable`] takes.
+fn applies(sort: &SortExec) -> Result<bool> {
+    if sort.fetch().is_some() {
+        return Ok(false);
+    }
+    let input = sort.input();
+    if !sort.preserve_partitioning() && input.output_partitioning().partition_count() != 1 {
+        return Ok(false);
+    }
+    let schema = input.schema();
+    for key in sort.expr().iter() {
+        if !encodable(&key.expr.data_type(&schema)?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The key types written as bytes. Floats are not: Arrow orders them by `total_cmp` (-0 before
+/// +0, NaN last), which DataFusion's sort keeps.
+fn encodable(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Timestamp(_, _)
+            | DataType::Boolean
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+    )
+}
+
+/// A sort of each partition by fixed-width byte keys (module docs). Same output as the
+/// `SortExec` it replaces, which it keeps for its plan properties and its fallback.
+#[derive(Debug, Clone)]
+pub struct KeySortExec {
+    sort: SortExec,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl KeySortExec {
+    pub fn new(sort: SortExec) -> KeySortExec {
+        KeySortExec {
+            sort,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl KeySortExec {
+    fn with_input(&self, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Arc<dyn ExecutionPlan> {
+        let sort = SortExec::new(self.sort.expr().clone(), children.swap_remove(0))
+            .with_preserve_partitioning(self.sort.preserve_partitioning());
+        Arc::new(KeySortExec::new(sort))
+    }
+}
+
+impl DisplayAs for KeySortExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "KeySortExec: expr=[{}], preserve_partitioning=[{}]",
+            self.sort.expr(),
+            self.sort.preserve_partitioning()
+        )
+    }
+}
+
+impl ExecutionPlan for KeySortExec {
+    fn name(&self) -> &str {
+        "KeySortExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.sort.properties()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        for key in self.sort.expr().iter() {
+            if f(&key.expr)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        self.sort.input_distribution_requirements()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![self.sort.input()]
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self.with_input(children))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self.with_input(children))
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        vec![ChildStats::At(partition)]
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        Ok(Arc::clone(&input_stats[0]))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.sort.input().execute(partition, Arc::clone(&context))?;
+        let schema = self.schema();
+        let keys = self.sort.expr().clone();
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let handed_on =
+            MetricBuilder::new(&self.metrics).counter("sorted_by_datafusion", partition);
+        let reservation = MemoryConsumer::new(format!("KeySortExec[{partition}]"))
+            .with_can_spill(true)
+            .register(context.memory_pool());
+        let sorted = futures::stream::once(sort_partition(
+            input,
+            Arc::clone(&schema),
+            keys,
+            reservation,
+            context,
+            baseline,
+            handed_on,
+        ))
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, sorted)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// Reads a partition, and returns its rows sorted: by keys, or by DataFusion's sort when
+/// the keys do not fit (module docs).
+async fn sort_partition(
+    mut input: SendableRecordBatchStream,
+    schema: SchemaRef,
+    keys: LexOrdering,
+    reservation: MemoryReservation,
+    context: Arc<TaskContext>,
+    baseline: BaselineMetrics,
+    handed_on: Count,
+) -> Result<SendableRecordBatchStream> {
+    let mut gathered = Gathered::default();
+    while let Some(batch) = input.next().await {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let timer = baseline.elapsed_compute().timer();
+        let key_columns = keys
+            .iter()
+            .map(|key| key.expr.evaluate(&batch)?.into_array(batch.num_rows()))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        // Key columns that are not the batch's own (computed keys) take memory too.
+        let computed: usize = key_columns
+            .iter()
+            .filter(|k| !batch.columns().iter().any(|c| Arc::ptr_eq(c, k)))
+            .map(|k| k.get_array_memory_size())
+            .sum();
+        timer.done();
+        if reservation
+            .try_grow(get_record_batch_memory_size(&batch) + computed)
+            .is_err()
+        {
+            gathered.batches.push(batch);
+            handed_on.add(1);
+            return datafusion_sort(gathered, input, schema, keys, reservation, context);
+        }
+        gathered.add(batch, key_columns);
+    }
+    if gathered.rows == 0 {
+        return Ok(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            futures::stream::empty(),
+        )));
+    }
+    let layout = KeyLayout::new(&keys, &gathered);
+    let entry_bytes = std::mem::size_of::<Entry>() + layout.width.saturating_sub(ENTRY_KEY_BYTES);
+    if layout.width > MAX_KEY_BYTES
+        || u32::try_from(gathered.rows).is_err()
+        || reservation.try_grow(gathered.rows * entry_bytes).is_err()
+    {
+        handed_on.add(1);
+        return datafusion_sort(gathered, input, schema, keys, reservation, context);
+    }
+    let timer = baseline.elapsed_compute().timer();
+    let order = layout.sorted_rows(&gathered);
+    timer.done();
+    let batch_size = context.session_config().batch_size();
+    let output = SortedOutput {
+        batches: gathered.batches,
+        starts: gathered.starts,
+        order,
+        next: 0,
+        batch_size,
+        baseline,
+        _reservation: reservation,
+    };
+    Ok(Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter(output),
+    )))
+}
+
+/// Hands a partition to DataFusion's sort: the batches read so far, then the rest of the input.
+fn datafusion_sort(
+    gathered: Gathered,
+    rest: SendableRecordBatchStream,
+    schema: SchemaRef,
+    keys: LexOrdering,
+    reservation: MemoryReservation,
+    context: Arc<TaskContext>,
+) -> Result<SendableRecordBatchStream> {
+    // DataFusion's sort reserves the rows again as it reads them.
+    drop(reservation);
+    let replay = ReplayExec::new(schema, gathered.batches, rest);
+    SortExec::new(keys, Arc::new(replay)).execute(0, context)
+}
+
+/// A partition's batches and the values of its sort keys.
+#[derive(Default)]
+struct Gathered {
+    batches: Vec<RecordBatch>,
+    /// Each batch's key columns, in key order.
+    keys: Vec<Vec<ArrayRef>>,
+    /// The first row of each batch, counting across the batches.
+    starts: Vec<usize>,
+    rows: usize,
+}
+
+impl Gathered {
+    fn add(&mut self, batch: RecordBatch, keys: Vec<ArrayRef>) {
+        self.starts.push(self.rows);
+        self.rows += batch.num_rows();
+        self.batches.push(batch);
+        self.keys.push(keys);
+    }
+
+    fn key_columns(&self, key: usize) -> impl Iterator<Item = &ArrayRef> {
+        self.keys.iter().map(move |columns| &columns[key])
+    }
+}
+
+/// Where each key column's bytes go in a row's key, and how wide they are.
+struct KeyLayout {
+    columns: Vec<ColumnLayout>,
+    width: usize,
+}
+
+struct ColumnLayout {
+    offset: usize,
+    /// Whether a byte before the value says NULL or not (the column holds NULLs).
+    null_byte: bool,
+    /// The value's bytes: the type's width, or for text the longest text and then its length.
+    value_bytes: usize,
+    /// For text: the bytes of its length after the padded text.
+    length_bytes: usize,
+    descending: bool,
+    nulls_first: bool,
+}
+
+impl KeyLayout {
+    fn new(keys: &LexOrdering, gathered: &Gathered) -> KeyLayout {
+        let mut offset = 0;
+        let columns = keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| {
+                let null_byte = gathered.key_columns(k).any(|c| c.null_count() > 0);
+                let data_type = gathered.keys[0][k].data_type();
+                let (value_bytes, length_bytes) = match text_width(data_type) {
+                    true => {
+                        let longest = gathered.key_columns(k).map(longest_text).max().unwrap_or(0);
+                        let length_bytes = match longest {
+                            0..=0xFF => 1,
+                            0x100..=0xFFFF => 2,
+                            _ => 4,
+                        };
+                        (longest + length_bytes, length_bytes)
+                    }
+                    false => (fixed_width(data_type), 0),
+                };
+                let column = ColumnLayout {
+                    offset,
+                    null_byte,
+                    value_bytes,
+                    length_bytes,
+                    descending: key.options.descending,
+                    nulls_first: key.options.nulls_first,
+                };
+                offset += usize::from(null_byte) + value_bytes;
+                column
+            })
+            .collect();
+        KeyLayout {
+            columns,
+            width: offset,
+        }
+    }
+
+    /// Every row's number (across the batches), in key order.
+    fn sorted_rows(&self, gathered: &Gathered) -> Vec<u32> {
+        let tail = self.width.saturating_sub(ENTRY_KEY_BYTES);
+        let mut entries = Vec::with_capacity(gathered.rows);
+        let mut tails = Vec::with_capacity(gathered.rows * tail);
+        let mut scratch = Vec::new();
+        for (b, batch_keys) in gathered.keys.iter().enumerate() {
+            let rows = gathered.batches[b].num_rows();
+            let width = self.width.max(ENTRY_KEY_BYTES);
+            scratch.clear();
+            scratch.resize(rows * width, 0);
+            for (column, values) in self.columns.iter().zip(batch_keys) {
+                column.write(values, &mut scratch, width);
+            }
+            let start = gathered.starts[b];
+            for (i, key) in scratch.chunks_exact(width).enumerate() {
+                entries.push(Entry {
+                    high: u128::from_be_bytes(key[..16].try_into().expect("16 bytes")),
+                    low: u64::from_be_bytes(key[16..24].try_into().expect("8 bytes")),
+                    row: (start + i) as u32,
+                });
+                tails.extend_from_slice(&key[ENTRY_KEY_BYTES..]);
+            }
+        }
+        if tail == 0 {
+            entries.sort_unstable_by_key(|e| (e.high, e.low));
+        } else {
+            let tail_of = |row: u32| &tails[row as usize * tail..(row as usize + 1) * tail];
+            entries.sort_unstable_by(|a, b| {
+                (a.high, a.low)
+                    .cmp(&(b.high, b.low))
+                    .then_with(|| tail_of(a.row).cmp(tail_of(b.row)))
+            });
+        }
+        entries.into_iter().map(|e| e.row).collect()
+    }
+}
+
+/// A row's first key bytes, as two big-endian integers, and the row.
+struct Entry {
+    high: u128,
+    low: u64,
+    row: u32,
+}
+
+fn text_width(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+fn fixed_width(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::Boolean | DataType::Int8 | DataType::UInt8 => 1,
+        DataType::Int16 | DataType::UInt16 => 2,
+        DataType::Int32 | DataType::UInt32 | DataType::Date32 => 4,
+        _ => 8,
+    }
+}
+
+/// The longest text in a text column, in bytes.
+fn longest_text(column: &ArrayRef) -> usize {
+    match column.data_type() {
+        DataType::Utf8View => column
+            .as_string_view()
+            .views()
+            .iter()
+            .map(|view| *view as u32 as usize)
+            .max(),
+        DataType::Utf8 => column
+            .as_string::<i32>()
+            .offsets()
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as usize)
+            .max(),
+        DataType::LargeUtf8 => column
+            .as_string::<i64>()
+            .offsets()
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as usize)
+            .max(),
+        _ => None,
+    }
+    .unwrap_or(0)
+}
+
+impl ColumnLayout {
+    /// Writes this column's bytes of each row's key into `keys` (`width` bytes a row).
+    fn write(&self, values: &ArrayRef, keys: &mut [u8], width: usize) {
+        let value_at = usize::from(self.null_byte);
+        let rows = keys.chunks_exact_mut(width);
+        macro_rules! integers {
+            ($t:ty, $flip:expr) => {{
+                let values = values.as_primitive::<$t>();
+                for (key, v) in rows.zip(values.values().iter()) {
+                    let bytes = (*v as u64 ^ $flip).to_be_bytes();
+                    let n = self.value_bytes;
+                    key[self.offset + value_at..self.offset + value_at + n]
+                        .copy_from_slice(&bytes[8 - n..]);
+                }
+            }};
+        }
+        // A signed value's sign bit, flipped, puts negative values first.
+        let sign = |bits: u32| 1u64 << (bits - 1);
+        match values.data_type() {
+            DataType::Int8 => integers!(Int8Type, sign(8)),
+            DataType::Int16 => integers!(Int16Type, sign(16)),
+            DataType::Int32 => integers!(Int32Type, sign(32)),
+            DataType::Date32 => integers!(Date32Type, sign(32)),
+            DataType::Int64 => integers!(Int64Type, sign(64)),
+            DataType::Date64 => integers!(Date64Type, sign(64)),
+            DataType::Timestamp(TimeUnit::Second, _) => integers!(TimestampSecondType, sign(64)),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                integers!(TimestampMillisecondType, sign(64))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                integers!(TimestampMicrosecondType, sign(64))
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                integers!(TimestampNanosecondType, sign(64))
+            }
+            DataType::UInt8 => integers!(UInt8Type, 0),
+            DataType::UInt16 => integers!(UInt16Type, 0),
+            DataType::UInt32 => integers!(UInt32Type, 0),
+            DataType::UInt64 => integers!(UInt64Type, 0),
+            DataType::Boolean => {
+                let values = values.as_boolean();
+                for (i, key) in rows.enumerate() {
+                    key[self.offset + value_at] = u8::from(values.value(i));
+                }
+            }
+            DataType::Utf8View => {
+                let values = values.as_string_view();
+                for (i, key) in rows.enumerate() {
+                    self.write_text(values.value(i).as_bytes(), key, value_at);
+                }
+            }
+            DataType::Utf8 => {
+                let values = values.as_string::<i32>();
+                for (i, key) in rows.enumerate() {
+                    self.write_text(values.value(i).as_bytes(), key, value_at);
+                }
+            }
+            DataType::LargeUtf8 => {
+                let values = values.as_string::<i64>();
+                for (i, key) in rows.enumerate() {
+                    self.write_text(values.value(i).as_bytes(), key, value_at);
+                }
+            }
+            other => unreachable!("KeySortRule admits no {other} key"),
+        }
+        self.finish(values, keys, width);
+    }
+
+    /// The text zero-padded to the longest, then its length: "ab" < "ab\0" < "abc" as bytes.
+    fn write_text(&self, text: &[u8], key: &mut [u8], value_at: usize) {
+        let start = self.offset + value_at;
+        let padded = self.value_bytes - self.length_bytes;
+        key[start..start + text.len()].copy_from_slice(text);
+        let length = (text.len() as u32).to_be_bytes();
+        key[start + padded..start + self.value_bytes]
+            .copy_from_slice(&length[4 - self.length_bytes..]);
+    }
+
+    /// NULLs (the byte before the value; their value bytes zero) and descending order (every
+    /// value byte inverted).
+    fn finish(&self, values: &ArrayRef, keys: &mut [u8], width: usize) {
+        if values.null_count() == 0 && !self.descending && !self.null_byte {
+            return;
+        }
+        let value_at = usize::from(self.null_byte);
+        let value = self.offset + value_at..self.offset + value_at + self.value_bytes;
+        for (i, key) in keys.chunks_exact_mut(width).enumerate() {
+            let null = values.is_null(i);
+            if null {
+                key[value.clone()].fill(0);
+            } else if self.descending {
+                key[value.clone()].iter_mut().for_each(|b| *b = !*b);
+            }
+            if self.null_byte {
+                // The NULL byte sorts NULLs first or last whatever the direction.
+                key[self.offset] = u8::from(null != self.nulls_first);
+            }
+        }
+    }
+}
+
+/// The sorted rows, gathered a batch at a time.
+struct SortedOutput {
+    batches: Vec<RecordBatch>,
+    starts: Vec<usize>,
+    order: Vec<u32>,
+    next: usize,
+    batch_size: usize,
+    baseline: BaselineMetrics,
+    /// Held until the last batch is out: the gathered rows stay in memory till then.
+    _reservation: MemoryReservation,
+}
+
+impl Iterator for SortedOutput {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.order.len() {
+            self.batches.clear();
+            return None;
+        }
+        let _timer = self.baseline.elapsed_compute().timer();
+        let end = (self.next + self.batch_size).min(self.order.len());
+        let indices: Vec<(usize, usize)> = self.order[self.next..end]
+            .iter()
+            .map(|&row| {
+                let row = row as usize;
+                let batch = self.starts.partition_point(|&start| start <= row) - 1;
+                (batch, row - self.starts[batch])
+            })
+            .collect();
+        self.next = end;
+        let batches: Vec<&RecordBatch> = self.batches.iter().collect();
+        let batch = interleave_record_batch(&batches, &indices)
+            .map_err(Into::into)
+            .and_then(compact_batch);
+        if let Ok(batch) = &batch {
+            self.baseline.record_output(batch.num_rows());
+        }
+        Some(batch)
+    }
+}
+
+/// One partition that yields batches already read and then the rest of a stream: the input
+/// of DataFusion's sort when a partition goes to it part-way through.
+#[derive(Debug)]
+struct ReplayExec {
+    properties: Arc<PlanProperties>,
+    rows: Mutex<Option<(Vec<RecordBatch>, ReplayRest)>>,
+}
+
+struct ReplayRest(SendableRecordBatchStream);
+
+impl fmt::Debug for ReplayRest {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "the rest of the input")
+    }
+}
+
+impl ReplayExec {
+    fn new(
+        schema: SchemaRef,
+        read: Vec<RecordBatch>,
+        rest: SendableRecordBatchStream,
+    ) -> ReplayExec {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        ReplayExec {
+            properties: Arc::new(properties),
+            rows: Mutex::new(Some((read, ReplayRest(rest)))),
+        }
+    }
+}
+
+impl DisplayAs for ReplayExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ReplayExec")
+    }
+}
+
+impl ExecutionPlan for ReplayExec {
+    fn name(&self) -> &str {
+        "ReplayExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let taken = self.rows.lock().ok().and_then(|mut rows| rows.take());
+        let Some((read, ReplayRest(rest))) = taken else {
+            return exec_err!("a sort's replayed input can be read once");
+        };
+        let schema = rest.schema();
+        let rows = futures::stream::iter(read.into_iter().map(Ok)).chain(rest);
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{
+        BooleanArray, Date32Array, Int8Array, Int64Array, StringArray, StringViewArray,
+    };
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::execution::memory_pool::{MemoryPool, UnboundedMemoryPool};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use datafusion::physical_plan::display::DisplayableExecutionPlan;
+    use datafusion::physical_plan::{collect, displayable};
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    type Row = (
+        i64,
+        Option<&'static str>,
+        Option<i8>,
+        &'static str,
+        Option<bool>,
+        Option<&'static str>,
+    );
+
+    const LONG_X: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+    /// Twelve rows in two partitions of two batches: texts that are prefixes of each other
+    /// (with a NUL byte), NULLs in every column, the extremes of a signed byte, dates before
+    /// 1970 and a text of 100 bytes in `s`.
+    fn partitions() -> (Arc<Schema>, Vec<Vec<RecordBatch>>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("txt", DataType::Utf8View, true),
+            Field::new("n", DataType::Int8, true),
+            Field::new("d", DataType::Date32, false),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        // Days since 1970-01-01.
+        let day = |text: &str| match text {
+            "1900-05-05" => -25443,
+            "1969-12-31" => -1,
+            "2000-02-29" => 11016,
+            "2020-01-01" => 18262,
+            "2100-01-01" => 47482,
+            other => panic!("no day number written down for {other}"),
+        };
+        let batch = |rows: &[Row]| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()),
+                    Arc::new(rows.iter().map(|r| r.1).collect::<StringViewArray>()),
+                    Arc::new(rows.iter().map(|r| r.2).collect::<Int8Array>()),
+                    Arc::new(rows.iter().map(|r| Some(day(r.3))).collect::<Date32Array>()),
+                    Arc::new(rows.iter().map(|r| r.4).collect::<BooleanArray>()),
+                    Arc::new(rows.iter().map(|r| r.5).collect::<StringArray>()),
+                ],
+            )
+            .unwrap()
+        };
+        let long = "a text longer than twelve bytes";
+        let first = vec![
+            batch(&[
+                (
+                    1,
+                    Some("ab"),
+                    Some(5),
+                    "2020-01-01",
+                    Some(true),
+                    Some(LONG_X),
+                ),
+                (
+                    2,
+                    Some("ab\0"),
+                    Some(-3),
+                    "1969-12-31",
+                    Some(false),
+                    Some("m"),
+                ),
+                (3, None, Some(0), "2020-01-01", None, None),
+                (
+                    4,
+                    Some("abc"),
+                    Some(-128),
+                    "1900-05-05",
+                    Some(true),
+                    Some("m"),
+                ),
+            ]),
+            batch(&[
+                (5, Some(""), Some(127), "2020-01-01", Some(false), Some("a")),
+                (6, Some("ab"), Some(-1), "1969-12-31", None, None),
+            ]),
+        ];
+        let second = vec![
+            batch(&[
+                (7, Some(long), Some(7), "2000-02-29", Some(true), Some("z")),
+                (
+                    8,
+                    Some("ab"),
+                    Some(5),
+                    "2000-02-29",
+                    Some(false),
+                    Some("mm"),
+                ),
+                (9, None, None, "1969-12-31", Some(true), Some("a")),
+            ]),
+            batch(&[
+                (
+                    10,
+                    Some("abc"),
+                    Some(127),
+                    "2100-01-01",
+                    Some(false),
+                    Some(""),
+                ),
+                (11, Some("b"), None, "2020-01-01", None, Some("x")),
+                (
+                    12,
+                    Some(""),
+                    Some(-128),
+                    "1900-05-05",
+                    Some(true),
+                    Some("m"),
+                ),
+            ]),
+        ];
+        (schema, vec![first, second])
+    }
+
+    /// The ids `sql` returns, its plan checked to sort by keys, and how many partitions the
+    /// key sort handed to DataFusion's.
+    async fn ids(sql: &str, refuse_key_sorts: bool) -> (Vec<i64>, usize) {
+        let (schema, parts) = partitions();
+        let table = MemTable::try_new(schema, parts).unwrap();
+        let mut builder = SessionStateBuilder::new()
+            .with_config(SessionConfig::new().with_target_partitions(2))
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(KeySortRule));
+        if refuse_key_sorts {
+            let runtime = RuntimeEnvBuilder::new()
+                .with_memory_pool(Arc::new(RefusesKeySorts::default()))
+                .build_arc()
+                .unwrap();
+            builder = builder.with_runtime_env(runtime);
+        }
+        let context = SessionContext::new_with_state(builder.build());
+        context.register_table("t", Arc::new(table)).unwrap();
+        let plan = context
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let text = displayable(plan.as_ref()).indent(false).to_string();
+        assert!(text.contains("KeySortExec"), "{text}");
+        let batches = collect(Arc::clone(&plan), context.task_ctx())
+            .await
+            .unwrap();
+        let ids = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        let metrics = DisplayableExecutionPlan::with_metrics(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let handed_on = metrics
+            .split("sorted_by_datafusion=")
+            .skip(1)
+            .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().unwrap())
+            .map(|n| n.parse::<usize>().unwrap())
+            .sum();
+        (ids, handed_on)
+    }
+
+    /// Worked by hand: NULL texts first, then "" < "a text..." < "ab" < "ab\0" < "abc" < "b";
+    /// within a text `n` descending with NULL first (DataFusion's default for DESC), then id.
+    #[tokio::test]
+    async fn text_then_a_descending_byte_then_id() {
+        let (ids, handed_on) = ids(
+            "SELECT id FROM t ORDER BY txt NULLS FIRST, n DESC, id",
+            false,
+        )
+        .await;
+        assert_eq!(ids, [9, 3, 5, 12, 7, 1, 8, 6, 2, 10, 4, 11]);
+        assert_eq!(handed_on, 0);
+    }
+
+    /// Worked by hand: true before false before NULL, then dates from 1900 on.
+    #[tokio::test]
+    async fn a_descending_flag_with_nulls_last_then_dates() {
+        let (ids, handed_on) =
+            ids("SELECT id FROM t ORDER BY b DESC NULLS LAST, d, id", false).await;
+        assert_eq!(ids, [4, 12, 9, 7, 1, 2, 8, 5, 10, 6, 3, 11]);
+        assert_eq!(handed_on, 0);
+    }
+
+    /// Worked by hand: plain text descending with NULLs first. With the 100-byte text its
+    /// partition's key is too long and that partition (of two) goes to DataFusion's sort;
+    /// without it, both are keyed.
+    #[tokio::test]
+    async fn long_texts_go_to_datafusions_sort_with_the_same_order() {
+        let sql = "SELECT id FROM t ORDER BY s DESC NULLS FIRST, id";
+        let (ids_all, handed_on) = ids(sql, false).await;
+        assert_eq!(ids_all, [3, 6, 7, 1, 11, 8, 2, 4, 12, 5, 9, 10]);
+        assert_eq!(handed_on, 1);
+        let sql = "SELECT id FROM t WHERE id <> 1 ORDER BY s DESC NULLS FIRST, id";
+        let (ids_short, handed_on) = ids(sql, false).await;
+        assert_eq!(ids_short, [3, 6, 7, 11, 8, 2, 4, 12, 5, 9, 10]);
+        assert_eq!(handed_on, 0);
+    }
+
+    /// Refuses every reservation of a key sort, and grants every other.
+    #[derive(Debug, Default)]
+    struct RefusesKeySorts(UnboundedMemoryPool);
+
+    impl fmt::Display for RefusesKeySorts {
+        fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "refuses key sorts")
+        }
+    }
+
+    impl MemoryPool for RefusesKeySorts {
+        fn name(&self) -> &str {
+            "refuses key sorts"
+        }
+
+        fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+            self.0.grow(reservation, additional)
+        }
+
+        fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+            self.0.shrink(reservation, shrink)
+        }
+
+        fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+            if reservation.consumer().name().starts_with("KeySortExec") {
+                return datafusion::common::resources_err!("no memory for a key sort");
+            }
+            self.0.try_grow(reservation, additional)
+        }
+
+        fn reserved(&self) -> usize {
+            self.0.reserved()
+        }
+    }
+
+    /// A memory pool that refuses the key sort its rows: DataFusion's sort takes them, and
+    /// the order is the one worked by hand above.
+    #[tokio::test]
+    async fn rows_the_pool_refuses_go_to_datafusions_sort() {
+        let sql = "SELECT id FROM t ORDER BY txt NULLS FIRST, n DESC, id";
+        let (ids, handed_on) = ids(sql, true).await;
+        assert_eq!(ids, [9, 3, 5, 12, 7, 1, 8, 6, 2, 10, 4, 11]);
+        assert_eq!(handed_on, 2);
+    }
+
+    /// Every signed byte and every byte-long text, shuffled: the sorted order is their order.
+    #[tokio::test]
+    async fn signed_integers_and_texts_of_one_byte_sort_as_numbers_and_bytes() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int8, false),
+            Field::new("t", DataType::Utf8, false),
+        ]));
+        let shuffled: Vec<i8> = (0..256)
+            .map(|i| ((i * 97 + 13) % 256) as u8 as i8)
+            .collect();
+        // Each of the 128 one-byte texts twice, NUL among them.
+        let texts: Vec<String> = shuffled
+            .iter()
+            .map(|&n| char::from(n as u8 & 0x7F).to_string())
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int8Array::from(shuffled.clone())),
+                Arc::new(StringArray::from(texts)),
+            ],
+        )
+        .unwrap();
+        let context = SessionContext::new_with_state(
+            SessionStateBuilder::new()
+                .with_default_features()
+                .with_physical_optimizer_rule(Arc::new(KeySortRule))
+                .build(),
+        );
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        context.register_table("u", Arc::new(table)).unwrap();
+        let rows = context
+            .sql("SELECT n FROM u ORDER BY n DESC")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let got: Vec<i8> = rows
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int8Type>().values().to_vec())
+            .collect();
+        let expected: Vec<i8> = (-128..=127).rev().collect();
+        assert_eq!(got, expected);
+        let rows = context
+            .sql("SELECT t FROM u ORDER BY t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let got: Vec<String> = rows
+            .iter()
+            .flat_map(|b| {
+                let texts = b.column(0).as_string::<i32>();
+                texts
+                    .iter()
+                    .map(|t| t.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut expected: Vec<String> = shuffled
+            .iter()
+            .map(|&n| char::from(n as u8 & 0x7F).to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(got, expected);
+    }
+}
