@@ -373,7 +373,7 @@ async fn kaplan_meier_matches_a_plain_sql_estimate_in_duckdb() {
 }
 
 /// `compare`, row by row in the order each engine returned its rows.
-async fn compare_ordered(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql: &str) {
+pub(crate) async fn compare_ordered(name: &str, engine: &Engine, fjq_sql: &str, duckdb_sql: &str) {
     let ours = fjq_rows_in_order(engine, fjq_sql).await;
     let theirs = duckdb_rows_in_order(common::calibration_dataset(), duckdb_sql);
     assert!(ours.len() > 100, "{name}: only {} rows", ours.len());

@@ -18,6 +18,7 @@ mod functions_truth;
 mod fuzz;
 mod generator;
 mod join_sides;
+mod key_sort;
 mod linked;
 mod repartition_once;
 mod sacro;
