@@ -16,18 +16,26 @@
 //! below the exchange stays: where the DISTINCT does remove many rows, it removes them within
 //! each partition before the sort, so the sort does not grow with the rows removed.
 //!
+//! The same holds for a DISTINCT grouped next by some of its columns (`repeat_entries(start_date)
+//! ... GROUP BY who` over the entries): DataFusion found the 6.3M distinct entries in one hash
+//! table and then the 5M people's groups in another (1.2 s and 1.7 s of compute at scale 1.0).
+//! Sorted on the grouping's keys and then the DISTINCT's other columns, the DISTINCT drops
+//! repeated neighbours and the grouping finds each group where its keys change
+//! (`crate::sorted_aggregate`), with no table at all.
+//!
 //! `SET fjq.sorted_distinct = false` leaves DataFusion's order of the two.
 
 use crate::repartition_once::{column_index, exchange_on, final_grouping};
 use datafusion::common::Result;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::config::ConfigOptions;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::expressions::Column;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
-use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+use datafusion::physical_plan::{ExecutionPlan, InputOrderMode, Partitioning};
 use fjq_udfs::FjqOptions;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -47,7 +55,10 @@ impl PhysicalOptimizerRule for SortedDistinctRule {
         }
         plan.transform_up(|node| match sorted_first(&node)? {
             Some(rewritten) => Ok(Transformed::yes(rewritten)),
-            None => Ok(Transformed::no(node)),
+            None => match grouped_after(&node)? {
+                Some(rewritten) => Ok(Transformed::yes(rewritten)),
+                None => Ok(Transformed::no(node)),
+            },
         })
         .map(|t| t.data)
     }
@@ -140,4 +151,96 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
         return Ok(None);
     }
     Ok(Some(Arc::new(one_phase)))
+}
+
+/// `node` rewritten over the DISTINCT's input sorted, if `node` is a one-phase grouping by some
+/// of a DISTINCT's columns straight over the DISTINCT, whose exchange is on some of those.
+fn grouped_after(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(upper) = node.downcast_ref::<AggregateExec>() else {
+        return Ok(None);
+    };
+    if *upper.mode() != AggregateMode::SinglePartitioned
+        || upper.group_expr().has_grouping_set()
+        || upper.limit_options().is_some()
+        || *upper.input_order_mode() != InputOrderMode::Linear
+    {
+        return Ok(None);
+    }
+    let Some((distinct, exchange, _)) = final_grouping(upper.input()) else {
+        return Ok(None);
+    };
+    let group_by = distinct.group_expr();
+    if !distinct.aggr_expr().is_empty() || group_by.is_empty() || distinct.limit_options().is_some()
+    {
+        return Ok(None);
+    }
+    let width = group_by.expr().len();
+    let passes_columns_through = group_by
+        .expr()
+        .iter()
+        .enumerate()
+        .all(|(i, (expr, _))| column_index(expr) == Some(i))
+        && exchange.schema().fields().len() == width;
+    // The grouping's keys: some of the DISTINCT's columns, each once.
+    let Some(keys) = upper
+        .group_expr()
+        .expr()
+        .iter()
+        .map(|(expr, _)| column_index(expr))
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Ok(None);
+    };
+    let key_set: BTreeSet<usize> = keys.iter().copied().collect();
+    if !passes_columns_through || key_set.len() != keys.len() || keys.len() >= width {
+        return Ok(None);
+    }
+    // Each group of the grouping must be within one partition: the exchange is on its keys.
+    let Partitioning::Hash(exchanged_on, _) = exchange.partitioning() else {
+        return Ok(None);
+    };
+    let exchange_keys_are_group_keys = exchanged_on
+        .iter()
+        .all(|expr| column_index(expr).is_some_and(|c| key_set.contains(&c)));
+    if !exchange_keys_are_group_keys {
+        return Ok(None);
+    }
+    // The grouping's keys first, then the DISTINCT's other columns.
+    let schema = exchange.schema();
+    let order = keys
+        .iter()
+        .copied()
+        .chain((0..width).filter(|c| !key_set.contains(c)))
+        .map(|c| {
+            PhysicalSortExpr::new_default(Arc::new(Column::new(schema.field(c).name(), c)) as _)
+        });
+    let Some(order) = LexOrdering::new(order) else {
+        return Ok(None);
+    };
+    let sorted_input = Arc::new(
+        SortExec::new(order, Arc::clone(distinct.input())).with_preserve_partitioning(true),
+    );
+    let one_phase = Arc::new(AggregateExec::try_new(
+        AggregateMode::SinglePartitioned,
+        group_by.clone(),
+        vec![],
+        vec![],
+        sorted_input.clone(),
+        sorted_input.schema(),
+    )?);
+    let regrouped = AggregateExec::try_new(
+        AggregateMode::SinglePartitioned,
+        upper.group_expr().clone(),
+        upper.aggr_expr().to_vec(),
+        upper.filter_expr().to_vec(),
+        one_phase,
+        upper.input_schema(),
+    )?;
+    // Only where the grouping then sees its input sorted on its keys.
+    if *regrouped.input_order_mode() != InputOrderMode::Sorted
+        || regrouped.schema().fields() != upper.schema().fields()
+    {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(regrouped)))
 }

@@ -3,7 +3,10 @@
 //! nearly every row is distinct, and a DISTINCT that removes most of its rows (event codes by
 //! day) under `row_number`. Over the split dataset in 100-row batches, declared and undeclared,
 //! each plan is checked for the grouping by runs in place of the hash grouping (and for its
-//! absence with the rule off), each answer against DuckDB's over the same files.
+//! absence with the rule off), each answer against DuckDB's over the same files. The same for a
+//! DISTINCT grouped next by some of its columns: `repeat_entries` per person over the entries,
+//! and `count(DISTINCT ...)` per area and case type (which DataFusion plans as a DISTINCT
+//! grouped by the other keys).
 
 use crate::common::query;
 use crate::differential::ENTRIES;
@@ -38,7 +41,60 @@ fn sorted_after_distinct() -> Vec<(&'static str, String, String)> {
     ]
 }
 
+/// (name, fjq's SQL, DuckDB's SQL).
+fn grouped_after_distinct() -> Vec<(&'static str, String, String)> {
+    vec![
+        (
+            "repeat entries per person",
+            format!(
+                "SELECT who, repeat_entries(start_date), repeat_entries(start_date, 730) FROM ({ENTRIES}) GROUP BY who"
+            ),
+            format!(
+                "WITH e AS ({ENTRIES}),
+                 g AS (SELECT who, start_date - lag(start_date) OVER (PARTITION BY who ORDER BY start_date) AS gap FROM e)
+                 SELECT who, count(*) - 1, count(*) FILTER (WHERE gap <= 730) FROM g GROUP BY who"
+            ),
+        ),
+        (
+            "children per area and case type",
+            "SELECT c.dfj_area, c.case_type, count(DISTINCT p.person_id) FROM cases c JOIN people p USING (case_id)
+             WHERE p.role = 'child' GROUP BY 1, 2"
+                .to_string(),
+            "SELECT c.dfj_area, c.case_type, count(DISTINCT p.person_id) FROM cases c JOIN people p USING (case_id)
+             WHERE p.role = 'child' GROUP BY 1, 2"
+                .to_string(),
+        ),
+    ]
+}
+
+async fn check_grouped(engine: &Engine) {
+    let data = split_dataset();
+    for (name, fjq_sql, duckdb_sql) in grouped_after_distinct() {
+        query(engine, "SET fjq.sorted_distinct = false").await;
+        let hashed = physical_plan(engine, &fjq_sql).await;
+        assert!(
+            hashed.contains("AggregateExec: mode=FinalPartitioned"),
+            "{name}, switched off:\n{hashed}"
+        );
+        compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
+        query(engine, "SET fjq.sorted_distinct = true").await;
+        let sorted = physical_plan(engine, &fjq_sql).await;
+        // Both groupings by runs over one sort, and no hash grouping.
+        assert!(
+            sorted
+                .matches("SortedRunAggregateExec: mode=SinglePartitioned")
+                .count()
+                == 2
+                && !sorted.contains(" AggregateExec: mode=FinalPartitioned")
+                && !sorted.contains(" AggregateExec: mode=SinglePartitioned"),
+            "{name}:\n{sorted}\nswitched off:\n{hashed}"
+        );
+        compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
+    }
+}
+
 async fn check_all(engine: &Engine) {
+    check_grouped(engine).await;
     let data = split_dataset();
     for (name, fjq_sql, duckdb_sql) in sorted_after_distinct() {
         query(engine, "SET fjq.sorted_distinct = false").await;
