@@ -16,16 +16,18 @@
 //! below the exchange stays: where the DISTINCT does remove many rows, it removes them within
 //! each partition before the sort, so the sort does not grow with the rows removed.
 //!
-//! The same holds for a DISTINCT grouped next by some of its columns (`repeat_entries(start_date)
-//! ... GROUP BY who` over the entries): DataFusion found the 6.3M distinct entries in one hash
-//! table and then the 5M people's groups in another (1.2 s and 1.7 s of compute at scale 1.0).
-//! Sorted on the grouping's keys and then the DISTINCT's other columns, the DISTINCT drops
-//! repeated neighbours and the grouping finds each group where its keys change
-//! (`crate::sorted_aggregate`), with no table at all.
+//! The same holds for a DISTINCT grouped next per identifier by some of its columns
+//! (`repeat_entries(start_date) ... GROUP BY who` over the entries): DataFusion found the 6.3M
+//! distinct entries in one hash table and then the 5M people's groups in another (1.2 s and
+//! 1.7 s of compute at scale 1.0). Sorted on the grouping's keys and then the DISTINCT's other
+//! columns, the DISTINCT drops repeated neighbours and the grouping finds each group where its
+//! keys change (`crate::sorted_aggregate`), with no table at all. Groupings by code columns
+//! alone (few groups) keep the hash tables.
 //!
 //! `SET fjq.sorted_distinct = false` leaves DataFusion's order of the two.
 
 use crate::repartition_once::{column_index, exchange_on, final_grouping};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::config::ConfigOptions;
@@ -195,6 +197,20 @@ fn grouped_after(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executi
     if !passes_columns_through || key_set.len() != keys.len() || keys.len() >= width {
         return Ok(None);
     }
+    // Only a grouping per identifier (a key of plain text: fjq registers the code columns, of
+    // few values, as string views) has groups enough for the sort to cost less than the two
+    // hash tables; by area and case type (`count(DISTINCT ...)` in the crosstab) the sort
+    // made the query 1.48 times as long (docs/DECISIONS.md).
+    let schema = exchange.schema();
+    let per_identifier = keys.iter().any(|&c| {
+        matches!(
+            schema.field(c).data_type(),
+            DataType::Utf8 | DataType::LargeUtf8
+        )
+    });
+    if !per_identifier {
+        return Ok(None);
+    }
     // Each group of the grouping must be within one partition: the exchange is on its keys.
     let Partitioning::Hash(exchanged_on, _) = exchange.partitioning() else {
         return Ok(None);
@@ -206,7 +222,6 @@ fn grouped_after(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executi
         return Ok(None);
     }
     // The grouping's keys first, then the DISTINCT's other columns.
-    let schema = exchange.schema();
     let order = keys
         .iter()
         .copied()
