@@ -247,8 +247,7 @@ impl ExecutionPlan for KeySortExec {
         let schema = self.schema();
         let keys = self.sort.expr().clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
-        let handed_on =
-            MetricBuilder::new(&self.metrics).counter("sorted_by_datafusion", partition);
+        let handed_on = HandedOn::new(&self.metrics, partition);
         let reservation = MemoryConsumer::new(format!("KeySortExec[{partition}]"))
             .with_can_spill(true)
             .register(context.memory_pool());
@@ -279,7 +278,7 @@ async fn sort_partition(
     reservation: MemoryReservation,
     context: Arc<TaskContext>,
     baseline: BaselineMetrics,
-    handed_on: Count,
+    handed_on: HandedOn,
 ) -> Result<SendableRecordBatchStream> {
     let mut gathered = Gathered::default();
     while let Some(batch) = input.next().await {
@@ -304,8 +303,15 @@ async fn sort_partition(
             .is_err()
         {
             gathered.batches.push(batch);
-            handed_on.add(1);
-            return datafusion_sort(gathered, input, schema, keys, reservation, context);
+            return datafusion_sort(
+                gathered,
+                input,
+                schema,
+                keys,
+                reservation,
+                context,
+                handed_on,
+            );
         }
         gathered.add(batch, key_columns);
     }
@@ -321,8 +327,15 @@ async fn sort_partition(
         || u32::try_from(gathered.rows).is_err()
         || reservation.try_grow(gathered.rows * entry_bytes).is_err()
     {
-        handed_on.add(1);
-        return datafusion_sort(gathered, input, schema, keys, reservation, context);
+        return datafusion_sort(
+            gathered,
+            input,
+            schema,
+            keys,
+            reservation,
+            context,
+            handed_on,
+        );
     }
     let timer = baseline.elapsed_compute().timer();
     let order = layout.sorted_rows(&gathered);
@@ -351,11 +364,54 @@ fn datafusion_sort(
     keys: LexOrdering,
     reservation: MemoryReservation,
     context: Arc<TaskContext>,
+    handed_on: HandedOn,
 ) -> Result<SendableRecordBatchStream> {
     // DataFusion's sort reserves the rows again as it reads them.
     drop(reservation);
-    let replay = ReplayExec::new(schema, gathered.batches, rest);
-    SortExec::new(keys, Arc::new(replay)).execute(0, context)
+    handed_on.partitions.add(1);
+    let replay = ReplayExec::new(Arc::clone(&schema), gathered.batches, rest);
+    let sort = Arc::new(SortExec::new(keys, Arc::new(replay)));
+    let sorted = sort.execute(0, context)?;
+    // Its spills, once it is done, shown as this sort's.
+    let done = futures::stream::once(async move {
+        if let Some(metrics) = sort.metrics() {
+            handed_on
+                .spill_count
+                .add(metrics.spill_count().unwrap_or(0));
+            handed_on
+                .spilled_bytes
+                .add(metrics.spilled_bytes().unwrap_or(0));
+            handed_on
+                .spilled_rows
+                .add(metrics.spilled_rows().unwrap_or(0));
+        }
+        None
+    })
+    .filter_map(futures::future::ready);
+    Ok(Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        sorted.chain(done),
+    )))
+}
+
+/// What a profile shows of the partitions handed to DataFusion's sort: how many, and its
+/// spills, as `SortExec` shows them.
+struct HandedOn {
+    partitions: Count,
+    spill_count: Count,
+    spilled_bytes: Count,
+    spilled_rows: Count,
+}
+
+impl HandedOn {
+    fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> HandedOn {
+        HandedOn {
+            partitions: MetricBuilder::new(metrics).counter("sorted_by_datafusion", partition),
+            spill_count: MetricBuilder::new(metrics).spill_count(partition),
+            spilled_bytes: MetricBuilder::new(metrics).spilled_bytes(partition),
+            spilled_rows: MetricBuilder::new(metrics).spilled_rows(partition),
+        }
+    }
 }
 
 /// A partition's batches and the values of its sort keys.
