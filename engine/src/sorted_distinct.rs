@@ -74,6 +74,27 @@ impl PhysicalOptimizerRule for SortedDistinctRule {
     }
 }
 
+/// The DISTINCT `plan` is, with its exchange and the exchange's partition count: a final,
+/// aggregate-free grouping fed by a hash exchange, whose output is its input's columns in order
+/// (the partial grouping's keys), so that a sort of its output applies to its input unchanged.
+fn plain_distinct(
+    plan: &Arc<dyn ExecutionPlan>,
+) -> Option<(&AggregateExec, &RepartitionExec, usize)> {
+    let (distinct, exchange, partitions) = final_grouping(plan)?;
+    let group_by = distinct.group_expr();
+    if !distinct.aggr_expr().is_empty() || group_by.is_empty() || distinct.limit_options().is_some()
+    {
+        return None;
+    }
+    let passes_columns_through = group_by
+        .expr()
+        .iter()
+        .enumerate()
+        .all(|(i, (expr, _))| column_index(expr) == Some(i))
+        && exchange.schema().fields().len() == group_by.expr().len();
+    passes_columns_through.then_some((distinct, exchange, partitions))
+}
+
 /// `node` rewritten as the DISTINCT over its sorted input, if `node` is a sort of a DISTINCT's
 /// output on all of its columns.
 fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
@@ -94,27 +115,17 @@ fn sorted_first(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
         },
         None => (sort.input(), None),
     };
-    let Some((distinct, exchange, own)) = final_grouping(above) else {
+    let Some((distinct, exchange, own)) = plain_distinct(above) else {
         return Ok(None);
     };
     let group_by = distinct.group_expr();
-    if !distinct.aggr_expr().is_empty() || group_by.is_empty() || distinct.limit_options().is_some()
-    {
-        return Ok(None);
-    }
-    // The grouping's output is its input's columns in order (the partial grouping's keys), so
-    // the sort applies to its input unchanged.
-    let passes_columns_through = group_by.expr().iter().enumerate().all(|(i, (expr, _))| {
-        expr.downcast_ref::<Column>()
-            .is_some_and(|column| column.index() == i)
-    }) && exchange.schema().fields().len() == group_by.expr().len();
     // Sorted on every column, equal rows are neighbours.
     let sorted_columns: BTreeSet<usize> = sort
         .expr()
         .iter()
         .filter_map(|key| column_index(&key.expr))
         .collect();
-    if !passes_columns_through || sorted_columns.len() != group_by.expr().len() {
+    if sorted_columns.len() != group_by.expr().len() {
         return Ok(None);
     }
     // With an exchange on some of the DISTINCT's columns above it, the DISTINCT's own exchange
@@ -168,21 +179,11 @@ fn grouped_after(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executi
     {
         return Ok(None);
     }
-    let Some((distinct, exchange, _)) = final_grouping(upper.input()) else {
+    let Some((distinct, exchange, _)) = plain_distinct(upper.input()) else {
         return Ok(None);
     };
     let group_by = distinct.group_expr();
-    if !distinct.aggr_expr().is_empty() || group_by.is_empty() || distinct.limit_options().is_some()
-    {
-        return Ok(None);
-    }
     let width = group_by.expr().len();
-    let passes_columns_through = group_by
-        .expr()
-        .iter()
-        .enumerate()
-        .all(|(i, (expr, _))| column_index(expr) == Some(i))
-        && exchange.schema().fields().len() == width;
     // The grouping's keys: some of the DISTINCT's columns, each once.
     let Some(keys) = upper
         .group_expr()
@@ -194,7 +195,7 @@ fn grouped_after(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executi
         return Ok(None);
     };
     let key_set: BTreeSet<usize> = keys.iter().copied().collect();
-    if !passes_columns_through || key_set.len() != keys.len() || keys.len() >= width {
+    if key_set.len() != keys.len() || keys.len() >= width {
         return Ok(None);
     }
     // Only a grouping per identifier (a key of plain text: fjq registers the code columns, of
