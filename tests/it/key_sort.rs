@@ -2,7 +2,8 @@
 //! keys, ascending and descending, NULLs first and last, over the calibration data in 4
 //! partitions of 100-row batches (so each partition's sort gathers many batches and the final
 //! merge meets all four; booleans are shown as integers, which both engines print alike). Each plan is checked to sort by keys, and each answer, row by row in
-//! order, against DuckDB's over the same files, with the rule on and then off.
+//! order, against DuckDB's over the same files, with the rule on (it is off by default) and
+//! then off.
 
 use crate::common::query;
 use crate::differential::{compare_ordered, engine_in_small_batches, physical_plan};
@@ -35,6 +36,7 @@ const SORTS: &[(&str, &str)] = &[
 #[tokio::test]
 async fn key_sorts_keep_duckdbs_order_across_batches_and_partitions() {
     let engine = engine_in_small_batches().await;
+    query(&engine, "SET fjq.key_sort = true").await;
     for &(name, sql) in SORTS {
         let plan = physical_plan(&engine, sql).await;
         assert!(plan.contains("KeySortExec"), "{name}: not by keys\n{plan}");
