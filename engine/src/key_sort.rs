@@ -251,11 +251,16 @@ impl ExecutionPlan for KeySortExec {
         let reservation = MemoryConsumer::new(format!("KeySortExec[{partition}]"))
             .with_can_spill(true)
             .register(context.memory_pool());
+        let headroom = MemoryConsumer::new(format!("KeySortExec[{partition}] headroom"))
+            .register(context.memory_pool());
         let sorted = futures::stream::once(sort_partition(
             input,
             Arc::clone(&schema),
             keys,
-            reservation,
+            Reservations {
+                rows: reservation,
+                headroom,
+            },
             context,
             baseline,
             handed_on,
@@ -269,18 +274,52 @@ impl ExecutionPlan for KeySortExec {
     }
 }
 
+/// The memory a partition's sort holds.
+struct Reservations {
+    /// The gathered rows, their computed keys and, while sorting, the entries.
+    rows: MemoryReservation,
+    /// Set aside while gathering, as DataFusion's sort sets aside memory for its merge, and
+    /// freed when output begins: the operator above (a merge of the sorted partitions) buffers
+    /// a batch from each, and would otherwise find the pool taken by the gathered rows.
+    headroom: MemoryReservation,
+}
+
 /// Reads a partition, and returns its rows sorted: by keys, or by DataFusion's sort when
 /// the keys do not fit (module docs).
 async fn sort_partition(
     mut input: SendableRecordBatchStream,
     schema: SchemaRef,
     keys: LexOrdering,
-    reservation: MemoryReservation,
+    memory: Reservations,
     context: Arc<TaskContext>,
     baseline: BaselineMetrics,
     handed_on: HandedOn,
 ) -> Result<SendableRecordBatchStream> {
     let mut gathered = Gathered::default();
+    let hand_on = |gathered: Gathered, input, memory: Reservations| {
+        // DataFusion's sort reserves the rows again as it reads them, and its own headroom.
+        drop(memory);
+        datafusion_sort(
+            gathered,
+            input,
+            Arc::clone(&schema),
+            keys.clone(),
+            Arc::clone(&context),
+            &handed_on,
+        )
+    };
+    // Only a sort that may spill sets memory aside, as in DataFusion's.
+    if context.runtime_env().disk_manager.tmp_files_enabled() {
+        let headroom = context
+            .session_config()
+            .options()
+            .execution
+            .sort_spill_reservation_bytes;
+        if memory.headroom.try_resize(headroom).is_err() {
+            return hand_on(gathered, input, memory);
+        }
+    }
+    let mut gathered_bytes = 0;
     while let Some(batch) = input.next().await {
         let batch = batch?;
         if batch.num_rows() == 0 {
@@ -298,21 +337,12 @@ async fn sort_partition(
             .map(|k| k.get_array_memory_size())
             .sum();
         timer.done();
-        if reservation
-            .try_grow(get_record_batch_memory_size(&batch) + computed)
-            .is_err()
-        {
+        let bytes = get_record_batch_memory_size(&batch) + computed;
+        if memory.rows.try_grow(bytes).is_err() {
             gathered.batches.push(batch);
-            return datafusion_sort(
-                gathered,
-                input,
-                schema,
-                keys,
-                reservation,
-                context,
-                handed_on,
-            );
+            return hand_on(gathered, input, memory);
         }
+        gathered_bytes += bytes;
         gathered.add(batch, key_columns);
     }
     if gathered.rows == 0 {
@@ -325,21 +355,18 @@ async fn sort_partition(
     let entry_bytes = std::mem::size_of::<Entry>() + layout.width.saturating_sub(ENTRY_KEY_BYTES);
     if layout.width > MAX_KEY_BYTES
         || u32::try_from(gathered.rows).is_err()
-        || reservation.try_grow(gathered.rows * entry_bytes).is_err()
+        || memory.rows.try_grow(gathered.rows * entry_bytes).is_err()
     {
-        return datafusion_sort(
-            gathered,
-            input,
-            schema,
-            keys,
-            reservation,
-            context,
-            handed_on,
-        );
+        return hand_on(gathered, input, memory);
     }
     let timer = baseline.elapsed_compute().timer();
     let order = layout.sorted_rows(&gathered);
     timer.done();
+    // The entries are gone; the rows and their order stay until the last batch is out.
+    memory
+        .rows
+        .resize(gathered_bytes + order.len() * std::mem::size_of::<u32>());
+    memory.headroom.free();
     let batch_size = context.session_config().batch_size();
     let output = SortedOutput {
         batches: gathered.batches,
@@ -348,7 +375,7 @@ async fn sort_partition(
         next: 0,
         batch_size,
         baseline,
-        _reservation: reservation,
+        _reservation: memory.rows,
     };
     Ok(Box::pin(RecordBatchStreamAdapter::new(
         schema,
@@ -362,13 +389,11 @@ fn datafusion_sort(
     rest: SendableRecordBatchStream,
     schema: SchemaRef,
     keys: LexOrdering,
-    reservation: MemoryReservation,
     context: Arc<TaskContext>,
-    handed_on: HandedOn,
+    handed_on: &HandedOn,
 ) -> Result<SendableRecordBatchStream> {
-    // DataFusion's sort reserves the rows again as it reads them.
-    drop(reservation);
     handed_on.partitions.add(1);
+    let handed_on = handed_on.clone();
     let replay = ReplayExec::new(Arc::clone(&schema), gathered.batches, rest);
     let sort = Arc::new(SortExec::new(keys, Arc::new(replay)));
     let sorted = sort.execute(0, context)?;
@@ -396,6 +421,7 @@ fn datafusion_sort(
 
 /// What a profile shows of the partitions handed to DataFusion's sort: how many, and its
 /// spills, as `SortExec` shows them.
+#[derive(Clone)]
 struct HandedOn {
     partitions: Count,
     spill_count: Count,

@@ -71,9 +71,7 @@ impl Default for FjqOptions {
             sorted_distinct: true,
             // Off: measured no faster than DataFusion's grouping (docs/DECISIONS.md).
             small_key_aggregation: false,
-            // Off: under a tight memory limit the key sort held its rows until its last batch
-            // was out and the merge above it found no memory (docs/DECISIONS.md).
-            key_sort: false,
+            key_sort: true,
             disclosure: Rules::default(),
         }
     }
@@ -136,7 +134,7 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "key_sort",
-        "Sorts on integers, dates, timestamps, booleans or text (entries by person and date before a window function): write each row's key once as bytes that compare in the key's order and sort those, instead of comparing column by column; keys longer than 96 bytes, and sorts that do not fit in memory, go to DataFusion's sort. Also lets a DISTINCT grouped next per person or case (repeat_entries) sort instead of hashing twice. Off by default until it leaves memory for the merge above it under tight limits; true or false.",
+        "Sorts on integers, dates, timestamps, booleans or text (entries by person and date before a window function): write each row's key once as bytes that compare in the key's order and sort those, instead of comparing column by column; keys longer than 96 bytes, and sorts that do not fit in memory, go to DataFusion's sort. Also lets a DISTINCT grouped next per person or case (repeat_entries) sort instead of hashing twice. True or false.",
     ),
 ];
 
