@@ -17,8 +17,9 @@
 //! timestamps, booleans or text. If the memory pool refuses the partition's rows or their keys,
 //! or the keys would be longer than [`MAX_KEY_BYTES`] (long texts), the partition goes to
 //! DataFusion's sort after all, with the rows already read, and that sort spills as it would
-//! have (its profile's `sorted_by_datafusion` counts such partitions). The switch is
-//! `fjq.key_sort`.
+//! have (its profile's `sorted_by_datafusion` counts such partitions). Like DataFusion's sort,
+//! it sets memory aside while gathering and frees it when its output begins, for the merge of
+//! sorted partitions above it. The switch is `fjq.key_sort`.
 
 use crate::compact_views::compact_batch;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
