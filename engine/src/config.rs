@@ -114,7 +114,8 @@ pub(crate) fn build_context(
 
 /// DataFusion's physical optimizer rules with fjq's: the filters' null-count estimates right
 /// before DataFusion chooses join sides and modes (which must see them), the join mode rule
-/// right after (before distribution is enforced, which must see the mode it picks), the merged
+/// right after (before distribution is enforced, which must see the mode it picks), the merge
+/// joins once distribution and sorting are enforced, the merged
 /// exchanges, sorted DISTINCT, sorted aggregation, entry window, view compaction, small-key and
 /// key-sort rules at the end, on the finished plan (in that order: each sees the shapes the one
 /// before leaves; the exchange rules look for DataFusion's partial aggregates, the sorted
@@ -133,6 +134,13 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
         join_selection + 2,
         Arc::new(crate::join_mode::CollectSmallBuildRule),
     );
+    // Where sides arrive sorted on a join's keys once distribution and sorting are settled (DataFusion's `EnsureRequirements`),
+    // before projections are folded into joins.
+    let sorting = rules
+        .iter()
+        .position(|rule| rule.name() == "EnsureRequirements")
+        .map_or(rules.len(), |i| i + 1);
+    rules.insert(sorting, Arc::new(crate::merge_join::MergeJoinRule));
     rules.push(Arc::new(crate::repartition_once::RepartitionOnceRule));
     rules.push(Arc::new(crate::sorted_distinct::SortedDistinctRule));
     rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule));

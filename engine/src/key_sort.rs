@@ -968,16 +968,16 @@ mod tests {
 
     /// The ids `sql` returns, its plan checked to sort by keys, and how many partitions the
     /// key sort handed to DataFusion's.
-    async fn ids(sql: &str, refuse_key_sorts: bool) -> (Vec<i64>, usize) {
+    async fn ids(sql: &str, pool: Option<Arc<dyn MemoryPool>>) -> (Vec<i64>, usize) {
         let (schema, parts) = partitions();
         let table = MemTable::try_new(schema, parts).unwrap();
         let mut builder = SessionStateBuilder::new()
             .with_config(SessionConfig::new().with_target_partitions(2))
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(KeySortRule));
-        if refuse_key_sorts {
+        if let Some(pool) = pool {
             let runtime = RuntimeEnvBuilder::new()
-                .with_memory_pool(Arc::new(RefusesKeySorts::default()))
+                .with_memory_pool(pool)
                 .build_arc()
                 .unwrap();
             builder = builder.with_runtime_env(runtime);
@@ -1018,7 +1018,7 @@ mod tests {
     async fn text_then_a_descending_byte_then_id() {
         let (ids, handed_on) = ids(
             "SELECT id FROM t ORDER BY txt NULLS FIRST, n DESC, id",
-            false,
+            None,
         )
         .await;
         assert_eq!(ids, [9, 3, 5, 12, 7, 1, 8, 6, 2, 10, 4, 11]);
@@ -1029,7 +1029,7 @@ mod tests {
     #[tokio::test]
     async fn a_descending_flag_with_nulls_last_then_dates() {
         let (ids, handed_on) =
-            ids("SELECT id FROM t ORDER BY b DESC NULLS LAST, d, id", false).await;
+            ids("SELECT id FROM t ORDER BY b DESC NULLS LAST, d, id", None).await;
         assert_eq!(ids, [4, 12, 9, 7, 1, 2, 8, 5, 10, 6, 3, 11]);
         assert_eq!(handed_on, 0);
     }
@@ -1040,11 +1040,11 @@ mod tests {
     #[tokio::test]
     async fn long_texts_go_to_datafusions_sort_with_the_same_order() {
         let sql = "SELECT id FROM t ORDER BY s DESC NULLS FIRST, id";
-        let (ids_all, handed_on) = ids(sql, false).await;
+        let (ids_all, handed_on) = ids(sql, None).await;
         assert_eq!(ids_all, [3, 6, 7, 1, 11, 8, 2, 4, 12, 5, 9, 10]);
         assert_eq!(handed_on, 1);
         let sql = "SELECT id FROM t WHERE id <> 1 ORDER BY s DESC NULLS FIRST, id";
-        let (ids_short, handed_on) = ids(sql, false).await;
+        let (ids_short, handed_on) = ids(sql, None).await;
         assert_eq!(ids_short, [3, 6, 7, 11, 8, 2, 4, 12, 5, 9, 10]);
         assert_eq!(handed_on, 0);
     }
@@ -1089,9 +1089,77 @@ mod tests {
     #[tokio::test]
     async fn rows_the_pool_refuses_go_to_datafusions_sort() {
         let sql = "SELECT id FROM t ORDER BY txt NULLS FIRST, n DESC, id";
-        let (ids, handed_on) = ids(sql, true).await;
+        let (ids, handed_on) = ids(sql, Some(Arc::new(RefusesKeySorts::default()))).await;
         assert_eq!(ids, [9, 3, 5, 12, 7, 1, 8, 6, 2, 10, 4, 11]);
         assert_eq!(handed_on, 2);
+    }
+
+    /// Grants everything, and notes what the key sorts had set aside for merging: the most,
+    /// and how much when the merge above them first asked for memory.
+    #[derive(Debug, Default)]
+    struct WatchesHeadroom {
+        pool: UnboundedMemoryPool,
+        /// (set aside now, the most set aside, set aside when the merge first asked)
+        headroom: Mutex<(usize, usize, Option<usize>)>,
+    }
+
+    impl fmt::Display for WatchesHeadroom {
+        fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "watches headroom")
+        }
+    }
+
+    impl WatchesHeadroom {
+        fn note(&self, reservation: &MemoryReservation, grown: isize) {
+            let name = reservation.consumer().name();
+            let mut headroom = self.headroom.lock().unwrap();
+            if name.starts_with("KeySortExec") && name.ends_with("headroom") {
+                headroom.0 = headroom.0.checked_add_signed(grown).unwrap();
+                headroom.1 = headroom.1.max(headroom.0);
+            } else if name.starts_with("SortPreservingMergeExec") && grown > 0 {
+                headroom.2 = headroom.2.or(Some(headroom.0));
+            }
+        }
+    }
+
+    impl MemoryPool for WatchesHeadroom {
+        fn name(&self) -> &str {
+            "watches headroom"
+        }
+
+        fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+            self.note(reservation, additional as isize);
+            self.pool.grow(reservation, additional)
+        }
+
+        fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+            self.note(reservation, -(shrink as isize));
+            self.pool.shrink(reservation, shrink)
+        }
+
+        fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+            self.note(reservation, additional as isize);
+            self.pool.try_grow(reservation, additional)
+        }
+
+        fn reserved(&self) -> usize {
+            self.pool.reserved()
+        }
+    }
+
+    /// The partitions set aside DataFusion's merge reservation (10 MB each) while gathering,
+    /// and had given it back by the time the merge of the two asked for memory; the key sort
+    /// sorted both, in the order worked by hand above.
+    #[tokio::test]
+    async fn memory_set_aside_for_merging_is_free_when_the_merge_asks() {
+        let pool = Arc::new(WatchesHeadroom::default());
+        let sql = "SELECT id FROM t ORDER BY txt NULLS FIRST, n DESC, id";
+        let (ids, handed_on) = ids(sql, Some(Arc::clone(&pool) as Arc<dyn MemoryPool>)).await;
+        assert_eq!(ids, [9, 3, 5, 12, 7, 1, 8, 6, 2, 10, 4, 11]);
+        assert_eq!(handed_on, 0);
+        let (_, most, when_merging) = *pool.headroom.lock().unwrap();
+        assert!(most >= 10 << 20, "{most}");
+        assert_eq!(when_merging, Some(0));
     }
 
     /// Every signed byte and every byte-long text, shuffled: the sorted order is their order.

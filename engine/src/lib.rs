@@ -24,6 +24,7 @@ pub mod import;
 pub mod join_mode;
 pub mod key_sort;
 pub mod memory;
+pub mod merge_join;
 pub mod null_counts;
 pub mod repartition_once;
 pub mod result_types;

@@ -20,6 +20,7 @@ mod generator;
 mod join_sides;
 mod key_sort;
 mod linked;
+mod merge_join;
 mod repartition_once;
 mod sacro;
 mod safe_errors;

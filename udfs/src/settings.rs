@@ -45,6 +45,9 @@ pub struct FjqOptions {
     /// Whether sorts on integer, date, boolean and text keys sort fixed-width byte keys
     /// (fjq_engine::key_sort).
     pub key_sort: bool,
+    /// Whether a hash join whose two sides arrive sorted on its keys merges them instead
+    /// (fjq_engine::merge_join).
+    pub merge_join: bool,
     pub disclosure: Rules,
 }
 
@@ -72,6 +75,7 @@ impl Default for FjqOptions {
             // Off: measured no faster than DataFusion's grouping (docs/DECISIONS.md).
             small_key_aggregation: false,
             key_sort: true,
+            merge_join: true,
             disclosure: Rules::default(),
         }
     }
@@ -135,6 +139,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "key_sort",
         "Sorts on integers, dates, timestamps, booleans or text (entries by person and date before a window function): write each row's key once as bytes that compare in the key's order and sort those, instead of comparing column by column; keys longer than 96 bytes, and sorts that do not fit in memory, go to DataFusion's sort. Also lets a DISTINCT grouped next per person or case (repeat_entries) sort instead of hashing twice. True or false.",
+    ),
+    (
+        "merge_join",
+        "A join on keys both of its sides arrive sorted on, partition by partition (people or events to cases, whose files are written in case order), merges the two sorted streams instead of building a hash table of one side. Inner, left and right joins without a further join condition; true or false.",
     ),
 ];
 
@@ -205,6 +213,7 @@ impl FjqOptions {
             "sorted_distinct" => Some(&mut self.sorted_distinct),
             "small_key_aggregation" => Some(&mut self.small_key_aggregation),
             "key_sort" => Some(&mut self.key_sort),
+            "merge_join" => Some(&mut self.merge_join),
             _ => None,
         }
     }
@@ -218,6 +227,7 @@ impl FjqOptions {
             "sorted_distinct" => self.sorted_distinct,
             "small_key_aggregation" => self.small_key_aggregation,
             "key_sort" => self.key_sort,
+            "merge_join" => self.merge_join,
             _ => false,
         }
     }

@@ -18,7 +18,9 @@ pub mod window_exec;
 
 use crate::args::{Coverage, Params, coverage_from};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Field, FieldRef, Int64Type,
+};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, internal_err};
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::function::{
@@ -66,16 +68,14 @@ impl PartitionEvaluator for EntryEvaluator {
     }
 }
 
-fn int_at(values: &[ArrayRef], arg: usize, row: usize) -> Option<i64> {
-    let a = values.get(arg)?;
-    let a = a.as_primitive::<Int64Type>();
-    (!a.is_null(row)).then(|| a.value(row))
-}
-
-fn date_at(values: &[ArrayRef], arg: usize, row: usize) -> Option<i32> {
-    let a = values.get(arg)?;
-    let a = a.as_primitive::<Date32Type>();
-    (!a.is_null(row)).then(|| a.value(row))
+/// The value of an optional integer or date argument at a row, the array cast once per call
+/// rather than per row.
+fn typed_at<T: ArrowPrimitiveType>(
+    values: &[ArrayRef],
+    arg: usize,
+) -> impl Fn(usize) -> Option<T::Native> + '_ {
+    let array = values.get(arg).map(|a| a.as_primitive::<T>());
+    move |row| array.and_then(|a| a.is_valid(row).then(|| a.value(row)))
 }
 
 fn negative(function: &str, argument: &str, value: i64) -> datafusion::error::DataFusionError {
@@ -138,6 +138,8 @@ pub fn answer_partition(
     }
     distinct.dedup();
     let distinct = &*distinct;
+    let int_at = typed_at::<Int64Type>(values, 1);
+    let date_at = typed_at::<Date32Type>(values, 2);
     let position = |row: usize| -> Option<(i32, usize)> {
         if dates.is_null(row) {
             return None;
@@ -167,7 +169,7 @@ pub fn answer_partition(
                     EntryKind::Number => Some(p as i64 + 1),
                     EntryKind::Prior => match values.get(1) {
                         None => Some(p as i64),
-                        Some(_) => int_at(values, 1, row).map(|lookback| {
+                        Some(_) => int_at(row).map(|lookback| {
                             let from = i64::from(d).saturating_sub(lookback);
                             let first = distinct.partition_point(|&x| i64::from(x) < from);
                             p.saturating_sub(first) as i64
@@ -180,7 +182,7 @@ pub fn answer_partition(
         }
         (EntryKind::ReturnsWithin, Answers::Bool(out)) => {
             for row in rows {
-                let (Some((d, p)), Some(days)) = (position(row), int_at(values, 1, row)) else {
+                let (Some((d, p)), Some(days)) = (position(row), int_at(row)) else {
                     out.append_null();
                     continue;
                 };
@@ -194,7 +196,7 @@ pub fn answer_partition(
                     Some(true)
                 } else {
                     // No return seen: a real absence only if the whole window was observed.
-                    date_at(values, 2, row).and_then(|end| {
+                    date_at(row).and_then(|end| {
                         (i64::from(d).saturating_add(days) <= i64::from(end)).then_some(false)
                     })
                 };
@@ -203,11 +205,7 @@ pub fn answer_partition(
         }
         (EntryKind::LeftTruncated, Answers::Bool(out)) => {
             for row in rows {
-                let value = match (
-                    position(row),
-                    int_at(values, 1, row),
-                    date_at(values, 2, row),
-                ) {
+                let value = match (position(row), int_at(row), date_at(row)) {
                     (Some((d, _)), Some(lookback), Some(start)) => {
                         Some(i64::from(d).saturating_sub(lookback) < i64::from(start))
                     }

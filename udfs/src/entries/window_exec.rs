@@ -32,7 +32,9 @@ use datafusion::physical_plan::windows::{WindowAggExec, WindowUDFExpr};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, InputDistributionRequirements, PlanProperties,
 };
+use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -221,6 +223,7 @@ impl ExecutionPlan for EntryWindowExec {
             partition_by: self.partition_by.clone(),
             schema: Arc::clone(&self.schema),
             held: Vec::new(),
+            ready: VecDeque::new(),
             reservation,
             distinct: Vec::new(),
             baseline: BaselineMetrics::new(&self.metrics, partition),
@@ -240,6 +243,8 @@ struct EntryWindowStream {
     schema: SchemaRef,
     /// Rows of the last partition seen, which the next batch may continue.
     held: Vec<RecordBatch>,
+    /// Answered batches not yet handed on (a batch may complete two).
+    ready: VecDeque<RecordBatch>,
     reservation: MemoryReservation,
     distinct: Vec<i32>,
     baseline: BaselineMetrics,
@@ -270,24 +275,46 @@ impl EntryWindowStream {
         Ok(true)
     }
 
-    /// Takes in one input batch; returns the rows whose partitions are now complete, answered.
-    fn push(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
+    /// Takes in one input batch; queues the rows whose partitions are now complete, answered:
+    /// the held partition (with its continuation, if the batch begins with one) as one batch,
+    /// then the batch's own complete partitions as a slice of it, copied nowhere.
+    fn push(&mut self, batch: RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
-            return Ok(None);
+            return Ok(());
         }
         let keys = self.keys(&batch)?;
         let ranges = partition(&keys)?.ranges();
-        let last_start = ranges.last().map_or(0, |r| r.start);
         let continues = self.continues_held(&keys)?;
+        let last_start = ranges.last().map_or(0, |r| r.start);
         if last_start == 0 && (continues || self.held.is_empty()) {
             // The whole batch is one partition, perhaps still going on.
-            self.hold(batch)?;
-            return Ok(None);
+            return self.hold(batch);
         }
-        let mut complete = std::mem::take(&mut self.held);
-        complete.push(batch.slice(0, last_start));
-        self.hold(batch.slice(last_start, batch.num_rows() - last_start))?;
-        self.answer(&complete).map(Some)
+        let mut own = ranges.as_slice();
+        if !self.held.is_empty() {
+            let mut partition = std::mem::take(&mut self.held);
+            if continues {
+                partition.push(batch.slice(0, ranges[0].end));
+                own = &own[1..];
+            }
+            let partition = concat_batches(&self.input.schema(), &partition)?;
+            let rows = partition.num_rows();
+            let answered = self.answer(&partition, &[0..rows])?;
+            self.ready.push_back(answered);
+        }
+        // The batch's partitions before its last, which the next batch may continue.
+        let own = &own[..own.len().saturating_sub(1)];
+        if let (Some(first), Some(last)) = (own.first(), own.last()) {
+            let offset = first.start;
+            let complete = batch.slice(offset, last.end - offset);
+            let shifted: Vec<Range<usize>> = own
+                .iter()
+                .map(|r| r.start - offset..r.end - offset)
+                .collect();
+            let answered = self.answer(&complete, &shifted)?;
+            self.ready.push_back(answered);
+        }
+        self.hold(batch.slice(last_start, batch.num_rows() - last_start))
     }
 
     fn hold(&mut self, rows: RecordBatch) -> Result<()> {
@@ -300,23 +327,18 @@ impl EntryWindowStream {
         self.reservation.try_resize(bytes)
     }
 
-    /// Answers whole partitions (`batches` end at a partition boundary).
-    fn answer(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
-        let batch = match batches {
-            [one] => one.clone(),
-            _ => concat_batches(&self.input.schema(), batches)?,
-        };
+    /// Answers the whole partitions `ranges` of `batch`, which together cover it.
+    fn answer(&mut self, batch: &RecordBatch, ranges: &[Range<usize>]) -> Result<RecordBatch> {
         let n = batch.num_rows();
-        let ranges = partition(&self.keys(&batch)?)?.ranges();
         let mut out = batch.columns().to_vec();
         for column in &self.columns {
             let values = column
                 .args
                 .iter()
-                .map(|a| a.evaluate(&batch)?.into_array(n))
+                .map(|a| a.evaluate(batch)?.into_array(n))
                 .collect::<Result<Vec<_>>>()?;
             let mut answers = Answers::new(column.kind, n);
-            for range in &ranges {
+            for range in ranges {
                 answer_partition(
                     column.kind,
                     column.function,
@@ -333,6 +355,9 @@ impl EntryWindowStream {
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<RecordBatch>>> {
         loop {
+            if let Some(batch) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(batch)));
+            }
             if self.finished {
                 return Poll::Ready(None);
             }
@@ -350,19 +375,22 @@ impl EntryWindowStream {
                     let held = std::mem::take(&mut self.held);
                     self.reservation.free();
                     if held.is_empty() {
-                        Ok(None)
+                        Ok(())
                     } else {
-                        self.answer(&held).map(Some)
+                        concat_batches(&self.input.schema(), &held)
+                            .map_err(Into::into)
+                            .and_then(|partition| {
+                                let rows = partition.num_rows();
+                                self.answer(&partition, &[0..rows])
+                            })
+                            .map(|answered| self.ready.push_back(answered))
                     }
                 }
             };
-            match answered {
-                Ok(Some(batch)) => return Poll::Ready(Some(Ok(batch))),
-                Ok(None) => continue,
-                Err(e) => {
-                    self.finished = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
+            if let Err(e) = answered {
+                self.finished = true;
+                self.ready.clear();
+                return Poll::Ready(Some(Err(e)));
             }
         }
     }
@@ -380,5 +408,104 @@ impl futures::Stream for EntryWindowStream {
 impl RecordBatchStream for EntryWindowStream {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, Date32Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::physical_plan::{collect, displayable};
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    /// Worked by hand, entries as day numbers: a person's entries over three batches of two
+    /// rows, a batch that ends one person and begins the next, a batch that is one whole person
+    /// after a held one, and a last batch continuing the held person.
+    #[tokio::test]
+    async fn partitions_across_batches_get_the_answers_worked_by_hand() {
+        // Sorted (who, day) in batches of 2:
+        // [a1 a5] [a40 a200] [a230 b10] [c7 c20] [c290]
+        let rows = [
+            ("a", 1),
+            ("a", 5),
+            ("a", 40),
+            ("a", 200),
+            ("a", 230),
+            ("b", 10),
+            ("c", 7),
+            ("c", 20),
+            ("c", 290),
+        ];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("who", DataType::Utf8, false),
+            Field::new("d", DataType::Date32, false),
+        ]));
+        // Shuffled into one batch: the sort before the window cuts its output into batches of 2.
+        let order = [4, 8, 0, 5, 2, 7, 1, 6, 3];
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    order.iter().map(|&i| rows[i].0),
+                )),
+                Arc::new(Date32Array::from_iter_values(
+                    order.iter().map(|&i| rows[i].1),
+                )),
+            ],
+        )
+        .unwrap();
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        let state = SessionStateBuilder::new()
+            .with_config(
+                SessionConfig::new()
+                    .with_target_partitions(1)
+                    .with_batch_size(2),
+            )
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(EntryWindowRule))
+            .build();
+        let context = SessionContext::new_with_state(state);
+        crate::register_all(&context);
+        context.register_table("t", Arc::new(table)).unwrap();
+        // Day 300 is 1970-10-28: the coverage ends there.
+        let plan = context
+            .sql(
+                "SELECT entry_number(d) OVER w, prior_entries(d, 100) OVER w,
+                        returns_within(d, 30, DATE '1970-10-28') OVER w
+                 FROM t WINDOW w AS (PARTITION BY who ORDER BY d)",
+            )
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let text = displayable(plan.as_ref()).indent(false).to_string();
+        assert!(text.contains("EntryWindowExec"), "{text}");
+        let batches = collect(plan, context.task_ctx()).await.unwrap();
+        let column = |i: usize| -> Vec<Option<i64>> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    b.column(i)
+                        .as_primitive::<Int64Type>()
+                        .iter()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let returns: Vec<Option<bool>> = batches
+            .iter()
+            .flat_map(|b| b.column(2).as_boolean().iter().collect::<Vec<_>>())
+            .collect();
+        let some = |v: &[i64]| v.iter().map(|&x| Some(x)).collect::<Vec<_>>();
+        assert_eq!(column(0), some(&[1, 2, 3, 4, 5, 1, 1, 2, 3]));
+        // Earlier entries in the 100 days before: a200 sees none (40 is 160 days back).
+        assert_eq!(column(1), some(&[0, 1, 2, 0, 1, 0, 0, 1, 0]));
+        // A return within 30 days; c290's 30 days run past the coverage's end: censored.
+        let (t, f) = (Some(true), Some(false));
+        assert_eq!(returns, [t, f, f, t, f, f, t, f, None]);
     }
 }
