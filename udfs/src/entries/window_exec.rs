@@ -299,7 +299,7 @@ impl EntryWindowStream {
             }
             let partition = concat_batches(&self.input.schema(), &partition)?;
             let rows = partition.num_rows();
-            let answered = self.answer(&partition, &[0..rows])?;
+            let answered = self.answer(&partition, std::slice::from_ref(&(0..rows)))?;
             self.ready.push_back(answered);
         }
         // The batch's partitions before its last, which the next batch may continue.
@@ -381,7 +381,7 @@ impl EntryWindowStream {
                             .map_err(Into::into)
                             .and_then(|partition| {
                                 let rows = partition.num_rows();
-                                self.answer(&partition, &[0..rows])
+                                self.answer(&partition, std::slice::from_ref(&(0..rows)))
                             })
                             .map(|answered| self.ready.push_back(answered))
                     }
