@@ -254,6 +254,19 @@ impl ExecutionPlan for KeySortExec {
             .register(context.memory_pool());
         let headroom = MemoryConsumer::new(format!("KeySortExec[{partition}] headroom"))
             .register(context.memory_pool());
+        // Set aside now, when the plan above starts every partition, not at the first poll: a
+        // partition polled late would find the pool taken by the others' rows, and so would
+        // DataFusion's sort it hands over to.
+        let headroom_refused = context.runtime_env().disk_manager.tmp_files_enabled()
+            && headroom
+                .try_resize(
+                    context
+                        .session_config()
+                        .options()
+                        .execution
+                        .sort_spill_reservation_bytes,
+                )
+                .is_err();
         let sorted = futures::stream::once(sort_partition(
             input,
             Arc::clone(&schema),
@@ -261,6 +274,7 @@ impl ExecutionPlan for KeySortExec {
             Reservations {
                 rows: reservation,
                 headroom,
+                headroom_refused,
             },
             context,
             baseline,
@@ -283,6 +297,8 @@ struct Reservations {
     /// freed when output begins: the operator above (a merge of the sorted partitions) buffers
     /// a batch from each, and would otherwise find the pool taken by the gathered rows.
     headroom: MemoryReservation,
+    /// The pool had no room for the headroom: the partition goes to DataFusion's sort.
+    headroom_refused: bool,
 }
 
 /// Reads a partition, and returns its rows sorted: by keys, or by DataFusion's sort when
@@ -298,7 +314,8 @@ async fn sort_partition(
 ) -> Result<SendableRecordBatchStream> {
     let mut gathered = Gathered::default();
     let hand_on = |gathered: Gathered, input, memory: Reservations| {
-        // DataFusion's sort reserves the rows again as it reads them, and its own headroom.
+        // DataFusion's sort reserves the rows again as it reads them, and its own headroom, in
+        // this same poll: what is freed here is there for it.
         drop(memory);
         datafusion_sort(
             gathered,
@@ -309,16 +326,8 @@ async fn sort_partition(
             &handed_on,
         )
     };
-    // Only a sort that may spill sets memory aside, as in DataFusion's.
-    if context.runtime_env().disk_manager.tmp_files_enabled() {
-        let headroom = context
-            .session_config()
-            .options()
-            .execution
-            .sort_spill_reservation_bytes;
-        if memory.headroom.try_resize(headroom).is_err() {
-            return hand_on(gathered, input, memory);
-        }
+    if memory.headroom_refused {
+        return hand_on(gathered, input, memory);
     }
     let mut gathered_bytes = 0;
     while let Some(batch) = input.next().await {
@@ -1147,9 +1156,11 @@ mod tests {
         }
     }
 
-    /// The partitions set aside DataFusion's merge reservation (10 MB each) while gathering,
-    /// and had given it back by the time the merge of the two asked for memory; the key sort
-    /// sorted both, in the order worked by hand above.
+    /// Both partitions set aside DataFusion's merge reservation (10 MB each) when the plan
+    /// starts, before either reads a row; each gives its own back before its first batch goes
+    /// out, so when the merge of the two first asks for memory (for the batch it was handed),
+    /// that partition's share is free, and none is held at the end. The key sort sorted both,
+    /// in the order worked by hand above.
     #[tokio::test]
     async fn memory_set_aside_for_merging_is_free_when_the_merge_asks() {
         let pool = Arc::new(WatchesHeadroom::default());
@@ -1157,9 +1168,13 @@ mod tests {
         let (ids, handed_on) = ids(sql, Some(Arc::clone(&pool) as Arc<dyn MemoryPool>)).await;
         assert_eq!(ids, [9, 3, 5, 12, 7, 1, 8, 6, 2, 10, 4, 11]);
         assert_eq!(handed_on, 0);
-        let (_, most, when_merging) = *pool.headroom.lock().unwrap();
-        assert!(most >= 10 << 20, "{most}");
-        assert_eq!(when_merging, Some(0));
+        let (now, most, when_merging) = *pool.headroom.lock().unwrap();
+        assert_eq!(most, 2 * (10 << 20));
+        assert!(
+            when_merging.is_some_and(|held| held <= 10 << 20),
+            "{when_merging:?}"
+        );
+        assert_eq!(now, 0);
     }
 
     /// Every signed byte and every byte-long text, shuffled: the sorted order is their order.
