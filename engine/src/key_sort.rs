@@ -329,7 +329,6 @@ async fn sort_partition(
     if memory.headroom_refused {
         return hand_on(gathered, input, memory);
     }
-    let mut gathered_bytes = 0;
     while let Some(batch) = input.next().await {
         let batch = batch?;
         if batch.num_rows() == 0 {
@@ -347,12 +346,14 @@ async fn sort_partition(
             .map(|k| k.get_array_memory_size())
             .sum();
         timer.done();
-        let bytes = get_record_batch_memory_size(&batch) + computed;
-        if memory.rows.try_grow(bytes).is_err() {
+        if memory
+            .rows
+            .try_grow(get_record_batch_memory_size(&batch) + computed)
+            .is_err()
+        {
             gathered.batches.push(batch);
             return hand_on(gathered, input, memory);
         }
-        gathered_bytes += bytes;
         gathered.add(batch, key_columns);
     }
     if gathered.rows == 0 {
@@ -361,6 +362,7 @@ async fn sort_partition(
             futures::stream::empty(),
         )));
     }
+    let gathered_bytes = memory.rows.size();
     let layout = KeyLayout::new(&keys, &gathered);
     let entry_bytes = std::mem::size_of::<Entry>() + layout.width.saturating_sub(ENTRY_KEY_BYTES);
     if layout.width > MAX_KEY_BYTES

@@ -297,9 +297,7 @@ impl EntryWindowStream {
                 partition.push(batch.slice(0, ranges[0].end));
                 own = &own[1..];
             }
-            let partition = concat_batches(&self.input.schema(), &partition)?;
-            let rows = partition.num_rows();
-            let answered = self.answer(&partition, std::slice::from_ref(&(0..rows)))?;
+            let answered = self.answer_one(&partition)?;
             self.ready.push_back(answered);
         }
         // The batch's partitions before its last, which the next batch may continue.
@@ -325,6 +323,13 @@ impl EntryWindowStream {
             .map(RecordBatch::get_array_memory_size)
             .sum();
         self.reservation.try_resize(bytes)
+    }
+
+    /// Answers one whole partition, held in `parts`.
+    fn answer_one(&mut self, parts: &[RecordBatch]) -> Result<RecordBatch> {
+        let partition = concat_batches(&self.input.schema(), parts)?;
+        let rows = partition.num_rows();
+        self.answer(&partition, std::slice::from_ref(&(0..rows)))
     }
 
     /// Answers the whole partitions `ranges` of `batch`, which together cover it.
@@ -377,12 +382,7 @@ impl EntryWindowStream {
                     if held.is_empty() {
                         Ok(())
                     } else {
-                        concat_batches(&self.input.schema(), &held)
-                            .map_err(Into::into)
-                            .and_then(|partition| {
-                                let rows = partition.num_rows();
-                                self.answer(&partition, std::slice::from_ref(&(0..rows)))
-                            })
+                        self.answer_one(&held)
                             .map(|answered| self.ready.push_back(answered))
                     }
                 }
