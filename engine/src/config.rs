@@ -134,8 +134,8 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
         join_selection + 2,
         Arc::new(crate::join_mode::CollectSmallBuildRule),
     );
-    // Where sides arrive sorted on a join's keys once distribution and sorting are settled (DataFusion's `EnsureRequirements`),
-    // before projections are folded into joins.
+    // Joins whose sides arrive sorted on their keys merge: once distribution and sorting are
+    // settled (DataFusion's `EnsureRequirements`), before projections are folded into joins.
     let sorting = rules
         .iter()
         .position(|rule| rule.name() == "EnsureRequirements")
