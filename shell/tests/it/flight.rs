@@ -861,7 +861,17 @@ fn a_server_killed_under_load_restarts_and_its_release_log_is_whole() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Killed once answers are flowing: a fixed wait was too short on a loaded machine, where
+    // the debug server had answered nothing after 3 s. The log's first line is written as the
+    // first release is sent; a moment later more are on their way.
+    let log_path = releases.join("release-log.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&log_path).map_or(true, |log| log.lines().count() < 2)
+        && started.elapsed() < std::time::Duration::from_secs(60)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     let load = load.wait_with_output().unwrap();
