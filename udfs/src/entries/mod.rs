@@ -116,6 +116,83 @@ pub fn evaluate(
     Ok(out.finish())
 }
 
+/// Answers the whole partitions `ranges` of `values`, in order, into `out`. `returns_within`
+/// over a partition whose dates arrive in ascending order (as the window's `ORDER BY` on its
+/// date puts them) is answered in one backward pass: each row's next distinct date is the
+/// first later date that differs, with no list of distinct dates and no search. At scale 1.0
+/// the entries are 6.3M one- or two-row partitions, for which building that list was most of
+/// the work. A partition in any other order goes through [`answer_partition`].
+pub fn answer_partitions(
+    kind: EntryKind,
+    function: &str,
+    values: &[ArrayRef],
+    ranges: &[Range<usize>],
+    distinct: &mut Vec<i32>,
+    out: &mut Answers,
+) -> Result<()> {
+    if kind != EntryKind::ReturnsWithin || !matches!(out, Answers::Bool(_)) {
+        for range in ranges {
+            answer_partition(kind, function, values, range.clone(), distinct, out)?;
+        }
+        return Ok(());
+    }
+    let dates = values[0].as_primitive::<Date32Type>();
+    let days_at = typed_at::<Int64Type>(values, 1);
+    let end_at = typed_at::<Date32Type>(values, 2);
+    // Per row of a partition: its next distinct date, if any; `None` also for NULL dates.
+    let mut next: Vec<Option<i32>> = Vec::new();
+    for range in ranges {
+        next.clear();
+        next.resize(range.len(), None);
+        let mut later: Option<(i32, Option<i32>)> = None;
+        let mut ascending = true;
+        for row in range.clone().rev() {
+            if dates.is_null(row) {
+                continue;
+            }
+            let d = dates.value(row);
+            let after = match later {
+                None => None,
+                Some((l, _)) if l > d => Some(l),
+                Some((l, after_l)) if l == d => after_l,
+                Some(_) => {
+                    ascending = false;
+                    break;
+                }
+            };
+            next[row - range.start] = after;
+            later = Some((d, after));
+        }
+        if !ascending {
+            answer_partition(kind, function, values, range.clone(), distinct, out)?;
+            continue;
+        }
+        let Answers::Bool(builder) = &mut *out else {
+            unreachable!("matched above")
+        };
+        for row in range.clone() {
+            let Some(days) = days_at(row).filter(|_| dates.is_valid(row)) else {
+                builder.append_null();
+                continue;
+            };
+            if days < 0 {
+                return Err(negative(function, "days", days));
+            }
+            let d = i64::from(dates.value(row));
+            let returned = next[row - range.start].is_some_and(|n| i64::from(n) - d <= days);
+            let value = if returned {
+                Some(true)
+            } else {
+                // No return seen: a real absence only if the whole window was observed.
+                end_at(row)
+                    .and_then(|end| (d.saturating_add(days) <= i64::from(end)).then_some(false))
+            };
+            builder.append_option(value);
+        }
+    }
+    Ok(())
+}
+
 /// Answers the rows `rows` of `values` (one partition) into `out`; `distinct` is scratch space
 /// kept by the caller so that millions of small partitions do not allocate each.
 pub fn answer_partition(
@@ -299,4 +376,74 @@ pub fn coverage_default(
         }
         Ok(Expr::from(wf))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Date32Array, Int64Array};
+
+    fn returns_within(
+        dates: Vec<Option<i32>>,
+        days: Vec<Option<i64>>,
+        ranges: &[Range<usize>],
+    ) -> Result<Vec<Option<bool>>> {
+        let n = dates.len();
+        let values: Vec<ArrayRef> = vec![
+            Arc::new(Date32Array::from(dates)),
+            Arc::new(Int64Array::from(days)),
+            Arc::new(Date32Array::from(vec![900; n])),
+        ];
+        let mut out = Answers::new(EntryKind::ReturnsWithin, n);
+        answer_partitions(
+            EntryKind::ReturnsWithin,
+            "returns_within",
+            &values,
+            ranges,
+            &mut Vec::new(),
+            &mut out,
+        )?;
+        Ok(out.finish().as_boolean().iter().collect())
+    }
+
+    #[test]
+    fn returns_within_over_many_partitions_gives_the_answers_worked_by_hand() {
+        // Five partitions, a window of 30 days, coverage to day 900.
+        let dates = vec![
+            // Same-day entries are one entry; day 40 returns only at 800.
+            Some(10),
+            Some(10),
+            Some(40),
+            Some(800),
+            // A NULL date, last as NULLS LAST puts it.
+            Some(100),
+            Some(120),
+            None,
+            // Day 890 is seen for 10 days of its 30: censored.
+            Some(880),
+            Some(890),
+            // Not in date order: answered through the sorted distinct dates.
+            Some(300),
+            Some(200),
+            Some(220),
+            // No window length.
+            Some(500),
+        ];
+        let mut days = vec![Some(30); 13];
+        days[12] = None;
+        let ranges = [0..4, 4..7, 7..9, 9..12, 12..13];
+        let (t, f) = (Some(true), Some(false));
+        assert_eq!(
+            returns_within(dates.clone(), days.clone(), &ranges).unwrap(),
+            vec![t, t, f, f, t, f, None, t, None, f, t, f, None]
+        );
+        // A negative window is refused, naming the argument.
+        days[5] = Some(-1);
+        let err = returns_within(dates, days, &ranges).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("returns_within: days must not be negative, got -1"),
+            "{err}"
+        );
+    }
 }

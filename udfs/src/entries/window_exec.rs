@@ -13,7 +13,7 @@
 //! The rule applies only when every function of the window is an fjq entry function and there
 //! are partition keys; anything else is left to DataFusion.
 
-use crate::entries::{Answers, EntryKind, answer_partition};
+use crate::entries::{Answers, EntryKind, answer_partitions};
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, partition};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -343,16 +343,14 @@ impl EntryWindowStream {
                 .map(|a| a.evaluate(batch)?.into_array(n))
                 .collect::<Result<Vec<_>>>()?;
             let mut answers = Answers::new(column.kind, n);
-            for range in ranges {
-                answer_partition(
-                    column.kind,
-                    column.function,
-                    &values,
-                    range.clone(),
-                    &mut self.distinct,
-                    &mut answers,
-                )?;
-            }
+            answer_partitions(
+                column.kind,
+                column.function,
+                &values,
+                ranges,
+                &mut self.distinct,
+                &mut answers,
+            )?;
             out.push(answers.finish());
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), out)?)
