@@ -178,19 +178,21 @@ pub fn answer_partitions(
             if days < 0 {
                 return Err(negative(function, "days", days));
             }
-            let d = i64::from(dates.value(row));
-            let returned = next[row - range.start].is_some_and(|n| i64::from(n) - d <= days);
-            let value = if returned {
-                Some(true)
-            } else {
-                // No return seen: a real absence only if the whole window was observed.
-                end_at(row)
-                    .and_then(|end| (d.saturating_add(days) <= i64::from(end)).then_some(false))
-            };
-            builder.append_option(value);
+            let d = dates.value(row);
+            builder.append_option(returned(d, next[row - range.start], days, end_at(row)));
         }
     }
     Ok(())
+}
+
+/// `returns_within` of an entry on day `d` whose next entry is on `next`: true if that is
+/// within `days`; false only if the whole window was observed (ends by `end`); else unknown.
+fn returned(d: i32, next: Option<i32>, days: i64, end: Option<i32>) -> Option<bool> {
+    let d = i64::from(d);
+    if next.is_some_and(|n| i64::from(n) - d <= days) {
+        return Some(true);
+    }
+    end.and_then(|end| (d.saturating_add(days) <= i64::from(end)).then_some(false))
 }
 
 /// Answers the rows `rows` of `values` (one partition) into `out`; `distinct` is scratch space
@@ -266,18 +268,12 @@ pub fn answer_partition(
                 if days < 0 {
                     return Err(negative(function, "days", days));
                 }
-                let returned = distinct
-                    .get(p + 1)
-                    .is_some_and(|&next| i64::from(next) - i64::from(d) <= days);
-                let value = if returned {
-                    Some(true)
-                } else {
-                    // No return seen: a real absence only if the whole window was observed.
-                    date_at(row).and_then(|end| {
-                        (i64::from(d).saturating_add(days) <= i64::from(end)).then_some(false)
-                    })
-                };
-                out.append_option(value);
+                out.append_option(returned(
+                    d,
+                    distinct.get(p + 1).copied(),
+                    days,
+                    date_at(row),
+                ));
             }
         }
         (EntryKind::LeftTruncated, Answers::Bool(out)) => {
