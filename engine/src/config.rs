@@ -146,6 +146,7 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
     rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule));
     rules.push(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule));
     rules.push(Arc::new(crate::compact_views::CompactViewsRule));
+    rules.push(Arc::new(crate::small_domains::SmallDomainsRule));
     rules.push(Arc::new(crate::small_keys::SmallKeysRule));
     rules.push(Arc::new(crate::key_sort::KeySortRule));
     rules

@@ -30,6 +30,7 @@ pub mod repartition_once;
 pub mod result_types;
 pub mod safe;
 mod sandbox;
+pub mod small_domains;
 pub mod small_keys;
 pub mod sorted_aggregate;
 pub mod sorted_distinct;

@@ -360,6 +360,7 @@ fn rewrap<F: GroupFinder>(aggregate: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn E
 /// accumulators, and their memory reservation.
 pub struct Aggregation {
     schema: SchemaRef,
+    input_schema: SchemaRef,
     group_exprs: Vec<Arc<dyn PhysicalExpr>>,
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
@@ -377,6 +378,7 @@ impl Aggregation {
         let aggregates = aggregate.aggr_expr();
         Ok(Aggregation {
             schema,
+            input_schema: aggregate.input_schema(),
             group_exprs: aggregate.group_expr().input_exprs(),
             arguments: aggregates.iter().map(|a| a.expressions()).collect(),
             accumulators: aggregates
@@ -391,6 +393,16 @@ impl Aggregation {
     /// The output schema: the keys, then the accumulators' values or states.
     pub(crate) fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// The schema of the rows grouped.
+    pub(crate) fn input_schema(&self) -> SchemaRef {
+        Arc::clone(&self.input_schema)
+    }
+
+    /// The key expressions, over the rows grouped.
+    pub(crate) fn group_exprs(&self) -> &[Arc<dyn PhysicalExpr>] {
+        &self.group_exprs
     }
 
     /// How many key columns lead the output.

@@ -25,6 +25,7 @@ mod repartition_once;
 mod sacro;
 mod safe_errors;
 mod slt;
+mod small_domains;
 mod small_keys;
 mod sorted_aggregate;
 mod sorted_distinct;

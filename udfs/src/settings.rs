@@ -42,6 +42,9 @@ pub struct FjqOptions {
     /// Whether partial aggregates over integer, date, boolean and text keys find groups by
     /// words (fjq_engine::small_keys).
     pub small_key_aggregation: bool,
+    /// Whether aggregates grouped by booleans (or casts of them) number their groups by
+    /// arithmetic (fjq_engine::small_domains).
+    pub small_domain_aggregation: bool,
     /// Whether sorts on integer, date, boolean and text keys sort fixed-width byte keys
     /// (fjq_engine::key_sort).
     pub key_sort: bool,
@@ -74,6 +77,7 @@ impl Default for FjqOptions {
             sorted_distinct: true,
             // Off: measured no faster than DataFusion's grouping (docs/DECISIONS.md).
             small_key_aggregation: false,
+            small_domain_aggregation: true,
             key_sort: true,
             merge_join: true,
             disclosure: Rules::default(),
@@ -135,6 +139,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     (
         "small_key_aggregation",
         "The first (partial) phase of a grouping by integers, dates, booleans or text finds each row's group by one lookup of its key as machine words (a text of up to 12 bytes is its own word) instead of DataFusion's column-by-column table. Off by default: measured no faster yet; true or false.",
+    ),
+    (
+        "small_domain_aggregation",
+        "Groupings by yes/no answers (booleans, or booleans cast to integers, such as returns_within's): number each row's group from its keys by arithmetic, up to 8 keys, instead of hashing them; true or false.",
     ),
     (
         "key_sort",
@@ -212,6 +220,7 @@ impl FjqOptions {
             "repartition_once" => Some(&mut self.repartition_once),
             "sorted_distinct" => Some(&mut self.sorted_distinct),
             "small_key_aggregation" => Some(&mut self.small_key_aggregation),
+            "small_domain_aggregation" => Some(&mut self.small_domain_aggregation),
             "key_sort" => Some(&mut self.key_sort),
             "merge_join" => Some(&mut self.merge_join),
             _ => None,
@@ -226,6 +235,7 @@ impl FjqOptions {
             "repartition_once" => self.repartition_once,
             "sorted_distinct" => self.sorted_distinct,
             "small_key_aggregation" => self.small_key_aggregation,
+            "small_domain_aggregation" => self.small_domain_aggregation,
             "key_sort" => self.key_sort,
             "merge_join" => self.merge_join,
             _ => false,
