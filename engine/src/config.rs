@@ -143,11 +143,11 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
     rules.insert(sorting, Arc::new(crate::merge_join::MergeJoinRule));
     rules.push(Arc::new(crate::repartition_once::RepartitionOnceRule));
     rules.push(Arc::new(crate::sorted_distinct::SortedDistinctRule));
-    rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule));
+    rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule::default()));
     rules.push(Arc::new(fjq_udfs::entries::window_exec::EntryWindowRule));
     rules.push(Arc::new(crate::compact_views::CompactViewsRule));
-    rules.push(Arc::new(crate::small_domains::SmallDomainsRule));
-    rules.push(Arc::new(crate::small_keys::SmallKeysRule));
+    rules.push(Arc::new(crate::small_domains::SmallDomainsRule::default()));
+    rules.push(Arc::new(crate::small_keys::SmallKeysRule::default()));
     rules.push(Arc::new(crate::key_sort::KeySortRule));
     rules
 }

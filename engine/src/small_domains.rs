@@ -18,19 +18,17 @@
 //! `SET fjq.small_domain_aggregation = false` leaves such aggregates as DataFusion planned them.
 
 use crate::sorted_aggregate::{
-    Aggregation, GroupFinder, Grouping, OwnAggregateExec, plain_grouping, replace_aggregates,
+    Aggregation, GroupFinder, Grouping, OwnAggregateExec, OwnAggregateRule, plain_grouping,
 };
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::config::ConfigOptions;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{ColumnarValue, EmitTo};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::CastExpr;
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::InputOrderMode;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
 use fjq_udfs::FjqOptions;
 use std::sync::Arc;
 
@@ -41,29 +39,7 @@ pub const MAX_KEYS: usize = 8;
 const NO_GROUP: u32 = u32::MAX;
 
 /// Replaces aggregates grouped by booleans with [`SmallDomainAggregateExec`].
-#[derive(Debug, Default)]
-pub struct SmallDomainsRule;
-
-impl PhysicalOptimizerRule for SmallDomainsRule {
-    fn optimize(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !FjqOptions::plan_switch(config, |options| options.small_domain_aggregation) {
-            return Ok(plan);
-        }
-        replace_aggregates::<ByDomains>(plan)
-    }
-
-    fn name(&self) -> &str {
-        "fjq_small_domain_aggregation"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
+pub type SmallDomainsRule = OwnAggregateRule<ByDomains>;
 
 /// An `AggregateExec` grouped by booleans, its groups numbered by arithmetic.
 pub type SmallDomainAggregateExec = OwnAggregateExec<ByDomains>;
@@ -74,6 +50,11 @@ pub struct ByDomains;
 
 impl GroupFinder for ByDomains {
     const NAME: &'static str = "SmallDomainAggregateExec";
+    const RULE: &'static str = "fjq_small_domain_aggregation";
+
+    fn switched_on(options: &FjqOptions) -> bool {
+        options.small_domain_aggregation
+    }
 
     /// Raw, unordered input (ordered input is `SortedRunAggregateExec`'s), one to
     /// [`MAX_KEYS`] keys, each a boolean or a cast of one.
@@ -301,7 +282,7 @@ mod tests {
         let state = SessionStateBuilder::new()
             .with_config(config.with_target_partitions(2))
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SmallDomainsRule))
+            .with_physical_optimizer_rule(Arc::new(SmallDomainsRule::default()))
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_table("t", Arc::new(table)).unwrap();

@@ -21,7 +21,7 @@
 //! faster than DataFusion's grouping yet (docs/DECISIONS.md).
 
 use crate::sorted_aggregate::{
-    Aggregation, GroupFinder, Grouping, OwnAggregateExec, plain_grouping, replace_aggregates,
+    Aggregation, GroupFinder, Grouping, OwnAggregateExec, OwnAggregateRule, plain_grouping,
 };
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringBuilder,
@@ -30,12 +30,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int32Type};
 use datafusion::common::{HashMap, Result, exec_err};
-use datafusion::config::ConfigOptions;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::EmitTo;
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::InputOrderMode;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
 use fjq_udfs::FjqOptions;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
@@ -56,29 +54,7 @@ const NULL: u128 = u128::MAX;
 const LONG_TEXT: u128 = 0xFFFF_FFFE;
 
 /// Replaces partial aggregates over word-sized keys with [`SmallKeyAggregateExec`].
-#[derive(Debug, Default)]
-pub struct SmallKeysRule;
-
-impl PhysicalOptimizerRule for SmallKeysRule {
-    fn optimize(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !FjqOptions::plan_switch(config, |options| options.small_key_aggregation) {
-            return Ok(plan);
-        }
-        replace_aggregates::<BySmallKeys>(plan)
-    }
-
-    fn name(&self) -> &str {
-        "fjq_small_key_aggregation"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
+pub type SmallKeysRule = OwnAggregateRule<BySmallKeys>;
 
 /// A partial `AggregateExec` whose keys are found as words.
 pub type SmallKeyAggregateExec = OwnAggregateExec<BySmallKeys>;
@@ -89,6 +65,11 @@ pub struct BySmallKeys;
 
 impl GroupFinder for BySmallKeys {
     const NAME: &'static str = "SmallKeyAggregateExec";
+    const RULE: &'static str = "fjq_small_key_aggregation";
+
+    fn switched_on(options: &FjqOptions) -> bool {
+        options.small_key_aggregation
+    }
 
     /// A partial aggregate over unordered input (ordered input is `SortedRunAggregateExec`'s or
     /// DataFusion's), with one to four keys of the types [`word_type`] takes.
@@ -608,7 +589,7 @@ mod tests {
         let state = SessionStateBuilder::new()
             .with_config(config.with_target_partitions(2))
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SmallKeysRule))
+            .with_physical_optimizer_rule(Arc::new(SmallKeysRule::default()))
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_table("t", Arc::new(table)).unwrap();

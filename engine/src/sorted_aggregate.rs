@@ -50,30 +50,40 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Replaces aggregates over input sorted on their keys with [`SortedRunAggregateExec`].
-#[derive(Debug, Default)]
-pub struct SortedRunsRule;
+/// Replaces every aggregate `F` applies to with `F`'s grouping, while `F`'s switch is on: the
+/// rule of each of fjq's own groupings.
+#[derive(Debug)]
+pub struct OwnAggregateRule<F>(PhantomData<F>);
 
-impl PhysicalOptimizerRule for SortedRunsRule {
+impl<F> Default for OwnAggregateRule<F> {
+    fn default() -> Self {
+        OwnAggregateRule(PhantomData)
+    }
+}
+
+impl<F: GroupFinder> PhysicalOptimizerRule for OwnAggregateRule<F> {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !FjqOptions::plan_switch(config, |options| options.sorted_aggregation) {
+        if !FjqOptions::plan_switch(config, F::switched_on) {
             return Ok(plan);
         }
-        replace_aggregates::<ByRuns>(plan)
+        replace_aggregates::<F>(plan)
     }
 
     fn name(&self) -> &str {
-        "fjq_sorted_aggregation"
+        F::RULE
     }
 
     fn schema_check(&self) -> bool {
         true
     }
 }
+
+/// Replaces aggregates over input sorted on their keys with [`SortedRunAggregateExec`].
+pub type SortedRunsRule = OwnAggregateRule<ByRuns>;
 
 /// Every aggregate in `plan` that `F` applies to, computed by `F` instead.
 pub(crate) fn replace_aggregates<F: GroupFinder>(
@@ -133,6 +143,11 @@ pub struct ByRuns;
 
 impl GroupFinder for ByRuns {
     const NAME: &'static str = "SortedRunAggregateExec";
+    const RULE: &'static str = "fjq_sorted_aggregation";
+
+    fn switched_on(options: &FjqOptions) -> bool {
+        options.sorted_aggregation
+    }
 
     /// Raw input sorted on all of the keys.
     fn applies(aggregate: &AggregateExec) -> Result<bool> {
@@ -188,6 +203,10 @@ fn exact_equality(data_type: &DataType) -> bool {
 pub trait GroupFinder: Send + Sync + fmt::Debug + 'static {
     /// The operator's name in plans.
     const NAME: &'static str;
+    /// Its rule's name.
+    const RULE: &'static str;
+    /// Whether its rule's switch is on.
+    fn switched_on(options: &FjqOptions) -> bool;
     /// Whether `aggregate` can be computed this way, giving what DataFusion gives.
     fn applies(aggregate: &AggregateExec) -> Result<bool>;
     /// One partition's grouping.
@@ -624,7 +643,7 @@ mod tests {
         let state = SessionStateBuilder::new()
             .with_config(SessionConfig::new().with_target_partitions(partitions))
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SortedRunsRule))
+            .with_physical_optimizer_rule(Arc::new(SortedRunsRule::default()))
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_table("t", Arc::new(table)).unwrap();
