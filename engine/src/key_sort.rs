@@ -607,7 +607,7 @@ const SHORT_RUN: usize = 32;
 /// Sorts entries on their keys at hand, least significant byte first, one counting pass for
 /// all eight bytes; a byte that is the same in every entry (the "P" of every person
 /// identifier, the high bytes of small numbers) is skipped. `buffer` is as long as `entries`.
-/// Stable, so that it can be applied byte by byte.
+/// Each byte's pass is stable, so that the passes compose; fewer than 33 entries are compared instead.
 fn radix_sort(entries: &mut [Entry], buffer: &mut [Entry]) {
     let n = entries.len();
     if n <= SHORT_RUN {
