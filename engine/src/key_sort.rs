@@ -12,7 +12,8 @@
 //! time, skipping bytes that are the same in every row; rows whose first 8 bytes tie are then
 //! ordered by the rest of their keys, radix-sorted 8 bytes at a time where many tie (a case
 //! type, a common prefix) and compared where few do (one person's dates). DataFusion compares
-//! column by column. The rows are then gathered in that order, a batch at a time.
+//! column by column. The rows are then gathered in that order, a batch at a time, by
+//! [`RowGather`], which asks for rows' values ahead of copying them.
 //!
 //! [`KeySortRule`] replaces DataFusion's `SortExec` when the sort has no limit (a top-k stays
 //! DataFusion's), sorts each partition on its own (or has one), and sorts on integers, dates,
@@ -24,8 +25,8 @@
 //! sorted partitions above it. The switch is `fjq.key_sort`.
 
 use crate::compact_views::compact_batch;
+use crate::gather::{AHEAD, RowGather, prefetch};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Date64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
     TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
@@ -385,7 +386,7 @@ async fn sort_partition(
     memory.headroom.free();
     let batch_size = context.session_config().batch_size();
     let output = SortedOutput {
-        batches: gathered.batches,
+        rows: Some(RowGather::new(Arc::clone(&schema), &gathered.batches)),
         starts: gathered.starts,
         order,
         next: 0,
@@ -659,8 +660,20 @@ fn sort_ties(entries: &mut [Entry], buffer: &mut [Entry], tails: &[u8], tail: us
         return;
     }
     let rest = |row: u32| &tails[row as usize * tail + done..(row as usize + 1) * tail];
+    // Entries before this one have had the rest of their keys asked for (module gather), if
+    // they tie with a neighbour: those rests are read at random places, and soon.
+    let mut asked = 0;
     let mut start = 0;
     while start < entries.len() {
+        while asked < entries.len().min(start + AHEAD) {
+            let key = entries[asked].key();
+            let tied = (asked > 0 && entries[asked - 1].key() == key)
+                || entries.get(asked + 1).is_some_and(|e| e.key() == key);
+            if let Some(first) = rest(entries[asked].row).first().filter(|_| tied) {
+                prefetch(first);
+            }
+            asked += 1;
+        }
         let key = entries[start].key();
         let end = start
             + entries[start..]
@@ -828,7 +841,8 @@ impl ColumnLayout {
 
 /// The sorted rows, gathered a batch at a time.
 struct SortedOutput {
-    batches: Vec<RecordBatch>,
+    /// The gathered batches' columns, until the last batch is out.
+    rows: Option<RowGather>,
     starts: Vec<usize>,
     order: Vec<u32>,
     next: usize,
@@ -842,8 +856,9 @@ impl Iterator for SortedOutput {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let rows = self.rows.as_ref()?;
         if self.next >= self.order.len() {
-            self.batches.clear();
+            self.rows = None;
             return None;
         }
         let _timer = self.baseline.elapsed_compute().timer();
@@ -857,10 +872,7 @@ impl Iterator for SortedOutput {
             })
             .collect();
         self.next = end;
-        let batches: Vec<&RecordBatch> = self.batches.iter().collect();
-        let batch = interleave_record_batch(&batches, &indices)
-            .map_err(Into::into)
-            .and_then(compact_batch);
+        let batch = rows.gather(&indices).and_then(compact_batch);
         if let Ok(batch) = &batch {
             self.baseline.record_output(batch.num_rows());
         }

@@ -20,6 +20,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod export;
 pub mod file_ranges;
+pub mod gather;
 pub mod import;
 pub mod join_mode;
 pub mod key_sort;
