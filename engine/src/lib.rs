@@ -35,6 +35,8 @@ pub mod small_domains;
 pub mod small_keys;
 pub mod sorted_aggregate;
 pub mod sorted_distinct;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 pub use catalogue::{VIEWS, View, definition};

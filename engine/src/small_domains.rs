@@ -235,11 +235,8 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
-    use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
-    use datafusion::execution::SessionStateBuilder;
-    use datafusion::physical_plan::displayable;
-    use datafusion::prelude::{SessionConfig, SessionContext};
+    use datafusion::prelude::SessionConfig;
 
     /// Two partitions of batches of two boolean columns, with NULLs, and a number.
     fn partitions() -> (SchemaRef, Vec<Vec<RecordBatch>>) {
@@ -279,18 +276,13 @@ mod tests {
     async fn run(sql: &str, config: SessionConfig) -> (String, String) {
         let (schema, parts) = partitions();
         let table = MemTable::try_new(schema, parts).unwrap();
-        let state = SessionStateBuilder::new()
-            .with_config(config.with_target_partitions(2))
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SmallDomainsRule::default()))
-            .build();
-        let context = SessionContext::new_with_state(state);
-        context.register_table("t", Arc::new(table)).unwrap();
-        let frame = context.sql(sql).await.unwrap();
-        let plan = frame.clone().create_physical_plan().await.unwrap();
-        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
-        let rows = frame.collect().await.unwrap();
-        (plan_text, pretty_format_batches(&rows).unwrap().to_string())
+        crate::test_support::plan_and_rows(
+            sql,
+            table,
+            config.with_target_partitions(2),
+            Arc::new(SmallDomainsRule::default()),
+        )
+        .await
     }
 
     /// Worked by hand from the rows above: (a, b) takes five of its six values; the NULL a

@@ -506,11 +506,8 @@ mod tests {
         BooleanArray, Date32Array, Int32Array, Int64Array, StringArray, StringViewArray,
     };
     use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
-    use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
-    use datafusion::execution::SessionStateBuilder;
-    use datafusion::physical_plan::displayable;
-    use datafusion::prelude::{SessionConfig, SessionContext};
+    use datafusion::prelude::SessionConfig;
 
     /// The rows of `sql`, checked to be grouped by words.
     async fn by_words(sql: &str, config: SessionConfig) -> String {
@@ -586,18 +583,13 @@ mod tests {
     async fn run(sql: &str, config: SessionConfig) -> (String, String) {
         let (schema, parts) = partitions();
         let table = MemTable::try_new(schema, parts).unwrap();
-        let state = SessionStateBuilder::new()
-            .with_config(config.with_target_partitions(2))
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SmallKeysRule::default()))
-            .build();
-        let context = SessionContext::new_with_state(state);
-        context.register_table("t", Arc::new(table)).unwrap();
-        let frame = context.sql(sql).await.unwrap();
-        let plan = frame.clone().create_physical_plan().await.unwrap();
-        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
-        let rows = frame.collect().await.unwrap();
-        (plan_text, pretty_format_batches(&rows).unwrap().to_string())
+        crate::test_support::plan_and_rows(
+            sql,
+            table,
+            config.with_target_partitions(2),
+            Arc::new(SmallKeysRule::default()),
+        )
+        .await
     }
 
     /// Worked by hand from the rows above: five groups, the NULL keys one of them.

@@ -599,9 +599,7 @@ mod tests {
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::datasource::MemTable;
-    use datafusion::execution::SessionStateBuilder;
-    use datafusion::physical_plan::displayable;
-    use datafusion::prelude::{SessionConfig, SessionContext, col};
+    use datafusion::prelude::{SessionConfig, col};
 
     /// Keys sorted with NULLs last, in batches that end inside a group (`b`, NULL), end with a
     /// group (`c`), hold one row of a group or none at all.
@@ -640,18 +638,13 @@ mod tests {
         let table = MemTable::try_new(Arc::clone(&schema), parts)
             .unwrap()
             .with_sort_order(vec![vec![col("k").sort(true, false)]]);
-        let state = SessionStateBuilder::new()
-            .with_config(SessionConfig::new().with_target_partitions(partitions))
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(SortedRunsRule::default()))
-            .build();
-        let context = SessionContext::new_with_state(state);
-        context.register_table("t", Arc::new(table)).unwrap();
-        let frame = context.sql(sql).await.unwrap();
-        let plan = frame.clone().create_physical_plan().await.unwrap();
-        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
-        let rows = frame.collect().await.unwrap();
-        (plan_text, pretty_format_batches(&rows).unwrap().to_string())
+        crate::test_support::plan_and_rows(
+            sql,
+            table,
+            SessionConfig::new().with_target_partitions(partitions),
+            Arc::new(SortedRunsRule::default()),
+        )
+        .await
     }
 
     const BY_KEY: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS low FROM t GROUP BY k ORDER BY k NULLS LAST";
