@@ -166,11 +166,13 @@ fn words<W: ArrowNativeType>(data: &[ArrayData], at: &[(usize, usize)]) -> Buffe
     Buffer::from_vec(out)
 }
 
-/// The texts or binaries at `at`: their lengths first (asking for the offsets ahead), then
-/// their bytes (asking for the bytes ahead).
+/// The texts or binaries at `at`: where each one's bytes are first (asking for the offsets
+/// ahead), then their bytes (asking for the bytes ahead, from the places just found, so that
+/// the asking does not itself wait on the offsets).
 fn gather_bytes<T: ByteArrayType>(arrays: &[ArrayRef], at: &[(usize, usize)]) -> Result<ArrayRef> {
     let arrays: Vec<&GenericByteArray<T>> = arrays.iter().map(|a| a.as_bytes::<T>()).collect();
     let offsets_of: Vec<&[T::Offset]> = arrays.iter().map(|a| a.value_offsets()).collect();
+    let mut spans = Vec::with_capacity(at.len());
     let mut offsets = Vec::with_capacity(at.len() + 1);
     offsets.push(T::Offset::usize_as(0));
     let mut length = 0usize;
@@ -178,7 +180,9 @@ fn gather_bytes<T: ByteArrayType>(arrays: &[ArrayRef], at: &[(usize, usize)]) ->
         if let Some(offset) = at.get(i + AHEAD).and_then(|&(b, r)| offsets_of[b].get(r)) {
             prefetch(offset);
         }
-        length += (offsets_of[b][r + 1] - offsets_of[b][r]).as_usize();
+        let (start, end) = (offsets_of[b][r].as_usize(), offsets_of[b][r + 1].as_usize());
+        spans.push((start, end));
+        length += end - start;
         offsets.push(T::Offset::from_usize(length).ok_or_else(|| {
             DataFusionError::Execution(format!(
                 "fjq key sort: {length} bytes of text in one output batch are more than its type holds"
@@ -186,14 +190,14 @@ fn gather_bytes<T: ByteArrayType>(arrays: &[ArrayRef], at: &[(usize, usize)]) ->
         })?);
     }
     let mut values = Vec::with_capacity(length);
-    for (i, &(b, r)) in at.iter().enumerate() {
-        if let Some(&(b, r)) = at.get(i + AHEAD) {
-            let start = offsets_of[b][r].as_usize();
-            if let Some(byte) = arrays[b].value_data().get(start) {
-                prefetch(byte);
-            }
+    for (i, (&(b, _), &(start, end))) in at.iter().zip(&spans).enumerate() {
+        if let Some(byte) = at
+            .get(i + AHEAD)
+            .zip(spans.get(i + AHEAD))
+            .and_then(|(&(b, _), &(start, _))| arrays[b].value_data().get(start))
+        {
+            prefetch(byte);
         }
-        let (start, end) = (offsets_of[b][r].as_usize(), offsets_of[b][r + 1].as_usize());
         values.extend_from_slice(&arrays[b].value_data()[start..end]);
     }
     let nulls = gathered_nulls(|b| arrays[b].nulls().cloned(), arrays.len(), at);

@@ -1,9 +1,11 @@
 //! Sorting by fixed-width byte keys (fjq_engine::key_sort): text, integer, date and boolean
 //! keys, ascending and descending, NULLs first and last, over the calibration data in 4
 //! partitions of 100-row batches (so each partition's sort gathers many batches and the final
-//! merge meets all four; booleans are shown as integers, which both engines print alike). Each plan is checked to sort by keys, and each answer, row by row in
-//! order, against DuckDB's over the same files, with the rule on (it is off by default) and
-//! then off.
+//! merge meets all four; booleans are shown as integers, which both engines print alike).
+//! The sorted rows are gathered by fjq_engine::gather: identifiers (text), codes (string
+//! views), integers and dates, with NULLs. Each plan is checked to sort by keys, and each
+//! answer, row by row in order, against DuckDB's over the same files, with the rule on (the
+//! default) and then off.
 
 use crate::common::query;
 use crate::differential::{compare_ordered, engine_in_small_batches, physical_plan};
