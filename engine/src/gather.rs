@@ -32,6 +32,8 @@ pub const AHEAD: usize = 16;
 pub struct RowGather {
     schema: SchemaRef,
     columns: Vec<Source>,
+    /// Each column's validity in each batch, found once; `None` where no batch holds a NULL.
+    nulls: Vec<Option<Vec<Option<NullBuffer>>>>,
 }
 
 /// One column across the batches.
@@ -69,7 +71,20 @@ impl RowGather {
                 }
             })
             .collect();
-        RowGather { schema, columns }
+        let nulls = (0..schema.fields().len())
+            .map(|c| {
+                let nulls: Vec<Option<NullBuffer>> = batches
+                    .iter()
+                    .map(|b| b.column(c).nulls().filter(|n| n.null_count() > 0).cloned())
+                    .collect();
+                nulls.iter().any(Option::is_some).then_some(nulls)
+            })
+            .collect();
+        RowGather {
+            schema,
+            columns,
+            nulls,
+        }
     }
 
     /// The rows at `at` (batch, row in the batch), in that order, as one batch.
@@ -79,14 +94,20 @@ impl RowGather {
             .fields()
             .iter()
             .zip(&self.columns)
-            .map(|(field, source)| match source {
-                Source::Fixed { data, width } => gather_fixed(field.data_type(), data, *width, at),
-                Source::Bytes(arrays) => match field.data_type() {
-                    DataType::Utf8 => gather_bytes::<Utf8Type>(arrays, at),
-                    DataType::LargeUtf8 => gather_bytes::<LargeUtf8Type>(arrays, at),
-                    DataType::Binary => gather_bytes::<BinaryType>(arrays, at),
-                    _ => gather_bytes::<LargeBinaryType>(arrays, at),
-                },
+            .zip(&self.nulls)
+            .map(|((field, source), nulls)| match source {
+                Source::Fixed { data, width } => {
+                    gather_fixed(field.data_type(), data, *width, at, nulls.as_deref())
+                }
+                Source::Bytes(arrays) => {
+                    let nulls = nulls.as_deref();
+                    match field.data_type() {
+                        DataType::Utf8 => gather_bytes::<Utf8Type>(arrays, at, nulls),
+                        DataType::LargeUtf8 => gather_bytes::<LargeUtf8Type>(arrays, at, nulls),
+                        DataType::Binary => gather_bytes::<BinaryType>(arrays, at, nulls),
+                        _ => gather_bytes::<LargeBinaryType>(arrays, at, nulls),
+                    }
+                }
                 Source::Other(arrays) => {
                     let arrays: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
                     Ok(interleave(&arrays, at)?)
@@ -111,19 +132,12 @@ pub fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// The validity of the rows at `at`, if any of the arrays holds NULLs.
+/// The validity of the rows at `at`, given each batch's (`None`: no NULLs in any batch).
 fn gathered_nulls(
-    nulls: impl Fn(usize) -> Option<NullBuffer>,
-    batches: usize,
+    nulls: Option<&[Option<NullBuffer>]>,
     at: &[(usize, usize)],
 ) -> Option<NullBuffer> {
-    let nulls: Vec<Option<NullBuffer>> = (0..batches).map(nulls).collect();
-    if nulls
-        .iter()
-        .all(|n| n.as_ref().is_none_or(|n| n.null_count() == 0))
-    {
-        return None;
-    }
+    let nulls = nulls?;
     let mut valid = BooleanBufferBuilder::new(at.len());
     for &(b, r) in at {
         valid.append(nulls[b].as_ref().is_none_or(|n| n.is_valid(r)));
@@ -136,6 +150,7 @@ fn gather_fixed(
     data: &[ArrayData],
     width: usize,
     at: &[(usize, usize)],
+    nulls: Option<&[Option<NullBuffer>]>,
 ) -> Result<ArrayRef> {
     let values = match width {
         1 => words::<u8>(data, at),
@@ -144,7 +159,7 @@ fn gather_fixed(
         8 => words::<u64>(data, at),
         _ => words::<i128>(data, at),
     };
-    let nulls = gathered_nulls(|b| data[b].nulls().cloned(), data.len(), at);
+    let nulls = gathered_nulls(nulls, at);
     let gathered = ArrayData::builder(data_type.clone())
         .len(at.len())
         .add_buffer(values)
@@ -169,7 +184,11 @@ fn words<W: ArrowNativeType>(data: &[ArrayData], at: &[(usize, usize)]) -> Buffe
 /// The texts or binaries at `at`: where each one's bytes are first (asking for the offsets
 /// ahead), then their bytes (asking for the bytes ahead, from the places just found, so that
 /// the asking does not itself wait on the offsets).
-fn gather_bytes<T: ByteArrayType>(arrays: &[ArrayRef], at: &[(usize, usize)]) -> Result<ArrayRef> {
+fn gather_bytes<T: ByteArrayType>(
+    arrays: &[ArrayRef],
+    at: &[(usize, usize)],
+    nulls: Option<&[Option<NullBuffer>]>,
+) -> Result<ArrayRef> {
     let arrays: Vec<&GenericByteArray<T>> = arrays.iter().map(|a| a.as_bytes::<T>()).collect();
     let offsets_of: Vec<&[T::Offset]> = arrays.iter().map(|a| a.value_offsets()).collect();
     let mut spans = Vec::with_capacity(at.len());
@@ -200,7 +219,7 @@ fn gather_bytes<T: ByteArrayType>(arrays: &[ArrayRef], at: &[(usize, usize)]) ->
         }
         values.extend_from_slice(&arrays[b].value_data()[start..end]);
     }
-    let nulls = gathered_nulls(|b| arrays[b].nulls().cloned(), arrays.len(), at);
+    let nulls = gathered_nulls(nulls, at);
     // The offsets rise by construction; for texts, `try_new` checks the bytes are UTF-8 once
     // for the whole batch (fast for the ASCII of codes and identifiers).
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
