@@ -287,10 +287,24 @@ impl Engine {
     /// Plans one parsed statement under the policy; executing the frame streams its result.
     /// Under the safe policy an aggregate query is released here (and its safe table returned).
     pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
+        self.memory_settled().await;
         let state = self.ctx.state();
         let text = statement.to_string();
         let plan = state.statement_to_plan(statement).await?;
         self.plan_logical(plan, &text).await
+    }
+
+    /// Waits, for two seconds at most, until the memory earlier queries held is back in the
+    /// pool. A query that failed or was cancelled has its tasks aborted, and an aborted task
+    /// frees what it holds only when the runtime next reaches it: on a busy machine the next
+    /// statement could otherwise start with part of its memory limit still taken, and fail where
+    /// it would have run ("a query beyond the limit fails alone").
+    async fn memory_settled(&self) {
+        let pool = &self.ctx.runtime_env().memory_pool;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while pool.reserved() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     /// Whether the policy lets this plan run (or be released), without running it.

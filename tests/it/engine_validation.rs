@@ -291,6 +291,49 @@ async fn a_query_over_the_memory_limit_spills_to_the_spill_directory_and_complet
     }
 }
 
+/// A query over the limit fails, and its aborted tasks free what they held only when the
+/// runtime next reaches them: the next statement must not start while they still hold it (on
+/// a busy machine it failed for want of memory the failed query had not yet given back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_query_has_given_back_its_memory_when_the_next_statement_starts() {
+    let config = EngineConfig {
+        memory_limit: Some(16 << 20),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(common::calibration_dataset(), config)
+        .await
+        .expect("opens");
+    let pool = Arc::clone(&engine.context().runtime_env().memory_pool);
+    for attempt in 1..=5 {
+        let over = engine
+            .sql("SELECT a.*, b.* FROM events a JOIN events b ON a.event_id = b.event_id")
+            .await
+            .expect("plans")
+            .collect()
+            .await;
+        match over {
+            Ok(_) => panic!("a self-join of every event should not fit in 16 MB"),
+            Err(e) => assert!(
+                matches!(
+                    e.find_root(),
+                    datafusion::error::DataFusionError::ResourcesExhausted(_)
+                ),
+                "the failure should be the memory limit: {e}"
+            ),
+        }
+        let next = engine
+            .parse("SELECT count(*) FROM cases")
+            .expect("parses")
+            .remove(0);
+        engine.plan(next).await.expect("plans");
+        assert_eq!(
+            pool.reserved(),
+            0,
+            "attempt {attempt}: the failed query still held memory when the next was planned"
+        );
+    }
+}
+
 #[tokio::test]
 async fn export_writes_every_format_by_extension_and_refuses_an_unknown_one() {
     let engine = Engine::open(common::small_dataset(), EngineConfig::default())
