@@ -304,7 +304,7 @@ async fn a_failed_query_has_given_back_its_memory_when_the_next_statement_starts
         .await
         .expect("opens");
     let pool = Arc::clone(&engine.context().runtime_env().memory_pool);
-    for attempt in 1..=5 {
+    for attempt in 1..=3 {
         let over = engine
             .sql("SELECT a.*, b.* FROM events a JOIN events b ON a.event_id = b.event_id")
             .await
