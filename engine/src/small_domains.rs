@@ -156,10 +156,10 @@ struct Domains {
 }
 
 impl Grouping for Domains {
-    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+    fn add(&mut self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
         let rows = batch.num_rows();
         if rows == 0 {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         self.row_slots.clear();
         self.row_slots.resize(rows, 0);
@@ -202,7 +202,7 @@ impl Grouping for Domains {
             + self.row_slots.capacity() * 2
             + self.group_indices.capacity() * 8;
         self.aggregation.reserve(held)?;
-        Ok(None)
+        Ok(Vec::new())
     }
 
     fn finish(&mut self) -> Result<Option<RecordBatch>> {

@@ -145,13 +145,16 @@ struct SmallKeys {
 }
 
 impl Grouping for SmallKeys {
-    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+    fn add(&mut self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
         if batch.num_rows() == 0 {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let keys = self.aggregation.keys(batch)?;
         if self.passing_through {
-            return self.aggregation.convert(keys, batch).map(Some);
+            return self
+                .aggregation
+                .convert(keys, batch)
+                .map(|batch| vec![batch]);
         }
         let words = keys
             .iter()
@@ -167,16 +170,16 @@ impl Grouping for SmallKeys {
             && self.table.len() as f64 > self.probe_ratio * self.rows_seen as f64
         {
             self.passing_through = true;
-            return self.emit_all();
+            return self.emit_all().map(Vec::from_iter);
         }
         if self.table.len() >= FLUSH_GROUPS {
-            return self.emit_all();
+            return self.emit_all().map(Vec::from_iter);
         }
         let held = self.table.size() + self.long_texts.size();
         match self.aggregation.reserve(held) {
-            Ok(()) => Ok(None),
+            Ok(()) => Ok(Vec::new()),
             // The pool is full: what this phase holds goes on to the final phase now.
-            Err(_) => self.emit_all(),
+            Err(_) => self.emit_all().map(Vec::from_iter),
         }
     }
 

@@ -23,7 +23,7 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, make_comparator};
 use datafusion::arrow::compute::kernels::partition::partition;
-use datafusion::arrow::compute::{SortOptions, concat, take};
+use datafusion::arrow::compute::{SortOptions, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, internal_err};
@@ -215,8 +215,9 @@ pub trait GroupFinder: Send + Sync + fmt::Debug + 'static {
 
 /// One partition's grouping, batch by batch.
 pub trait Grouping: Send {
-    /// Feeds one batch; returns any groups it can emit now.
-    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>>;
+    /// Feeds one batch; returns the groups it can emit now, in order, in as many batches as
+    /// saves copying them into one.
+    fn add(&mut self, batch: &RecordBatch) -> Result<Vec<RecordBatch>>;
     /// Emits what is left at the end of the input.
     fn finish(&mut self) -> Result<Option<RecordBatch>>;
 }
@@ -347,17 +348,20 @@ impl<F: GroupFinder> ExecutionPlan for OwnAggregateExec<F> {
                 failed |= matches!(next, Some(Err(_)));
                 futures::future::ready(go_on)
             })
-            .filter_map(move |next| {
+            .flat_map(move |next| {
                 let _timer = baseline.elapsed_compute().timer();
-                let out = match next {
-                    Some(Ok(batch)) => grouping.add(&batch).transpose(),
-                    Some(Err(e)) => Some(Err(e)),
-                    None => grouping.finish().transpose(),
+                let out: Vec<Result<RecordBatch>> = match next {
+                    Some(Ok(batch)) => match grouping.add(&batch) {
+                        Ok(batches) => batches.into_iter().map(Ok).collect(),
+                        Err(e) => vec![Err(e)],
+                    },
+                    Some(Err(e)) => vec![Err(e)],
+                    None => grouping.finish().transpose().into_iter().collect(),
                 };
-                if let Some(Ok(batch)) = &out {
+                for batch in out.iter().flatten() {
                     baseline.record_output(batch.num_rows());
                 }
-                futures::future::ready(out)
+                futures::stream::iter(out)
             });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }
@@ -516,45 +520,49 @@ struct Runs {
 
 impl Grouping for Runs {
     /// Feeds one batch; returns the groups it finished (all before its last run).
-    fn add(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+    fn add(&mut self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
         let rows = batch.num_rows();
         if rows == 0 {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let keys = self.aggregation.keys(batch)?;
-        let ranges = partition(&keys)?.ranges();
+        let runs = partition(&keys)?;
         let continues = match &self.open {
             Some(open) => same_key(open, &keys)?,
             None => false,
         };
-        // Group 0 is the open group when there is one; this batch's runs follow it, the first
-        // run joining it when it continues it.
-        let first = usize::from(self.open.is_some()) - usize::from(continues);
-        let mut group_indices = Vec::with_capacity(rows);
-        for (run, range) in ranges.iter().enumerate() {
-            group_indices.extend(std::iter::repeat_n(first + run, range.len()));
+        let mut out = Vec::with_capacity(2);
+        // The open group ends where this batch begins: out on its own, so that this batch's
+        // keys need not be copied behind its key.
+        if let (Some(open), false) = (self.open.take(), continues) {
+            out.push(self.aggregation.emit(open, EmitTo::First(1))?);
         }
-        let groups = first + ranges.len();
+        // Group 0 is the first run, continuing the open group when there is one.
+        let groups = runs.len();
+        // Each run's key is its first row's: when every row is a run of its own (a DISTINCT
+        // of rows that are mostly distinct), the batch's keys as they are.
+        let (group_indices, group_keys): (Vec<usize>, Vec<ArrayRef>) = if groups == rows {
+            ((0..rows).collect(), keys)
+        } else {
+            let ranges = runs.ranges();
+            let mut group_indices = Vec::with_capacity(rows);
+            for (run, range) in ranges.iter().enumerate() {
+                group_indices.extend(std::iter::repeat_n(run, range.len()));
+            }
+            let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
+            let group_keys = keys
+                .iter()
+                .map(|key| take(key.as_ref(), &starts, None))
+                .collect::<std::result::Result<_, _>>()?;
+            (group_indices, group_keys)
+        };
         self.aggregation.update(batch, &group_indices, groups)?;
-        // The keys of groups 0..groups: the open one's if this batch does not continue it,
-        // then the first row of each run.
-        let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
-        let mut group_keys = Vec::with_capacity(keys.len());
-        for (column, key) in keys.iter().enumerate() {
-            let taken = take(key.as_ref(), &starts, None)?;
-            group_keys.push(match (&self.open, continues) {
-                (Some(open), false) => concat(&[open[column].as_ref(), taken.as_ref()])?,
-                _ => taken,
-            });
-        }
         self.open = Some(group_keys.iter().map(|k| k.slice(groups - 1, 1)).collect());
         let finished = groups - 1;
-        let out = if finished == 0 {
-            None
-        } else {
+        if finished > 0 {
             let keys = group_keys.iter().map(|k| k.slice(0, finished)).collect();
-            Some(self.aggregation.emit(keys, EmitTo::First(finished))?)
-        };
+            out.push(self.aggregation.emit(keys, EmitTo::First(finished))?);
+        }
         // What the accumulators hold: the open group's state, in the usual case (a group of
         // very many rows could hold more).
         self.aggregation.reserve(0)?;
@@ -602,14 +610,15 @@ mod tests {
     use datafusion::prelude::{SessionConfig, col};
 
     /// Keys sorted with NULLs last, in batches that end inside a group (`b`, NULL), end with a
-    /// group (`c`), hold one row of a group or none at all.
+    /// group (`c`), hold one row of a group or none at all, or a run of one row each (`b c`,
+    /// `d e f NULL`: the first continuing the open group, the second not).
     fn batches(schema: &SchemaRef) -> Vec<Vec<RecordBatch>> {
         let rows: &[&[(Option<&str>, i64)]] = &[
             &[(Some("a"), 1), (Some("a"), 2), (Some("b"), 3)],
             &[(Some("b"), 4)],
             &[],
             &[(Some("b"), 5), (Some("c"), 6)],
-            &[(Some("d"), 9), (None, 7)],
+            &[(Some("d"), 9), (Some("e"), 10), (Some("f"), 11), (None, 7)],
             &[(None, 8)],
         ];
         let batches = rows
@@ -658,6 +667,8 @@ mod tests {
 | b | 3 | 12    | 3   |
 | c | 1 | 6     | 6   |
 | d | 1 | 9     | 9   |
+| e | 1 | 10    | 10  |
+| f | 1 | 11    | 11  |
 |   | 2 | 15    | 7   |
 +---+---+-------+-----+";
 
