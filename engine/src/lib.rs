@@ -22,6 +22,7 @@ pub mod export;
 pub mod file_ranges;
 pub mod gather;
 pub mod import;
+pub mod inner_merge;
 pub mod join_mode;
 pub mod key_sort;
 pub mod memory;

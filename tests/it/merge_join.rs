@@ -9,33 +9,38 @@ use crate::common::query;
 use crate::differential::{compare_on, physical_plan};
 use crate::file_ranges::{engine_on, split_dataset};
 
-/// (name, SQL for both engines).
-const JOINS: &[(&str, &str)] = &[
+/// (name, SQL for both engines, the merging operator: fjq's own for inner joins).
+const JOINS: &[(&str, &str, &str)] = &[
     (
         "people with their cases (one case to many people)",
         "SELECT p.role_id, p.person_id, p.role, c.case_type, CAST(c.start_date AS VARCHAR)
          FROM people p JOIN cases c USING (case_id)",
+        "InnerMergeJoinExec",
     ),
     (
         "events with their cases' areas, one type of event",
         "SELECT e.event_id, e.event_code, c.dfj_area, CAST(e.event_date AS VARCHAR)
          FROM events e JOIN cases c ON e.case_id = c.case_id WHERE e.event_code IN ('C6', 'U22')",
+        "InnerMergeJoinExec",
     ),
     (
         "every case and its hearings, none kept as NULL (a left join)",
         "SELECT c.case_id, c.case_type, e.event_id, e.hearing_type
          FROM cases c LEFT JOIN events e ON e.case_id = c.case_id AND e.event_code = 'C6'",
+        "SortMergeJoinExec",
     ),
     (
         "children, and every case with none (a right join)",
         "SELECT p.person_id, p.sex, c.case_id, c.dfj_area
          FROM (SELECT * FROM people WHERE role = 'child' AND age_at_start < 2) p
          RIGHT JOIN cases c ON p.case_id = c.case_id",
+        "SortMergeJoinExec",
     ),
     (
         "every person with every event of their case (many to many)",
         "SELECT p.role_id, e.event_id FROM people p JOIN events e ON p.case_id = e.case_id
          WHERE e.event_code = 'U22' AND p.role <> 'child'",
+        "InnerMergeJoinExec",
     ),
 ];
 
@@ -43,10 +48,10 @@ const JOINS: &[(&str, &str)] = &[
 async fn joins_of_sides_sorted_on_the_keys_merge_and_match_duckdb() {
     let data = split_dataset();
     let engine = engine_on(data).await;
-    for &(name, sql) in JOINS {
+    for &(name, sql, merge) in JOINS {
         let plan = physical_plan(&engine, sql).await;
         assert!(
-            plan.contains("SortMergeJoinExec")
+            plan.contains(merge)
                 && !plan.contains("HashJoinExec")
                 && !plan.contains("SortExec")
                 && !plan.contains("RepartitionExec: partitioning=Hash"),
@@ -55,10 +60,10 @@ async fn joins_of_sides_sorted_on_the_keys_merge_and_match_duckdb() {
         compare_on(data, name, &engine, sql, sql).await;
     }
     query(&engine, "SET fjq.merge_join = false").await;
-    for &(name, sql) in JOINS {
+    for &(name, sql, _) in JOINS {
         let plan = physical_plan(&engine, sql).await;
         assert!(
-            plan.contains("HashJoinExec") && !plan.contains("SortMergeJoinExec"),
+            plan.contains("HashJoinExec") && !plan.contains("MergeJoinExec"),
             "{name}, switched off:\n{plan}"
         );
         compare_on(data, name, &engine, sql, sql).await;
@@ -78,10 +83,10 @@ async fn joins_whose_sides_are_exchanged_stay_hash_joins() {
     ] {
         query(&engine, setting).await;
     }
-    let (name, sql) = JOINS[0];
+    let (name, sql, _) = JOINS[0];
     let plan = physical_plan(&engine, sql).await;
     assert!(
-        plan.contains("HashJoinExec: mode=Partitioned") && !plan.contains("SortMergeJoinExec"),
+        plan.contains("HashJoinExec: mode=Partitioned") && !plan.contains("MergeJoinExec"),
         "{name}:\n{plan}"
     );
     compare_on(data, name, &engine, sql, sql).await;
