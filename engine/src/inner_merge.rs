@@ -629,3 +629,186 @@ impl Pending {
         )?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray, StringViewArray};
+    use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::physical_expr::expressions::col;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    /// A side's rows: (key, value), in batches.
+    type Rows<'a> = &'a [&'a [(Option<&'a str>, i64)]];
+
+    /// Keys sorted with NULLs last. Left: `b`'s three rows straddle a batch end, an empty
+    /// batch, `a` and `c` meet nothing. Right: `b`'s two rows straddle a batch end, `d`'s three
+    /// rows two batches, `c` has no left row, NULLs on both sides.
+    const LEFT: Rows = &[
+        &[(Some("a"), 1), (Some("b"), 2), (Some("b"), 3)],
+        &[(Some("b"), 4), (Some("d"), 5)],
+        &[],
+        &[(Some("e"), 6), (None, 7)],
+    ];
+    const RIGHT: Rows = &[
+        &[(Some("b"), 10)],
+        &[
+            (Some("b"), 11),
+            (Some("c"), 12),
+            (Some("d"), 13),
+            (Some("d"), 14),
+        ],
+        &[(Some("d"), 15), (Some("e"), 16), (None, 17), (None, 18)],
+    ];
+
+    /// The pairs of left and right values, worked by hand: each key's left rows in order, each
+    /// with each of the key's right rows in order.
+    const PAIRS: &[(i64, i64)] = &[
+        (2, 10),
+        (2, 11),
+        (3, 10),
+        (3, 11),
+        (4, 10),
+        (4, 11),
+        (5, 13),
+        (5, 14),
+        (5, 15),
+        (6, 16),
+    ];
+
+    /// The key column: as text, text views, or numbers (`a` = 1, `b` = 2, ...) compared as
+    /// rows.
+    fn keys(keys: &[Option<&str>], data_type: &DataType) -> ArrayRef {
+        match data_type {
+            DataType::Utf8 => Arc::new(keys.iter().copied().collect::<StringArray>()),
+            DataType::Utf8View => Arc::new(keys.iter().copied().collect::<StringViewArray>()),
+            _ => Arc::new(
+                keys.iter()
+                    .map(|k| k.map(|k| i64::from(k.as_bytes()[0] - b'a' + 1)))
+                    .collect::<Int64Array>(),
+            ),
+        }
+    }
+
+    fn side(rows: Rows, data_type: &DataType, value: &str) -> Arc<dyn ExecutionPlan> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", data_type.clone(), true),
+            Field::new(value, DataType::Int64, false),
+        ]));
+        let batches = rows
+            .iter()
+            .map(|rows| {
+                let key: Vec<_> = rows.iter().map(|r| r.0).collect();
+                let values: Int64Array = rows.iter().map(|r| Some(r.1)).collect();
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![keys(&key, data_type), Arc::new(values)],
+                )
+                .unwrap()
+            })
+            .collect();
+        MemorySourceConfig::try_new_exec(&[batches], schema, None).unwrap()
+    }
+
+    /// The join of `left` and `right` on `k`, in batches of `batch_size`: its batches.
+    async fn join(
+        left: Rows<'_>,
+        right: Rows<'_>,
+        data_type: &DataType,
+        batch_size: usize,
+    ) -> Vec<RecordBatch> {
+        let (left, right) = (side(left, data_type, "l"), side(right, data_type, "r"));
+        let on = vec![(
+            col("k", &left.schema()).unwrap(),
+            col("k", &right.schema()).unwrap(),
+        )];
+        let sort_merge = SortMergeJoinExec::try_new(
+            left,
+            right,
+            on,
+            None,
+            JoinType::Inner,
+            vec![SortOptions::new(false, false)],
+            NullEquality::NullEqualsNothing,
+        )
+        .unwrap();
+        let join = inner_merge(sort_merge).expect("an inner join is merged here");
+        let config = SessionConfig::new().with_batch_size(batch_size);
+        let context = SessionContext::new_with_config(config);
+        let stream = join.execute(0, context.task_ctx()).unwrap();
+        stream.map(|b| b.unwrap()).collect().await
+    }
+
+    /// The (left value, right value) of every output row.
+    fn pairs(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
+        batches
+            .iter()
+            .flat_map(|batch| {
+                let left = batch
+                    .column(1)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec();
+                let right = batch
+                    .column(3)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec();
+                left.into_iter().zip(right)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn runs_straddling_batches_pair_in_order_and_null_keys_meet_nothing() {
+        for data_type in [DataType::Utf8, DataType::Utf8View, DataType::Int64] {
+            for batch_size in [1, 2, 3, 8192] {
+                let batches = join(LEFT, RIGHT, &data_type, batch_size).await;
+                assert_eq!(
+                    pairs(&batches),
+                    PAIRS,
+                    "{data_type}, batches of {batch_size}"
+                );
+                // The keys come out with their rows: each pair's two keys are the same.
+                for batch in &batches {
+                    assert_eq!(batch.column(0), batch.column(2), "{data_type}");
+                    assert_eq!(batch.column(0).null_count(), 0, "{data_type}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_output_batch_ends_where_either_sides_batch_changes() {
+        // Every row is `b`: nine pairs. Each left row's pairs with the right's first batch and
+        // with its second go out apart, and so do left rows of different batches.
+        let left: Rows = &[&[(Some("b"), 1), (Some("b"), 2)], &[(Some("b"), 3)]];
+        let right: Rows = &[&[(Some("b"), 10), (Some("b"), 11)], &[(Some("b"), 12)]];
+        let batches = join(left, right, &DataType::Utf8, 8192).await;
+        let expected: Vec<(i64, i64)> = (1..=3)
+            .flat_map(|l| (10..=12).map(move |r| (l, r)))
+            .collect();
+        assert_eq!(pairs(&batches), expected);
+        let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(sizes, [2, 1, 2, 1, 2, 1]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_text_key_does_not_meet_the_null_keys_after_it() {
+        // Text NULLs have no bytes, as the empty text has none: only the NULL marks them.
+        let left: Rows = &[&[(Some(""), 1), (None, 2)]];
+        let right: Rows = &[&[(Some(""), 3), (None, 4)], &[(None, 5)]];
+        for data_type in [DataType::Utf8, DataType::Utf8View] {
+            let batches = join(left, right, &data_type, 8192).await;
+            assert_eq!(pairs(&batches), [(1, 3)], "{data_type}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_side_without_rows_gives_no_pairs() {
+        for (left, right) in [(&[][..], RIGHT), (LEFT, &[][..]), (&[&[][..]][..], RIGHT)] {
+            assert!(pairs(&join(left, right, &DataType::Utf8, 4).await).is_empty());
+        }
+    }
+}
