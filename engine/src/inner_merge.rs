@@ -610,8 +610,9 @@ impl Pending {
                 progress.right = 0;
                 progress.row += 1;
                 if progress.row == left_stretch.end {
+                    // A run's later stretches begin their batches.
                     progress.left += 1;
-                    progress.row = left_run.get(progress.left).map_or(0, |next| next.start);
+                    progress.row = 0;
                 }
             }
         }
