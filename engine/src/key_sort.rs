@@ -387,7 +387,7 @@ async fn sort_partition(
     let batch_size = context.session_config().batch_size();
     let output = SortedOutput {
         rows: Some(RowGather::new(Arc::clone(&schema), &gathered.batches)),
-        starts: gathered.starts,
+        places: RowPlaces::new(gathered.starts, gathered.rows),
         order,
         next: 0,
         batch_size,
@@ -839,11 +839,46 @@ impl ColumnLayout {
     }
 }
 
+/// Where a row, numbered across a partition's batches, is: its batch and its row there. A
+/// binary search of the batches' first rows for each row in sorted order cost 3-4% of the
+/// entry queries' compute (its branches go either way at random); each block of rows instead
+/// knows the batch its first row is in, and a row steps on from there past the batches that
+/// end before it (none, mostly: batches are longer than a block).
+struct RowPlaces {
+    /// Each batch's first row.
+    starts: Vec<usize>,
+    /// The batch the first row of each block of `1 << BLOCK_BITS` rows is in.
+    block_batches: Vec<usize>,
+}
+
+const BLOCK_BITS: usize = 10;
+
+impl RowPlaces {
+    fn new(starts: Vec<usize>, rows: usize) -> RowPlaces {
+        let block_batches = (0..rows.div_ceil(1 << BLOCK_BITS))
+            .map(|block| starts.partition_point(|&start| start <= block << BLOCK_BITS) - 1)
+            .collect();
+        RowPlaces {
+            starts,
+            block_batches,
+        }
+    }
+
+    /// (batch, row in it) of row `row`.
+    fn place(&self, row: usize) -> (usize, usize) {
+        let mut batch = self.block_batches[row >> BLOCK_BITS];
+        while self.starts.get(batch + 1).is_some_and(|&next| next <= row) {
+            batch += 1;
+        }
+        (batch, row - self.starts[batch])
+    }
+}
+
 /// The sorted rows, gathered a batch at a time.
 struct SortedOutput {
     /// The gathered batches' columns, until the last batch is out.
     rows: Option<RowGather>,
-    starts: Vec<usize>,
+    places: RowPlaces,
     order: Vec<u32>,
     next: usize,
     batch_size: usize,
@@ -865,11 +900,7 @@ impl Iterator for SortedOutput {
         let end = (self.next + self.batch_size).min(self.order.len());
         let indices: Vec<(usize, usize)> = self.order[self.next..end]
             .iter()
-            .map(|&row| {
-                let row = row as usize;
-                let batch = self.starts.partition_point(|&start| start <= row) - 1;
-                (batch, row - self.starts[batch])
-            })
+            .map(|&row| self.places.place(row as usize))
             .collect();
         self.next = end;
         let batch = rows.gather(&indices).and_then(compact_batch);
@@ -1138,6 +1169,30 @@ mod tests {
             .map(|n| n.parse::<usize>().unwrap())
             .sum();
         (ids, handed_on)
+    }
+
+    /// Batches of 3, 2997, 2000 and 1000 rows: a block of 1024 rows holding two batches'
+    /// rows, blocks inside one batch, and batches beginning inside blocks. Places worked by
+    /// hand.
+    #[test]
+    fn rows_are_placed_in_their_batches_across_blocks() {
+        let places = RowPlaces::new(vec![0, 3, 3000, 5000], 6000);
+        for (row, place) in [
+            (0, (0, 0)),
+            (2, (0, 2)),
+            (3, (1, 0)),
+            (1023, (1, 1020)),
+            (1024, (1, 1021)),
+            (2999, (1, 2996)),
+            (3000, (2, 0)),
+            (3071, (2, 71)),
+            (3072, (2, 72)),
+            (4999, (2, 1999)),
+            (5000, (3, 0)),
+            (5999, (3, 999)),
+        ] {
+            assert_eq!(places.place(row), place, "row {row}");
+        }
     }
 
     /// Worked by hand: NULL texts first, then "" < "a text..." < "ab" < "ab\0" < "abc" < "b";
