@@ -1193,6 +1193,20 @@ mod tests {
         ] {
             assert_eq!(places.place(row), place, "row {row}");
         }
+        // Batches of 1, 1, 3 and 3 rows, all in the first block: row 4 is two batches on.
+        let places = RowPlaces::new(vec![0, 1, 2, 5], 8);
+        let placed: Vec<_> = (0..8).map(|row| places.place(row)).collect();
+        let expected = [
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+            (3, 0),
+            (3, 1),
+            (3, 2),
+        ];
+        assert_eq!(placed, expected);
     }
 
     /// Worked by hand: NULL texts first, then "" < "a text..." < "ab" < "ab\0" < "abc" < "b";
