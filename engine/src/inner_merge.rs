@@ -208,10 +208,11 @@ impl ExecutionPlan for InnerMergeJoinExec {
 struct Merge {
     left: Side,
     right: Side,
-    /// The rows of the run of equal keys being paired, on each side, and how far it is paired;
-    /// `None` between runs.
+    /// The rows of the run of equal keys being paired, on each side (buffers kept between
+    /// runs).
     left_run: Vec<Stretch>,
     right_run: Vec<Stretch>,
+    /// How far that run is paired; `None` between runs.
     progress: Option<Progress>,
     pending: Pending,
     schema: SchemaRef,
