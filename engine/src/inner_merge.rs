@@ -14,8 +14,12 @@
 //! order: by key, and within a key each left row with every right row in turn.
 //!
 //! It keeps the `SortMergeJoinExec` it replaces, for its plan properties (orderings,
-//! partitioning, statistics, the projections pushed through it). Only inner joins without a
-//! filter whose NULL keys meet nothing are done here; left and right joins stay DataFusion's.
+//! partitioning, statistics, the projections pushed through it). A projection above it that
+//! keeps only some of the columns (the entry queries drop both sides' `case_id` once joined) is
+//! taken in, as DataFusion's hash join takes one: the columns dropped are never sliced or taken,
+//! and the plan properties are those of that projection over the sort-merge join. Only inner
+//! joins without a filter whose NULL keys meet nothing are done here; left and right joins stay
+//! DataFusion's.
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringArray, StringViewArray,
@@ -29,10 +33,13 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{JoinType, NullEquality, Result, internal_err};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr, PhysicalExprRef};
 use datafusion::physical_plan::joins::SortMergeJoinExec;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
-use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::projection::{
+    EmbeddedProjection, ProjectionExec, ProjectionExpr, try_embed_projection,
+};
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -58,6 +65,9 @@ pub fn inner_merge(join: SortMergeJoinExec) -> Option<InnerMergeJoinExec> {
 #[derive(Debug, Clone)]
 pub struct InnerMergeJoinExec {
     join: SortMergeJoinExec,
+    /// The columns of the join's output it gives, if not all, and that projection over the
+    /// sort-merge join, whose properties are this join's.
+    projection: Option<(Vec<usize>, Arc<ProjectionExec>)>,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -65,17 +75,60 @@ impl InnerMergeJoinExec {
     fn new(join: SortMergeJoinExec) -> InnerMergeJoinExec {
         InnerMergeJoinExec {
             join,
+            projection: None,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
     /// This join over what `replaced` (the kept sort-merge join, given new children or a
-    /// projection) has become.
-    fn wrap(replaced: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    /// projection pushed below it) has become, giving the columns this one gives.
+    fn wrap(&self, replaced: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
         match replaced.downcast_ref::<SortMergeJoinExec>() {
-            Some(join) => Ok(Arc::new(InnerMergeJoinExec::new(join.clone()))),
+            Some(join) => Ok(Arc::new(
+                InnerMergeJoinExec::new(join.clone())
+                    .with_projection(self.projection.as_ref().map(|(c, _)| c.clone()))?,
+            )),
             None => internal_err!("InnerMergeJoinExec's join became {}", replaced.name()),
         }
+    }
+
+    /// The columns of the join's output, by their places in it, that this join gives.
+    fn given_columns(&self) -> Vec<usize> {
+        match &self.projection {
+            Some((columns, _)) => columns.clone(),
+            None => (0..self.join.schema().fields().len()).collect(),
+        }
+    }
+}
+
+impl EmbeddedProjection for InnerMergeJoinExec {
+    fn with_projection(&self, projection: Option<Vec<usize>>) -> Result<Self> {
+        let projection = match projection {
+            None => None,
+            Some(columns) => {
+                let join: Arc<dyn ExecutionPlan> = Arc::new(self.join.clone());
+                let schema = join.schema();
+                let mut exprs = Vec::with_capacity(columns.len());
+                for &index in &columns {
+                    let Some(field) = schema.fields().get(index) else {
+                        return internal_err!(
+                            "InnerMergeJoinExec projection: no column {index} of {}",
+                            schema.fields().len()
+                        );
+                    };
+                    exprs.push(ProjectionExpr {
+                        expr: Arc::new(Column::new(field.name(), index)),
+                        alias: field.name().clone(),
+                    });
+                }
+                Some((columns, Arc::new(ProjectionExec::try_new(exprs, join)?)))
+            }
+        };
+        Ok(InnerMergeJoinExec {
+            join: self.join.clone(),
+            projection,
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
     }
 }
 
@@ -88,7 +141,16 @@ impl DisplayAs for InnerMergeJoinExec {
             .map(|(l, r)| format!("({l}, {r})"))
             .collect::<Vec<_>>()
             .join(", ");
-        write!(f, "InnerMergeJoinExec: on=[{on}]")
+        write!(f, "InnerMergeJoinExec: on=[{on}]")?;
+        if let Some((columns, _)) = &self.projection {
+            let schema = self.join.schema();
+            let names: Vec<String> = columns
+                .iter()
+                .map(|&i| format!("{}@{i}", schema.field(i).name()))
+                .collect();
+            write!(f, ", projection=[{}]", names.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -98,7 +160,10 @@ impl ExecutionPlan for InnerMergeJoinExec {
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
-        self.join.properties()
+        match &self.projection {
+            Some((_, projection)) => projection.properties(),
+            None => self.join.properties(),
+        }
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
@@ -129,7 +194,7 @@ impl ExecutionPlan for InnerMergeJoinExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Self::wrap(Arc::new(self.join.clone()).replace_children(children, options)?)
+        self.wrap(Arc::new(self.join.clone()).replace_children(children, options)?)
     }
 
     fn with_new_children(
@@ -137,7 +202,7 @@ impl ExecutionPlan for InnerMergeJoinExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
-        Self::wrap(Arc::new(self.join.clone()).replace_children(children, options)?)
+        self.wrap(Arc::new(self.join.clone()).replace_children(children, options)?)
     }
 
     fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
@@ -149,17 +214,26 @@ impl ExecutionPlan for InnerMergeJoinExec {
         input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        self.join.statistics_from_inputs(input_stats, args)
+        let joined = self.join.statistics_from_inputs(input_stats, args)?;
+        match &self.projection {
+            Some((_, projection)) => projection.statistics_from_inputs(&[joined], args),
+            None => Ok(joined),
+        }
     }
 
+    /// Pushes the projection below the join where the sort-merge join can, else takes in the
+    /// columns it keeps.
     fn try_swapping_with_projection(
         &self,
         projection: &ProjectionExec,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-        self.join
-            .try_swapping_with_projection(projection)?
-            .map(Self::wrap)
-            .transpose()
+        if self.projection.is_some() {
+            return Ok(None);
+        }
+        match self.join.try_swapping_with_projection(projection)? {
+            Some(swapped) => self.wrap(swapped).map(Some),
+            None => try_embed_projection(projection, self),
+        }
     }
 
     fn execute(
@@ -189,6 +263,10 @@ impl ExecutionPlan for InnerMergeJoinExec {
             progress: None,
             pending: Pending::default(),
             schema: Arc::clone(&schema),
+            columns: Columns::new(
+                self.given_columns(),
+                self.join.left().schema().fields().len(),
+            ),
             batch_size: context.session_config().batch_size(),
             baseline: BaselineMetrics::new(&self.metrics, partition),
         };
@@ -216,6 +294,7 @@ struct Merge {
     progress: Option<Progress>,
     pending: Pending,
     schema: SchemaRef,
+    columns: Columns,
     batch_size: usize,
     baseline: BaselineMetrics,
 }
@@ -267,7 +346,7 @@ impl Merge {
                     self.batch_size,
                 ) {
                     true => self.progress = None,
-                    false => return self.pending.output(&self.schema).map(Some),
+                    false => return self.pending.output(&self.schema, &self.columns).map(Some),
                 }
                 continue;
             }
@@ -275,7 +354,7 @@ impl Merge {
             else {
                 return match self.pending.rows() {
                     0 => Ok(None),
-                    _ => self.pending.output(&self.schema).map(Some),
+                    _ => self.pending.output(&self.schema, &self.columns).map(Some),
                 };
             };
             match self.left.key_at(left).cmp(self.right.key_at(right)) {
@@ -525,6 +604,36 @@ impl Side {
     }
 }
 
+/// The columns a join gives: those of each side's batches to slice or take, and the order of
+/// the output's columns among them (the left side's, then the right's).
+struct Columns {
+    left: Vec<usize>,
+    right: Vec<usize>,
+    order: Vec<usize>,
+}
+
+impl Columns {
+    /// For the join's output columns `given` (places in the left side's columns, then the
+    /// right's), of which the left side has `left_width`.
+    fn new(given: Vec<usize>, left_width: usize) -> Columns {
+        let mut left: Vec<usize> = given.iter().copied().filter(|&i| i < left_width).collect();
+        let mut right: Vec<usize> = given.iter().copied().filter(|&i| i >= left_width).collect();
+        left.sort_unstable();
+        left.dedup();
+        right.sort_unstable();
+        right.dedup();
+        let order = given
+            .iter()
+            .map(|i| match i.checked_sub(left_width) {
+                None => left.binary_search(i).unwrap_or_default(),
+                Some(_) => left.len() + right.binary_search(i).unwrap_or_default(),
+            })
+            .collect();
+        let right = right.into_iter().map(|i| i - left_width).collect();
+        Columns { left, right, order }
+    }
+}
+
 /// Pairs written and not yet output. Each output batch's rows of a side come from one of its
 /// batches, so that they can be sliced or taken from it (module docs).
 #[derive(Default)]
@@ -554,13 +663,17 @@ impl PendingSide {
         }
     }
 
-    /// The pending rows as columns: a slice of their batch where they are one stretch of it,
-    /// else taken from it.
-    fn columns(&mut self) -> Result<Vec<ArrayRef>> {
+    /// The pending rows' columns `wanted` of their batch: a slice of it where they are one
+    /// stretch of it, else taken from it.
+    fn columns(&mut self, wanted: &[usize]) -> Result<Vec<ArrayRef>> {
         let rows = std::mem::take(&mut self.rows);
         let Some((_, batch)) = self.batch.take() else {
             return internal_err!("InnerMergeJoinExec output without rows");
         };
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = batch.project(wanted)?;
         let first = rows[0];
         let stretch = rows.iter().zip(first..).all(|(&row, i)| row == i);
         let batch = match stretch {
@@ -620,10 +733,11 @@ impl Pending {
         true
     }
 
-    fn output(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn output(&mut self, schema: &SchemaRef, given: &Columns) -> Result<RecordBatch> {
         let rows = self.rows();
-        let mut columns = self.left.columns()?;
-        columns.extend(self.right.columns()?);
+        let mut made = self.left.columns(&given.left)?;
+        made.extend(self.right.columns(&given.right)?);
+        let columns = given.order.iter().map(|&i| Arc::clone(&made[i])).collect();
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(schema),
             columns,
@@ -638,7 +752,10 @@ mod tests {
     use datafusion::arrow::array::{Int64Array, StringArray, StringViewArray};
     use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
     use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    use datafusion::physical_expr::PhysicalSortExpr;
     use datafusion::physical_expr::expressions::col;
+    use datafusion::physical_plan::displayable;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     /// A side's rows: (key, value), in batches.
@@ -710,7 +827,14 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        MemorySourceConfig::try_new_exec(&[batches], schema, None).unwrap()
+        // Declared sorted on the key, as a merge join's sides are.
+        let sorted =
+            PhysicalSortExpr::new(col("k", &schema).unwrap(), SortOptions::new(false, false));
+        let source = MemorySourceConfig::try_new(&[batches], schema, None)
+            .unwrap()
+            .try_with_sort_information(vec![[sorted].into()])
+            .unwrap();
+        DataSourceExec::from_data_source(source)
     }
 
     /// The join of `left` and `right` on `k`, in batches of `batch_size`: its batches.
@@ -720,6 +844,11 @@ mod tests {
         data_type: &DataType,
         batch_size: usize,
     ) -> Vec<RecordBatch> {
+        run(Arc::new(plan(left, right, data_type)), batch_size).await
+    }
+
+    /// The inner merge join of `left` and `right` on `k`: columns `k`, `l`, `k`, `r`.
+    fn plan(left: Rows<'_>, right: Rows<'_>, data_type: &DataType) -> InnerMergeJoinExec {
         let (left, right) = (side(left, data_type, "l"), side(right, data_type, "r"));
         let on = vec![(
             col("k", &left.schema()).unwrap(),
@@ -735,11 +864,26 @@ mod tests {
             NullEquality::NullEqualsNothing,
         )
         .unwrap();
-        let join = inner_merge(sort_merge).expect("an inner join is merged here");
+        inner_merge(sort_merge).expect("an inner join is merged here")
+    }
+
+    /// `plan`'s batches, of `batch_size` rows at most.
+    async fn run(plan: Arc<dyn ExecutionPlan>, batch_size: usize) -> Vec<RecordBatch> {
         let config = SessionConfig::new().with_batch_size(batch_size);
         let context = SessionContext::new_with_config(config);
-        let stream = join.execute(0, context.task_ctx()).unwrap();
+        let stream = plan.execute(0, context.task_ctx()).unwrap();
         stream.map(|b| b.unwrap()).collect().await
+    }
+
+    /// A projection of `columns` (a column of the join's output and its output name) over
+    /// `join`, as DataFusion plans one.
+    fn projection(join: &InnerMergeJoinExec, columns: &[(usize, &str)]) -> ProjectionExec {
+        let schema = join.schema();
+        let exprs = columns.iter().map(|&(i, alias)| ProjectionExpr {
+            expr: Arc::new(Column::new(schema.field(i).name(), i)),
+            alias: alias.to_string(),
+        });
+        ProjectionExec::try_new(exprs, Arc::new(join.clone())).unwrap()
     }
 
     /// The (left value, right value) of every output row.
@@ -805,6 +949,73 @@ mod tests {
             let batches = join(left, right, &data_type, 8192).await;
             assert_eq!(pairs(&batches), [(1, 3)], "{data_type}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_projection_taken_in_gives_its_columns_in_its_order() {
+        // The right value, then the left, then the right key: the keys' rows are never made.
+        let join = plan(LEFT, RIGHT, &DataType::Utf8);
+        let projection = projection(&join, &[(3, "r"), (1, "l"), (2, "k")]);
+        let taken = join
+            .try_swapping_with_projection(&projection)
+            .unwrap()
+            .expect("the projection is taken in");
+        let taken_join = taken.downcast_ref::<InnerMergeJoinExec>();
+        assert!(taken_join.is_some(), "no projection left above it");
+        let schema = taken.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["r", "l", "k"]);
+        // Its properties are the projection's: still sorted on the key, now column 2.
+        let sorted_on_key = PhysicalSortExpr::new(
+            col("k", &taken.schema()).unwrap(),
+            SortOptions::new(false, false),
+        );
+        assert!(
+            taken
+                .properties()
+                .equivalence_properties()
+                .ordering_satisfy([sorted_on_key])
+                .unwrap()
+        );
+        assert!(
+            displayable(taken.as_ref())
+                .one_line()
+                .to_string()
+                .contains("projection=[r@3, l@1, k@2]")
+        );
+        for batch_size in [1, 2, 8192] {
+            let batches = run(Arc::clone(&taken), batch_size).await;
+            let mut got = Vec::new();
+            for batch in &batches {
+                assert_eq!(batch.num_columns(), 3);
+                let r = batch.column(0).as_primitive::<Int64Type>().values();
+                let l = batch.column(1).as_primitive::<Int64Type>().values();
+                got.extend(l.iter().copied().zip(r.iter().copied()));
+            }
+            assert_eq!(got, PAIRS, "batches of {batch_size}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_projection_renaming_a_column_stays_above_the_join_it_narrows() {
+        // DataFusion's rename of `r` to `who` is left to a projection over the narrowed join.
+        let join = plan(LEFT, RIGHT, &DataType::Utf8View);
+        let projection = projection(&join, &[(3, "who")]);
+        let taken = join
+            .try_swapping_with_projection(&projection)
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.schema().field(0).name(), "who");
+        let narrowed = &taken.children()[0];
+        assert_eq!(narrowed.name(), "InnerMergeJoinExec");
+        assert_eq!(narrowed.schema().fields().len(), 1);
+        let batches = run(taken, 4).await;
+        let who: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        let expected: Vec<i64> = PAIRS.iter().map(|p| p.1).collect();
+        assert_eq!(who, expected);
     }
 
     #[tokio::test]
