@@ -1019,6 +1019,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_projection_of_no_columns_counts_the_pairs() {
+        // `count(*)` over a join keeps none of its columns: batches of rows without columns.
+        let join = plan(LEFT, RIGHT, &DataType::Utf8);
+        let taken = join
+            .try_swapping_with_projection(&projection(&join, &[]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.schema().fields().len(), 0);
+        for batch_size in [1, 4, 8192] {
+            let batches = run(Arc::clone(&taken), batch_size).await;
+            assert!(batches.iter().all(|b| b.num_columns() == 0));
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(rows, PAIRS.len(), "batches of {batch_size}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_side_without_rows_gives_no_pairs() {
         for (left, right) in [(&[][..], RIGHT), (LEFT, &[][..]), (&[&[][..]][..], RIGHT)] {
             assert!(pairs(&join(left, right, &DataType::Utf8, 4).await).is_empty());
