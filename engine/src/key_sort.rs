@@ -840,8 +840,9 @@ impl ColumnLayout {
 }
 
 /// Where a row, numbered across a partition's batches, is: its batch and its row there. A
-/// binary search of the batches' first rows for each row in sorted order cost 3-4% of the
-/// entry queries' compute (its branches go either way at random); each block of rows instead
+/// binary search of the batches' first rows for each row in sorted order was 3-4% of the
+/// entry queries' profile samples (its branches go either way at random), though replacing it
+/// measured no faster beyond the noise (docs/BENCHMARK.md); each block of rows instead
 /// knows the batch its first row is in, and a row steps on from there past the batches that
 /// end before it (none, mostly: batches are longer than a block).
 struct RowPlaces {
