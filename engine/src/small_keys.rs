@@ -25,7 +25,7 @@ use crate::sorted_aggregate::{
 };
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringBuilder,
-    StringViewBuilder, UInt64Array,
+    StringViewArray, StringViewBuilder, UInt64Array,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int32Type};
@@ -35,7 +35,7 @@ use datafusion::logical_expr::EmitTo;
 use datafusion::physical_plan::InputOrderMode;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use fjq_udfs::FjqOptions;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// Groups a partial aggregate holds before it emits them all and starts again.
@@ -92,16 +92,10 @@ impl GroupFinder for BySmallKeys {
             .take(aggregation.key_count())
             .map(|f| f.data_type().clone())
             .collect::<Vec<_>>();
-        let table: Box<dyn WordTable> = match types.len() {
-            1 => Box::new(Table::<1>::default()),
-            2 => Box::new(Table::<2>::default()),
-            3 => Box::new(Table::<3>::default()),
-            _ => Box::new(Table::<4>::default()),
-        };
         Ok(Box::new(SmallKeys {
             aggregation,
+            groups: Groups::new(types.len()),
             types,
-            table,
             long_texts: LongTexts::default(),
             probe_rows: options.skip_partial_aggregation_probe_rows_threshold,
             probe_ratio: options.skip_partial_aggregation_probe_ratio_threshold,
@@ -135,7 +129,7 @@ struct SmallKeys {
     aggregation: Aggregation,
     /// The key columns' types, as the output has them.
     types: Vec<DataType>,
-    table: Box<dyn WordTable>,
+    groups: Groups,
     long_texts: LongTexts,
     probe_rows: usize,
     probe_ratio: f64,
@@ -156,26 +150,36 @@ impl Grouping for SmallKeys {
                 .convert(keys, batch)
                 .map(|batch| vec![batch]);
         }
-        let words = keys
-            .iter()
-            .map(|k| self.long_texts.words(k.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        let group_indices = self.table.intern(&words);
+        let mut numbers = Vec::with_capacity(keys.len());
+        for (key, values) in keys.iter().zip(&mut self.groups.columns) {
+            let mut column = Vec::with_capacity(key.len());
+            match key.data_type() {
+                DataType::Utf8View => number_views(
+                    key.as_string_view(),
+                    &mut self.long_texts,
+                    values,
+                    &mut column,
+                ),
+                _ => values.number_words(&self.long_texts.words(key.as_ref())?, &mut column),
+            }
+            numbers.push(column);
+        }
+        let group_indices = self.groups.intern(&numbers);
         self.aggregation
-            .update(batch, &group_indices, self.table.len())?;
+            .update(batch, &group_indices, self.groups.len())?;
         self.rows_seen += batch.num_rows();
         let probed = self.rows_seen >= self.probe_rows.min(EARLY_PROBE_ROWS);
         if probed
             && self.aggregation.converts_rows()
-            && self.table.len() as f64 > self.probe_ratio * self.rows_seen as f64
+            && self.groups.len() as f64 > self.probe_ratio * self.rows_seen as f64
         {
             self.passing_through = true;
             return self.emit_all().map(Vec::from_iter);
         }
-        if self.table.len() >= FLUSH_GROUPS {
+        if self.groups.len() >= FLUSH_GROUPS {
             return self.emit_all().map(Vec::from_iter);
         }
-        let held = self.table.size() + self.long_texts.size();
+        let held = self.groups.size() + self.long_texts.size();
         match self.aggregation.reserve(held) {
             Ok(()) => Ok(Vec::new()),
             // The pool is full: what this phase holds goes on to the final phase now.
@@ -193,23 +197,74 @@ impl Grouping for SmallKeys {
 impl SmallKeys {
     /// Emits every group and empties the table.
     fn emit_all(&mut self) -> Result<Option<RecordBatch>> {
-        if self.table.len() == 0 {
+        if self.groups.len() == 0 {
             return Ok(None);
         }
-        let keys = self.table.take_keys();
+        let keys = self.groups.take_keys();
         let columns = self
             .types
             .iter()
-            .enumerate()
-            .map(|(column, data_type)| {
-                self.long_texts
-                    .array(keys.iter().map(|key| key[column]), data_type)
-            })
+            .zip(keys)
+            .map(|(data_type, words)| self.long_texts.array(words.into_iter(), data_type))
             .collect::<Result<Vec<_>>>()?;
         let batch = self.aggregation.emit(columns, EmitTo::All)?;
         self.long_texts.clear();
         self.aggregation.reserve(0)?;
         Ok(Some(batch))
+    }
+}
+
+/// Each row's number for a column of text views.
+///
+/// Within one array a long text's view (its length, prefix, buffer and offset) names it, and a
+/// column decoded from a Parquet dictionary repeats its entry's view: so a long text is numbered
+/// once per array, through a table indexed by its offset when its buffer is small (a
+/// dictionary's), else through a hash table of views.
+fn number_views(
+    texts: &StringViewArray,
+    long_texts: &mut LongTexts,
+    values: &mut ColumnValues,
+    out: &mut Vec<u32>,
+) {
+    let buffers = texts.data_buffers();
+    // Per small buffer, by offset: the text's length and number.
+    let mut by_offset: Vec<Vec<(u32, u32)>> = vec![Vec::new(); buffers.len()];
+    let mut by_view: HashMap<u128, u32, Words> = HashMap::default();
+    for (row, &view) in texts.views().iter().enumerate() {
+        if texts.is_null(row) {
+            out.push(values.number_cached(NULL));
+            continue;
+        }
+        let len = view as u32;
+        if len <= 12 {
+            // Length and bytes; whatever follows the bytes is masked off, so that equal texts
+            // give equal words whatever the writer left there.
+            out.push(values.number_cached(view & (u128::MAX >> (96 - 8 * len))));
+            continue;
+        }
+        let buffer = (view >> 64) as u32 as usize;
+        let offset = (view >> 96) as u32 as usize;
+        let mut long = || values.number(long_texts.long(texts.value(row).as_bytes()));
+        let number = match buffers[buffer].len() <= BUFFER_TABLE {
+            true => {
+                let table = &mut by_offset[buffer];
+                if table.is_empty() {
+                    *table = vec![(0, NONE); buffers[buffer].len()];
+                }
+                match table[offset] {
+                    (seen, number) if number != NONE && seen == len => number,
+                    // Another length at the same offset (a writer may share bytes): by view.
+                    (_, number) if number != NONE => *by_view.entry(view).or_insert_with(long),
+                    _ => {
+                        let number = long();
+                        table[offset] = (len, number);
+                        number
+                    }
+                }
+            }
+            false => *by_view.entry(view).or_insert_with(long),
+        };
+        out.push(number);
     }
 }
 
@@ -254,35 +309,6 @@ impl LongTexts {
                     out.push(match values.is_null(row) {
                         true => NULL,
                         false => u128::from(values.value(row)),
-                    });
-                }
-            }
-            DataType::Utf8View => {
-                let texts = column.as_string_view();
-                let views = texts.views();
-                // Within one array, a long text's view (its length, prefix, buffer and offset)
-                // names it: a column decoded from a Parquet dictionary repeats the entry's view,
-                // so each distinct view is looked up among the texts once.
-                let mut by_view: HashMap<u128, u128, Words> = HashMap::default();
-                for row in 0..n {
-                    if texts.is_null(row) {
-                        out.push(NULL);
-                        continue;
-                    }
-                    let view = views[row];
-                    let len = view as u32;
-                    out.push(match len <= 12 {
-                        // Length and bytes; whatever follows the bytes is masked off, so that
-                        // equal texts give equal words whatever the writer left there.
-                        true => view & (u128::MAX >> (96 - 8 * len)),
-                        false => match by_view.get(&view) {
-                            Some(&word) => word,
-                            None => {
-                                let word = self.long(texts.value(row).as_bytes());
-                                by_view.insert(view, word);
-                                word
-                            }
-                        },
                     });
                 }
             }
@@ -403,33 +429,247 @@ impl LongTexts {
     }
 }
 
-/// Groups by their keys of `K` words, numbered in the order first seen.
-trait WordTable: Send {
-    /// Each row's group, adding new keys; `columns[c][row]` is column `c`'s word.
-    fn intern(&mut self, columns: &[Vec<u128>]) -> Vec<usize>;
-    fn len(&self) -> usize;
-    /// Every group's key in group order, leaving the table empty.
-    fn take_keys(&mut self) -> Vec<Vec<u128>>;
-    fn size(&self) -> usize;
-}
-
+/// One key column's values, numbered in the order first seen: a group's key is then a few small
+/// numbers, which index a table directly while their ranges stay small.
 #[derive(Default)]
-struct Table<const K: usize> {
-    groups: HashMap<Key<K>, u32, Words>,
-    keys: Vec<[u128; K]>,
+struct ColumnValues {
+    numbers: HashMap<u128, u32, Words>,
+    /// Each number's word.
+    words: Vec<u128>,
+    /// A direct-mapped cache of `numbers` for words that stand for themselves (numbers and short
+    /// texts): a repeated value costs one compare, not a hash table's probe.
+    recent: Vec<(u128, u32)>,
 }
 
-/// A row's key, hashed by mixing its words into one number ([`WordHasher`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Key<const K: usize>([u128; K]);
+/// Slots of [`ColumnValues::recent`].
+const RECENT_SLOTS: usize = 1024;
+/// A value span at most this wide is numbered through a table indexed by the value.
+const SPAN_TABLE: u128 = 1 << 16;
+/// A text buffer at most this long has its long texts numbered through a table indexed by
+/// their offset in it.
+const BUFFER_TABLE: usize = 1 << 14;
+/// No number yet.
+const NONE: u32 = u32::MAX;
 
-impl<const K: usize> Hash for Key<K> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.iter().fold(0x9E37_79B9_7F4A_7C15, |h, &w| mix(h, w)));
+impl ColumnValues {
+    fn number(&mut self, word: u128) -> u32 {
+        let next = self.words.len() as u32;
+        *self.numbers.entry(word).or_insert_with(|| {
+            self.words.push(word);
+            next
+        })
+    }
+
+    /// `number` through the cache.
+    fn number_cached(&mut self, word: u128) -> u32 {
+        if self.recent.is_empty() {
+            self.recent = vec![(0, NONE); RECENT_SLOTS];
+        }
+        let slot = (mix(0, word) >> 54) as usize % RECENT_SLOTS;
+        let (seen, number) = self.recent[slot];
+        if number != NONE && seen == word {
+            return number;
+        }
+        let number = self.number(word);
+        self.recent[slot] = (word, number);
+        number
+    }
+
+    /// Each row's number for a column of words. A batch whose values span less than
+    /// [`SPAN_TABLE`] (years, days, codes) numbers each distinct value once and each row by an
+    /// index; other batches go through the cache.
+    fn number_words(&mut self, words: &[u128], out: &mut Vec<u32>) {
+        let (low, high) = words
+            .iter()
+            .filter(|&&w| w != NULL)
+            .fold((u128::MAX, 0), |(low, high), &w| (low.min(w), high.max(w)));
+        if low > high || high - low >= SPAN_TABLE {
+            out.extend(words.iter().map(|&w| self.number_cached(w)));
+            return;
+        }
+        let mut by_value = vec![NONE; (high - low + 1) as usize];
+        let mut null = NONE;
+        for &word in words {
+            let slot = match word == NULL {
+                true => &mut null,
+                false => &mut by_value[(word - low) as usize],
+            };
+            if *slot == NONE {
+                *slot = self.number(word);
+            }
+            out.push(*slot);
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.numbers.capacity() * 21 + self.words.capacity() * 16 + self.recent.capacity() * 32
+    }
+
+    fn clear(&mut self) {
+        self.numbers.clear();
+        self.words.clear();
+        self.recent.fill((0, NONE));
     }
 }
 
-/// One word into a running hash: two multiply-xorshift rounds, so that every bit of the word
+/// Groups by the numbers of their key columns' values ([`ColumnValues`]), numbered in the
+/// order first seen.
+///
+/// While the product of the columns' capacities (each a power of two at least its count of
+/// values) stays under [`DENSE_CELLS`], a row's group is one cell of a table indexed by its
+/// numbers' bits side by side: no hashing, no comparing. Past it (a column of identifiers) the
+/// numbers, packed 32 bits each in one word, are looked up in a hash table until the groups are
+/// next emitted.
+struct Groups {
+    columns: Vec<ColumnValues>,
+    /// Each column's capacity as a shift: `1 << bits[c]` values.
+    bits: Vec<u32>,
+    cells: Vec<u32>,
+    hashed: Option<HashMap<u128, u32, Words>>,
+    /// Each group's numbers, packed.
+    keys: Vec<u128>,
+}
+
+/// Cells of the dense table at most (a quarter of a megabyte).
+const DENSE_CELLS: usize = 1 << 16;
+
+impl Groups {
+    fn new(columns: usize) -> Self {
+        Self {
+            columns: (0..columns).map(|_| ColumnValues::default()).collect(),
+            bits: vec![0; columns],
+            cells: vec![NONE],
+            hashed: None,
+            keys: Vec::new(),
+        }
+    }
+
+    /// Each row's group, adding new ones; `numbers[c][row]` is column `c`'s value number.
+    fn intern(&mut self, numbers: &[Vec<u32>]) -> Vec<usize> {
+        let rows = numbers.first().map_or(0, Vec::len);
+        self.fit_columns();
+        let mut packed = vec![0u128; rows];
+        let mut index = vec![0usize; rows];
+        let mut shift = 0;
+        for (column, values) in numbers.iter().enumerate() {
+            match self.hashed {
+                Some(_) => {
+                    let at = 32 * column;
+                    for (p, &v) in packed.iter_mut().zip(values) {
+                        *p |= u128::from(v) << at;
+                    }
+                }
+                None => {
+                    for (i, &v) in index.iter_mut().zip(values) {
+                        *i |= (v as usize) << shift;
+                    }
+                    shift += self.bits[column];
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(rows);
+        match &mut self.hashed {
+            Some(hashed) => {
+                for key in packed {
+                    let next = self.keys.len() as u32;
+                    let group = *hashed.entry(key).or_insert_with(|| {
+                        self.keys.push(key);
+                        next
+                    });
+                    out.push(group as usize);
+                }
+            }
+            None => {
+                for (row, i) in index.into_iter().enumerate() {
+                    let cell = &mut self.cells[i];
+                    if *cell == NONE {
+                        *cell = self.keys.len() as u32;
+                        let key = numbers
+                            .iter()
+                            .enumerate()
+                            .fold(0, |k, (c, v)| k | u128::from(v[row]) << (32 * c));
+                        self.keys.push(key);
+                    }
+                    out.push(*cell as usize);
+                }
+            }
+        }
+        out
+    }
+
+    /// Widens the dense table to the columns' counts of values, or leaves it for the hash table.
+    fn fit_columns(&mut self) {
+        if self.hashed.is_some() {
+            return;
+        }
+        let bits = self
+            .columns
+            .iter()
+            .map(|c| c.words.len().next_power_of_two().trailing_zeros())
+            .collect::<Vec<_>>();
+        if bits == self.bits {
+            return;
+        }
+        let total: u32 = bits.iter().sum();
+        if total > DENSE_CELLS.trailing_zeros() {
+            let hashed = self.keys.iter().enumerate().map(|(g, &k)| (k, g as u32));
+            self.hashed = Some(hashed.collect());
+            self.cells = Vec::new();
+            return;
+        }
+        self.bits = bits;
+        self.cells = vec![NONE; 1 << total];
+        for (group, &key) in self.keys.iter().enumerate() {
+            let index = self.dense_index(key);
+            self.cells[index] = group as u32;
+        }
+    }
+
+    fn dense_index(&self, key: u128) -> usize {
+        let mut shift = 0;
+        let mut index = 0;
+        for (column, &bits) in self.bits.iter().enumerate() {
+            index |= ((key >> (32 * column)) as u32 as usize) << shift;
+            shift += bits;
+        }
+        index
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Every group's key words, column by column in group order, leaving no group.
+    fn take_keys(&mut self) -> Vec<Vec<u128>> {
+        let keys = std::mem::take(&mut self.keys);
+        let columns = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, values)| {
+                let at = 32 * c;
+                keys.iter()
+                    .map(|&k| values.words[(k >> at) as u32 as usize])
+                    .collect()
+            })
+            .collect();
+        self.columns.iter_mut().for_each(ColumnValues::clear);
+        self.bits.fill(0);
+        self.cells = vec![NONE];
+        self.hashed = None;
+        columns
+    }
+
+    fn size(&self) -> usize {
+        let hashed = self.hashed.as_ref().map_or(0, |h| h.capacity() * 21);
+        self.columns.iter().map(ColumnValues::size).sum::<usize>()
+            + self.cells.capacity() * 4
+            + hashed
+            + self.keys.capacity() * 16
+    }
+}
+
+/// A running hash of words: two multiply-xorshift rounds, so that every bit of the word
 /// reaches the high bits (the hash table's tags) and the low ones (its buckets).
 fn mix(h: u64, word: u128) -> u64 {
     let h = (h ^ word as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -437,8 +677,8 @@ fn mix(h: u64, word: u128) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Hashes words: a key's mixed words, or one word (a view) mixed on the spot. The keys are
-/// words already, so a general hash of their bytes would only repeat the work.
+/// Hashes words (values, views, packed numbers), each mixed on the spot. The keys are words
+/// already, so a general hash of their bytes would only repeat the work.
 #[derive(Default)]
 struct WordHasher(u64);
 
@@ -455,52 +695,12 @@ impl Hasher for WordHasher {
         }
     }
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 ^= value;
-    }
-
     fn write_u128(&mut self, value: u128) {
         self.0 = mix(self.0, value);
     }
 }
 
 type Words = BuildHasherDefault<WordHasher>;
-
-impl<const K: usize> WordTable for Table<K> {
-    fn intern(&mut self, columns: &[Vec<u128>]) -> Vec<usize> {
-        let rows = columns.first().map_or(0, Vec::len);
-        let mut out = Vec::with_capacity(rows);
-        // A row's key gathers one word from each column: the index runs across columns.
-        #[allow(clippy::needless_range_loop)]
-        for row in 0..rows {
-            let key: [u128; K] = std::array::from_fn(|c| columns[c][row]);
-            let next = self.keys.len() as u32;
-            let group = *self.groups.entry(Key(key)).or_insert_with(|| {
-                self.keys.push(key);
-                next
-            });
-            out.push(group as usize);
-        }
-        out
-    }
-
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    fn take_keys(&mut self) -> Vec<Vec<u128>> {
-        self.groups.clear();
-        std::mem::take(&mut self.keys)
-            .into_iter()
-            .map(|key| key.to_vec())
-            .collect()
-    }
-
-    fn size(&self) -> usize {
-        // A hash table entry (the key, its number, a control byte) and the key again in order.
-        self.groups.capacity() * (16 * K + 5) + self.keys.capacity() * 16 * K
-    }
-}
 
 #[cfg(test)]
 mod tests {
