@@ -869,6 +869,110 @@ mod tests {
         );
     }
 
+    /// Keys fed in batches: equal keys must share a group, different keys must not, whether the
+    /// dense table is growing or the groups have moved to the hash table.
+    #[test]
+    fn groups_stay_one_per_key_as_the_dense_table_grows_and_gives_way() {
+        let mut groups = Groups::new(2);
+        let mut seen: std::collections::HashMap<(u32, u32), usize> = Default::default();
+        // 300 x 300 keys, in batches of 1,000 rows, each key twice: the table doubles column by
+        // column, and past 2^16 cells (512 x 256 capacity) the keys go to the hash table.
+        let keys = (0..180_000u32).map(|i| ((i / 2) % 300, (i / 2) / 300));
+        let keys = keys.collect::<Vec<_>>();
+        let mut hashed_at = None;
+        for (b, batch) in keys.chunks(1000).enumerate() {
+            let numbers = [0, 1].map(|c| {
+                let values = &mut groups.columns[c];
+                let words = batch
+                    .iter()
+                    .map(|k| u128::from(if c == 0 { k.0 } else { k.1 }) + 1000)
+                    .collect::<Vec<_>>();
+                let mut out = Vec::new();
+                values.number_words(&words, &mut out);
+                out
+            });
+            let found = groups.intern(&numbers);
+            if hashed_at.is_none() && groups.hashed.is_some() {
+                hashed_at = Some(b);
+            }
+            for (key, group) in batch.iter().zip(found) {
+                assert_eq!(*seen.entry(*key).or_insert(group), group, "key {key:?}");
+            }
+        }
+        assert_eq!(groups.len(), 90_000);
+        let distinct = seen.values().collect::<std::collections::HashSet<_>>();
+        assert_eq!(distinct.len(), 90_000, "two keys share a group");
+        // Column 0 reaches 300 values in the first batch (capacity 512); column 1 passes 128
+        // values (capacity 256, 2^17 cells) at key 38,400, row 76,800: batch 76.
+        assert_eq!(hashed_at, Some(76));
+        // The groups' keys come back as the words given.
+        let taken = groups.take_keys();
+        let group_of_key = |a: u32, b: u32| seen[&(a, b)];
+        assert_eq!(taken[0][group_of_key(299, 17)], 1299);
+        assert_eq!(taken[1][group_of_key(299, 17)], 1017);
+        assert_eq!((groups.len(), groups.hashed.is_none()), (0, true));
+    }
+
+    /// Views built by hand: long texts at one offset with different lengths (a writer may share
+    /// bytes) are different texts, repeated views are one, short texts and NULL are numbered as
+    /// values, and a large buffer's texts are found by view.
+    #[test]
+    fn long_text_views_are_numbered_by_offset_and_length() {
+        use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+        let view = |len: u32, text: &[u8], buffer: u32, offset: u32| {
+            let prefix = u32::from_le_bytes(text[..4].try_into().unwrap());
+            u128::from(len)
+                | u128::from(prefix) << 32
+                | u128::from(buffer) << 64
+                | u128::from(offset) << 96
+        };
+        let small = b"abcdefghijklmnopqrstuvwxyz".to_vec();
+        let mut large = vec![b'x'; 20_000];
+        large[10_000..10_016].copy_from_slice(b"abcdefghijklmnop");
+        let short = |t: &str| {
+            let mut v = t.len() as u128;
+            for (i, b) in t.bytes().enumerate() {
+                v |= u128::from(b) << (32 + 8 * i);
+            }
+            v
+        };
+        let views = vec![
+            view(16, &small, 0, 0),
+            view(20, &small, 0, 0),
+            view(16, &small, 0, 0),
+            short("short"),
+            0,
+            view(16, &large[10_000..], 1, 10_000),
+            view(14, &large, 1, 0),
+            view(20, &small, 0, 0),
+        ];
+        let nulls = NullBuffer::from(vec![true, true, true, true, false, true, true, true]);
+        let texts = StringViewArray::try_new(
+            ScalarBuffer::from(views),
+            vec![Buffer::from_vec(small), Buffer::from_vec(large)],
+            Some(nulls),
+        )
+        .unwrap();
+        let mut long_texts = LongTexts::default();
+        let mut values = ColumnValues::default();
+        let mut numbers = Vec::new();
+        number_views(&texts, &mut long_texts, &mut values, &mut numbers);
+        assert_eq!(numbers, [0, 1, 0, 2, 3, 0, 4, 1]);
+        let words = values.words.clone();
+        let array = long_texts.array(words.into_iter(), &DataType::Utf8).unwrap();
+        let texts = array.as_string::<i32>().iter().collect::<Vec<_>>();
+        assert_eq!(
+            texts,
+            [
+                Some("abcdefghijklmnop"),
+                Some("abcdefghijklmnopqrst"),
+                Some("short"),
+                None,
+                Some("xxxxxxxxxxxxxx"),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn the_setting_leaves_datafusions_aggregate() {
         let mut config = SessionConfig::new();
