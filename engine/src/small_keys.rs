@@ -230,16 +230,25 @@ fn number_views(
     // Per small buffer, by offset: the text's length and number.
     let mut by_offset: Vec<Vec<(u32, u32)>> = vec![Vec::new(); buffers.len()];
     let mut by_view: HashMap<u128, u32, Words> = HashMap::default();
+    // The previous row's view and number: rows in runs (a case's events joined to its type)
+    // repeat it.
+    let mut previous = (0, NONE);
     for (row, &view) in texts.views().iter().enumerate() {
         if texts.is_null(row) {
             out.push(values.number_cached(NULL));
+            continue;
+        }
+        if view == previous.0 && previous.1 != NONE {
+            out.push(previous.1);
             continue;
         }
         let len = view as u32;
         if len <= 12 {
             // Length and bytes; whatever follows the bytes is masked off, so that equal texts
             // give equal words whatever the writer left there.
-            out.push(values.number_cached(view & (u128::MAX >> (96 - 8 * len))));
+            let number = values.number_cached(view & (u128::MAX >> (96 - 8 * len)));
+            previous = (view, number);
+            out.push(number);
             continue;
         }
         let buffer = (view >> 64) as u32 as usize;
@@ -264,6 +273,7 @@ fn number_views(
             }
             false => *by_view.entry(view).or_insert_with(long),
         };
+        previous = (view, number);
         out.push(number);
     }
 }
@@ -915,7 +925,7 @@ mod tests {
 
     /// Views built by hand: long texts at one offset with different lengths (a writer may share
     /// bytes) are different texts, repeated views are one, short texts and NULL are numbered as
-    /// values, and a large buffer's texts are found by view.
+    /// values, a large buffer's texts are found by view, and a run repeats its number.
     #[test]
     fn long_text_views_are_numbered_by_offset_and_length() {
         use datafusion::arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
@@ -945,8 +955,9 @@ mod tests {
             view(16, &large[10_000..], 1, 10_000),
             view(14, &large, 1, 0),
             view(20, &small, 0, 0),
+            view(20, &small, 0, 0),
         ];
-        let nulls = NullBuffer::from(vec![true, true, true, true, false, true, true, true]);
+        let nulls = NullBuffer::from(vec![true, true, true, true, false, true, true, true, true]);
         let texts = StringViewArray::try_new(
             ScalarBuffer::from(views),
             vec![Buffer::from_vec(small), Buffer::from_vec(large)],
@@ -957,7 +968,7 @@ mod tests {
         let mut values = ColumnValues::default();
         let mut numbers = Vec::new();
         number_views(&texts, &mut long_texts, &mut values, &mut numbers);
-        assert_eq!(numbers, [0, 1, 0, 2, 3, 0, 4, 1]);
+        assert_eq!(numbers, [0, 1, 0, 2, 3, 0, 4, 1, 1]);
         let words = values.words.clone();
         let array = long_texts.array(words.into_iter(), &DataType::Utf8).unwrap();
         let texts = array.as_string::<i32>().iter().collect::<Vec<_>>();
