@@ -449,6 +449,10 @@ struct ColumnValues {
     /// A direct-mapped cache of `numbers` for words that stand for themselves (numbers and short
     /// texts): a repeated value costs one compare, not a hash table's probe.
     recent: Vec<(u128, u32)>,
+    /// Numbers by value for the values from `span_low` on, while the column's values span less
+    /// than [`SPAN_TABLE`] (years, days, small codes): a row costs an index, not a hash.
+    span: Vec<u32>,
+    span_low: u128,
 }
 
 /// Slots of [`ColumnValues::recent`].
@@ -485,40 +489,70 @@ impl ColumnValues {
         number
     }
 
-    /// Each row's number for a column of words. A batch whose values span less than
-    /// [`SPAN_TABLE`] (years, days, codes) numbers each distinct value once and each row by an
-    /// index; other batches go through the cache.
+    /// Each row's number for a column of words. While the column's values seen so far span
+    /// less than [`SPAN_TABLE`], through the table of numbers by value ([`Self::span`]), widened
+    /// as the values come; other columns, and batches that would widen it past that, go through
+    /// the cache.
     fn number_words(&mut self, words: &[u128], out: &mut Vec<u32>) {
         let (low, high) = words
             .iter()
             .filter(|&&w| w != NULL)
             .fold((u128::MAX, 0), |(low, high), &w| (low.min(w), high.max(w)));
-        if low > high || high - low >= SPAN_TABLE {
+        if low <= high && !self.widen_span(low, high) {
             out.extend(words.iter().map(|&w| self.number_cached(w)));
             return;
         }
-        let mut by_value = vec![NONE; (high - low + 1) as usize];
-        let mut null = NONE;
         for &word in words {
-            let slot = match word == NULL {
-                true => &mut null,
-                false => &mut by_value[(word - low) as usize],
+            let number = match word == NULL {
+                true => self.number_cached(NULL),
+                false => {
+                    let at = (word - self.span_low) as usize;
+                    match self.span[at] {
+                        NONE => {
+                            let number = self.number(word);
+                            self.span[at] = number;
+                            number
+                        }
+                        number => number,
+                    }
+                }
             };
-            if *slot == NONE {
-                *slot = self.number(word);
-            }
-            out.push(*slot);
+            out.push(number);
         }
     }
 
+    /// Makes [`Self::span`] cover `low..=high` if the whole stays under [`SPAN_TABLE`] values.
+    fn widen_span(&mut self, low: u128, high: u128) -> bool {
+        let (old_low, old_high) = match self.span.is_empty() {
+            true => (low, high),
+            false => (self.span_low, self.span_low + self.span.len() as u128 - 1),
+        };
+        let (new_low, new_high) = (low.min(old_low), high.max(old_high));
+        if new_high - new_low >= SPAN_TABLE {
+            return false;
+        }
+        if self.span.is_empty() || new_low < old_low || new_high > old_high {
+            let mut span = vec![NONE; (new_high - new_low + 1) as usize];
+            let at = (old_low - new_low) as usize;
+            span[at..at + self.span.len()].copy_from_slice(&self.span);
+            self.span = span;
+            self.span_low = new_low;
+        }
+        true
+    }
+
     fn size(&self) -> usize {
-        self.numbers.capacity() * 21 + self.words.capacity() * 16 + self.recent.capacity() * 32
+        self.numbers.capacity() * 21
+            + self.words.capacity() * 16
+            + self.recent.capacity() * 32
+            + self.span.capacity() * 4
     }
 
     fn clear(&mut self) {
         self.numbers.clear();
         self.words.clear();
         self.recent.fill((0, NONE));
+        self.span.clear();
     }
 }
 
@@ -558,8 +592,10 @@ impl Groups {
     fn intern(&mut self, numbers: &[Vec<u32>]) -> Vec<usize> {
         let rows = numbers.first().map_or(0, Vec::len);
         self.fit_columns();
-        let mut packed = vec![0u128; rows];
-        let mut index = vec![0usize; rows];
+        // The rows' packed numbers for the hash table, or their cells in the dense one.
+        let hashed = self.hashed.is_some();
+        let mut packed = vec![0u128; if hashed { rows } else { 0 }];
+        let mut index = vec![0usize; if hashed { 0 } else { rows }];
         let mut shift = 0;
         for (column, values) in numbers.iter().enumerate() {
             match self.hashed {
@@ -921,6 +957,24 @@ mod tests {
         assert_eq!(taken[0][group_of_key(299, 17)], 1299);
         assert_eq!(taken[1][group_of_key(299, 17)], 1017);
         assert_eq!((groups.len(), groups.hashed.is_none()), (0, true));
+    }
+
+    /// Values numbered through the span table as it widens downwards and upwards, through the
+    /// cache for a batch that would widen it too far, and through the table again after.
+    #[test]
+    fn values_keep_their_numbers_whichever_way_they_are_found() {
+        let mut values = ColumnValues::default();
+        let mut number = |words: &[u128]| {
+            let mut out = Vec::new();
+            values.number_words(words, &mut out);
+            out
+        };
+        assert_eq!(number(&[1000, 1001, NULL, 1000]), [0, 1, 2, 0]);
+        assert_eq!(number(&[990, 1005, 1001]), [3, 4, 1]);
+        assert_eq!(number(&[71_000, 1000, NULL]), [5, 0, 2]);
+        assert_eq!(number(&[1005, 990, 1000, 999]), [4, 3, 0, 6]);
+        assert_eq!(values.words, [1000, 1001, NULL, 990, 1005, 71_000, 999]);
+        assert_eq!((values.span_low, values.span.len()), (990, 16));
     }
 
     /// Views built by hand: long texts at one offset with different lengths (a writer may share

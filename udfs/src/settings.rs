@@ -75,7 +75,8 @@ impl Default for FjqOptions {
             filter_null_counts: true,
             repartition_once: true,
             sorted_distinct: true,
-            small_key_aggregation: true,
+            // Off: measured no faster than DataFusion's grouping (docs/DECISIONS.md).
+            small_key_aggregation: false,
             small_domain_aggregation: true,
             key_sort: true,
             merge_join: true,
@@ -137,7 +138,7 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "small_key_aggregation",
-        "The first (partial) phase of a grouping by integers, dates, booleans or text finds each row's group by one lookup of its key as machine words (a text of up to 12 bytes is its own word) instead of DataFusion's column-by-column table: each key value is numbered, and while the numbers stay few a row's group is one cell of a table indexed by them. true (default) or false.",
+        "The first (partial) phase of a grouping by integers, dates, booleans or text numbers each key column's values (a year or day by its place in the range seen, a text by its view) and finds each row's group in a table indexed by those numbers (a hash table once they are many), instead of DataFusion's column-by-column table. Off by default: measured no faster yet; true or false.",
     ),
     (
         "small_domain_aggregation",
