@@ -2,12 +2,14 @@
 //!
 //! The research tables group by a few categorical columns (`dfj_area`, `case_type`, `region`,
 //! event codes) and by years and dates. DataFusion finds each row's group by hashing its key
-//! values into a table of key columns and comparing them column by column; for 2.6M cases
-//! grouped by (year, `dfj_area`), that took 77 ms of the query's compute, most of it. Here each
-//! key value becomes one 128-bit word: a number as itself, a text of up to 12 bytes as its
-//! string view (length and bytes, the whole string), a longer text as its number in a table of
-//! the texts seen. A row's key is an array of those words, and its group is one lookup of that
-//! array in a hash table.
+//! values into a table of key columns and comparing them column by column. Here each key value
+//! becomes a 128-bit word (a number as itself, a text of up to 12 bytes as its string view, a
+//! longer text as its number in a table of the texts seen), and each key column numbers its
+//! words in the order first seen (`ColumnValues`): a column of years or days through a table
+//! indexed by the value, a long text through a table indexed by its offset in a dictionary's
+//! buffer, other words through a small direct-mapped cache. A row's group is then one cell of a
+//! table indexed by its columns' numbers side by side (`Groups`), or, once the numbers are too
+//! many for such a table, one lookup of them packed in a word.
 //!
 //! Only the partial phase of an aggregation is replaced ([`SmallKeysRule`]): it may emit its
 //! groups at any time, so when the table grows past [`FLUSH_GROUPS`] groups or the memory pool
@@ -18,7 +20,8 @@
 //! row on as its own partial state, as DataFusion does.
 //!
 //! Off by default (`SET fjq.small_key_aggregation = true`): at scale 1.0 it was measured no
-//! faster than DataFusion's grouping yet (docs/DECISIONS.md).
+//! faster than DataFusion's grouping yet, whole queries (docs/DECISIONS.md). The files'
+//! dictionary codes, were they read as such, would give the column numbers for nothing.
 
 use crate::sorted_aggregate::{
     Aggregation, GroupFinder, Grouping, OwnAggregateExec, OwnAggregateRule, plain_grouping,
@@ -1024,7 +1027,9 @@ mod tests {
         number_views(&texts, &mut long_texts, &mut values, &mut numbers);
         assert_eq!(numbers, [0, 1, 0, 2, 3, 0, 4, 1, 1]);
         let words = values.words.clone();
-        let array = long_texts.array(words.into_iter(), &DataType::Utf8).unwrap();
+        let array = long_texts
+            .array(words.into_iter(), &DataType::Utf8)
+            .unwrap();
         let texts = array.as_string::<i32>().iter().collect::<Vec<_>>();
         assert_eq!(
             texts,
