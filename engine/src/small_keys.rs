@@ -38,6 +38,7 @@ use datafusion::logical_expr::EmitTo;
 use datafusion::physical_plan::InputOrderMode;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use fjq_udfs::FjqOptions;
+use std::borrow::Cow;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -163,7 +164,10 @@ impl Grouping for SmallKeys {
                     values,
                     &mut column,
                 ),
-                _ => values.number_words(&self.long_texts.words(key.as_ref())?, &mut column),
+                _ => match int_words(key.as_ref()) {
+                    Some(words) if values.number_ints(&words, &mut column) => {}
+                    _ => values.number_words(&self.long_texts.words(key.as_ref())?, &mut column),
+                },
             }
             numbers.push(column);
         }
@@ -217,6 +221,45 @@ impl SmallKeys {
     }
 }
 
+/// An integer or date column without NULLs as the words [`LongTexts::words`] makes of it, in
+/// 64 bits: the whole column in one pass, for [`ColumnValues::number_ints`].
+fn int_words(column: &dyn Array) -> Option<Cow<'_, [u64]>> {
+    use datafusion::arrow::datatypes::*;
+    if column.null_count() > 0 {
+        return None;
+    }
+    macro_rules! widened {
+        ($t:ty, $widen:expr) => {
+            Some(Cow::Owned(
+                column
+                    .as_primitive::<$t>()
+                    .values()
+                    .iter()
+                    .map(|&v| $widen(v))
+                    .collect(),
+            ))
+        };
+    }
+    match column.data_type() {
+        DataType::Int64 => Some(Cow::Borrowed(
+            column
+                .as_primitive::<Int64Type>()
+                .values()
+                .inner()
+                .typed_data::<u64>(),
+        )),
+        DataType::UInt64 => Some(Cow::Borrowed(column.as_primitive::<UInt64Type>().values())),
+        DataType::Int8 => widened!(Int8Type, |v: i8| i64::from(v) as u64),
+        DataType::Int16 => widened!(Int16Type, |v: i16| i64::from(v) as u64),
+        DataType::Int32 => widened!(Int32Type, |v: i32| i64::from(v) as u64),
+        DataType::Date32 => widened!(Date32Type, |v: i32| i64::from(v) as u64),
+        DataType::UInt8 => widened!(UInt8Type, u64::from),
+        DataType::UInt16 => widened!(UInt16Type, u64::from),
+        DataType::UInt32 => widened!(UInt32Type, u64::from),
+        _ => None,
+    }
+}
+
 /// Each row's number for a column of text views.
 ///
 /// Within one array a long text's view (its length, prefix, buffer and offset) names it, and a
@@ -233,25 +276,18 @@ fn number_views(
     // Per small buffer, by offset: the text's length and number.
     let mut by_offset: Vec<Vec<(u32, u32)>> = vec![Vec::new(); buffers.len()];
     let mut by_view: HashMap<u128, u32, Words> = HashMap::default();
-    // The previous row's view and number: rows in runs (a case's events joined to its type)
-    // repeat it.
-    let mut previous = (0, NONE);
+    let nulls = texts.null_count() > 0;
+    out.reserve(texts.len());
     for (row, &view) in texts.views().iter().enumerate() {
-        if texts.is_null(row) {
+        if nulls && texts.is_null(row) {
             out.push(values.number_cached(NULL));
-            continue;
-        }
-        if view == previous.0 && previous.1 != NONE {
-            out.push(previous.1);
             continue;
         }
         let len = view as u32;
         if len <= 12 {
             // Length and bytes; whatever follows the bytes is masked off, so that equal texts
             // give equal words whatever the writer left there.
-            let number = values.number_cached(view & (u128::MAX >> (96 - 8 * len)));
-            previous = (view, number);
-            out.push(number);
+            out.push(values.number_cached(view & (u128::MAX >> (96 - 8 * len))));
             continue;
         }
         let buffer = (view >> 64) as u32 as usize;
@@ -276,7 +312,6 @@ fn number_views(
             }
             false => *by_view.entry(view).or_insert_with(long),
         };
-        previous = (view, number);
         out.push(number);
     }
 }
@@ -477,15 +512,26 @@ impl ColumnValues {
         })
     }
 
-    /// `number` through the cache.
+    /// `number` through the cache. The probe is inlined into the loops over rows; a miss,
+    /// rare once a column's few values are in the cache, is not.
+    #[inline(always)]
     fn number_cached(&mut self, word: u128) -> u32 {
         if self.recent.is_empty() {
-            self.recent = vec![(0, NONE); RECENT_SLOTS];
+            return self.number_missed(0, word);
         }
         let slot = (mix(0, word) >> 54) as usize % RECENT_SLOTS;
         let (seen, number) = self.recent[slot];
         if number != NONE && seen == word {
             return number;
+        }
+        self.number_missed(slot, word)
+    }
+
+    #[inline(never)]
+    fn number_missed(&mut self, slot: usize, word: u128) -> u32 {
+        if self.recent.is_empty() {
+            self.recent = vec![(0, NONE); RECENT_SLOTS];
+            return self.number_cached(word);
         }
         let number = self.number(word);
         self.recent[slot] = (word, number);
@@ -522,6 +568,30 @@ impl ColumnValues {
             };
             out.push(number);
         }
+    }
+
+    /// Each row's number for a column of integers without NULLs ([`int_words`]), through the
+    /// table by value in two tight passes (the column's range, then a lookup per row); false,
+    /// numbering nothing, when the values would widen the table past [`SPAN_TABLE`].
+    fn number_ints(&mut self, words: &[u64], out: &mut Vec<u32>) -> bool {
+        let (low, high) = words
+            .iter()
+            .fold((u64::MAX, 0), |(low, high), &w| (low.min(w), high.max(w)));
+        if words.is_empty() || !self.widen_span(u128::from(low), u128::from(high)) {
+            return false;
+        }
+        let base = self.span_low as u64;
+        out.reserve(words.len());
+        for &word in words {
+            let at = (word - base) as usize;
+            let mut number = self.span[at];
+            if number == NONE {
+                number = self.number(u128::from(word));
+                self.span[at] = number;
+            }
+            out.push(number);
+        }
+        true
     }
 
     /// Makes [`Self::span`] cover `low..=high` if the whole stays under [`SPAN_TABLE`] values.
@@ -598,7 +668,8 @@ impl Groups {
         // The rows' packed numbers for the hash table, or their cells in the dense one.
         let hashed = self.hashed.is_some();
         let mut packed = vec![0u128; if hashed { rows } else { 0 }];
-        let mut index = vec![0usize; if hashed { 0 } else { rows }];
+        // Below DENSE_CELLS, so 32 bits.
+        let mut index = vec![0u32; if hashed { 0 } else { rows }];
         let mut shift = 0;
         for (column, values) in numbers.iter().enumerate() {
             match self.hashed {
@@ -610,7 +681,7 @@ impl Groups {
                 }
                 None => {
                     for (i, &v) in index.iter_mut().zip(values) {
-                        *i |= (v as usize) << shift;
+                        *i |= v << shift;
                     }
                     shift += self.bits[column];
                 }
@@ -629,21 +700,30 @@ impl Groups {
                 }
             }
             None => {
-                for (row, i) in index.into_iter().enumerate() {
-                    let cell = &mut self.cells[i];
-                    if *cell == NONE {
-                        *cell = self.keys.len() as u32;
-                        let key = numbers
-                            .iter()
-                            .enumerate()
-                            .fold(0, |k, (c, v)| k | u128::from(v[row]) << (32 * c));
-                        self.keys.push(key);
+                for (row, &i) in index.iter().enumerate() {
+                    let mut group = self.cells[i as usize];
+                    if group == NONE {
+                        group = self.new_cell(numbers, row, i as usize);
                     }
-                    out.push(*cell as usize);
+                    out.push(group as usize);
                 }
             }
         }
         out
+    }
+
+    /// A new group for `row`, in cell `i` of the dense table: out of the loop over rows, where
+    /// it is rare.
+    #[inline(never)]
+    fn new_cell(&mut self, numbers: &[Vec<u32>], row: usize, i: usize) -> u32 {
+        let group = self.keys.len() as u32;
+        self.cells[i] = group;
+        let key = numbers
+            .iter()
+            .enumerate()
+            .fold(0, |k, (c, v)| k | u128::from(v[row]) << (32 * c));
+        self.keys.push(key);
+        group
     }
 
     /// Widens the dense table to the columns' counts of values, or leaves it for the hash table.
@@ -978,6 +1058,34 @@ mod tests {
         assert_eq!(number(&[1005, 990, 1000, 999]), [4, 3, 0, 6]);
         assert_eq!(values.words, [1000, 1001, NULL, 990, 1005, 71_000, 999]);
         assert_eq!((values.span_low, values.span.len()), (990, 16));
+    }
+
+    /// Integers without NULLs take the two-pass way and get the numbers the word-by-word way
+    /// gives: the same value keeps its number across both, a negative value (a huge word) is
+    /// refused and numbered word by word, and a sliced array gives only its own rows.
+    #[test]
+    fn integers_without_nulls_keep_the_numbers_of_words() {
+        let mut values = ColumnValues::default();
+        let ints = |a: &Int64Array| int_words(a).expect("no NULLs").into_owned();
+        let mut out = Vec::new();
+        assert!(values.number_ints(&ints(&Int64Array::from(vec![2015, 2016, 2015])), &mut out));
+        assert_eq!(out, [0, 1, 0]);
+        out.clear();
+        values.number_words(&[2016, NULL, 2017], &mut out);
+        assert_eq!(out, [1, 2, 3]);
+        out.clear();
+        let sliced = Int64Array::from(vec![1, 2017, 2014, 2016, 5]).slice(1, 3);
+        assert_eq!(ints(&sliced), [2017, 2014, 2016]);
+        assert!(values.number_ints(&ints(&sliced), &mut out));
+        assert_eq!(out, [3, 4, 1]);
+        out.clear();
+        let negative = ints(&Int64Array::from(vec![-1, 2015]));
+        assert!(!values.number_ints(&negative, &mut out));
+        assert!(out.is_empty());
+        assert_eq!(values.words, [2015, 2016, NULL, 2017, 2014]);
+        assert!(int_words(&Int64Array::from(vec![Some(1), None])).is_none());
+        let days = Date32Array::from(vec![-3, 7]);
+        assert_eq!(int_words(&days).unwrap().as_ref(), [-3i64 as u64, 7]);
     }
 
     /// Views built by hand: long texts at one offset with different lengths (a writer may share
