@@ -1,5 +1,5 @@
 //! Partial aggregation by keys as machine words (fjq_engine::small_keys): groupings by
-//! categorical text and years, by booleans and dates, by a join's text columns, and by long
+//! categorical text and years (some NULL), by booleans and dates, by a join's text columns, and by long
 //! person identifiers, where grouping hardly reduces the rows and (with a low probe threshold)
 //! the rows pass through as their own partial states. Over the split dataset in 100-row batches,
 //! with the files' key ranges declared and undeclared, each plan is checked to use the operator
@@ -20,6 +20,11 @@ const GROUPINGS: &[(&str, &str)] = &[
         "events by case type, code and year (join)",
         "SELECT c.case_type, e.event_code, CAST(extract(year FROM e.event_date) AS BIGINT), count(*), min(e.event_date)
          FROM events e JOIN cases c USING (case_id) GROUP BY 1, 2, 3",
+    ),
+    (
+        // Batches with and without a NULL year: the two ways of numbering integers meet.
+        "disposals by year (NULL while open), case type and area",
+        "SELECT CAST(extract(year FROM first_disposal_date) AS BIGINT), case_type, dfj_area, count(*) FROM cases GROUP BY 1, 2, 3",
     ),
     (
         "events by error flag and day",
