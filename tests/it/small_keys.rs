@@ -1,7 +1,7 @@
 //! Partial aggregation by keys as machine words (fjq_engine::small_keys): groupings by
-//! categorical text and years (some NULL), by booleans and dates, by a join's text columns, and by long
-//! person identifiers, where grouping hardly reduces the rows and (with a low probe threshold)
-//! the rows pass through as their own partial states. Over the split dataset in 100-row batches,
+//! categorical text and years (some NULL), by booleans and dates, by a join's text columns, and by
+//! link identifiers (integers of many values, some NULL), where grouping hardly reduces the rows
+//! and (with a low probe threshold) the rows pass through as their own partial states. Over the split dataset in 100-row batches,
 //! with the files' key ranges declared and undeclared, each plan is checked to use the operator
 //! and each answer, with the rule on and off, against DuckDB's over the same files.
 
@@ -31,9 +31,9 @@ const GROUPINGS: &[(&str, &str)] = &[
         "SELECT CAST(error AS INTEGER), event_date, count(*), max(hearing_type) FROM events GROUP BY error, event_date",
     ),
     (
-        "roles per person (long keys)",
-        "SELECT person_id, count(*), min(role), sum(CASE WHEN role = 'child' THEN 1 ELSE 0 END)
-         FROM people GROUP BY person_id",
+        "records per link and match status (many keys)",
+        "SELECT link_id, match_status, count(*), min(dataset), sum(CASE WHEN dataset = 'cafcass' THEN 1 ELSE 0 END)
+         FROM linkage GROUP BY link_id, match_status",
     ),
 ];
 
