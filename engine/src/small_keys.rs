@@ -1,4 +1,5 @@
-//! Partial aggregation over keys that fit in machine words: integers, dates, booleans and text.
+//! Partial aggregation over keys that fit in machine words: integers, dates, booleans and
+//! code texts.
 //!
 //! The research tables group by a few categorical columns (`dfj_area`, `case_type`, `region`,
 //! event codes) and by years and dates. DataFusion finds each row's group by hashing its key
@@ -6,10 +7,11 @@
 //! becomes a 128-bit word (a number as itself, a text of up to 12 bytes as its string view, a
 //! longer text as its number in a table of the texts seen), and each key column numbers its
 //! words in the order first seen (`ColumnValues`): a column of years or days through a table
-//! indexed by the value, a long text through a table indexed by its offset in a dictionary's
-//! buffer, other words through a small direct-mapped cache. A row's group is then one cell of a
-//! table indexed by its columns' numbers side by side (`Groups`), or, once the numbers are too
-//! many for such a table, one lookup of them packed in a word.
+//! indexed by the value (a column without NULLs in two tight passes over its values), a long
+//! text through a table indexed by its offset in a dictionary's buffer, other words through a
+//! small direct-mapped cache probed inline. A row's group is then one cell of a table indexed
+//! by its columns' numbers side by side (`Groups`), or, once the numbers are too many for such
+//! a table, one lookup of them packed in a word.
 //!
 //! Only the partial phase of an aggregation is replaced ([`SmallKeysRule`]): it may emit its
 //! groups at any time, so when the table grows past [`FLUSH_GROUPS`] groups or the memory pool
@@ -19,9 +21,10 @@
 //! after `skip_partial_aggregation_probe_rows_threshold` if that is fewer), it passes each later
 //! row on as its own partial state, as DataFusion does.
 //!
-//! Off by default (`SET fjq.small_key_aggregation = true`): at scale 1.0 it was measured no
-//! faster than DataFusion's grouping yet, whole queries (docs/DECISIONS.md). The files'
-//! dictionary codes, were they read as such, would give the column numbers for nothing.
+//! Text keys must be string views, as fjq registers its code columns: plain strings are its
+//! identifiers and computed texts, many long values that DataFusion groups faster
+//! ([`word_type`]). On by default; `SET fjq.small_key_aggregation = false` leaves every partial
+//! aggregate DataFusion's (docs/DECISIONS.md has the measurements).
 
 use crate::sorted_aggregate::{
     Aggregation, GroupFinder, Grouping, OwnAggregateExec, OwnAggregateRule, plain_grouping,
@@ -463,16 +466,21 @@ struct ColumnValues {
     /// Each number's word.
     words: Vec<u128>,
     /// A direct-mapped cache of `numbers` for words that stand for themselves (numbers and short
-    /// texts): a repeated value costs one compare, not a hash table's probe.
+    /// texts): a repeated value costs one compare, not a hash table's probe. Sized to the
+    /// column's values (four slots a value, up to [`RECENT_SLOTS`]), so that the few values of
+    /// a code column stay in the nearest cache of the processor beside the other keys' tables.
     recent: Vec<(u128, u32)>,
+    /// `recent` has `1 << recent_bits` slots.
+    recent_bits: u32,
     /// Numbers by value for the values from `span_low` on, while the column's values span less
     /// than [`SPAN_TABLE`] (years, days, small codes): a row costs an index, not a hash.
     span: Vec<u32>,
     span_low: u128,
 }
 
-/// Slots of [`ColumnValues::recent`].
+/// Slots of [`ColumnValues::recent`], at most and at first.
 const RECENT_SLOTS: usize = 1024;
+const FIRST_RECENT_SLOTS: usize = 16;
 /// A value span at most this wide is numbered through a table indexed by the value.
 const SPAN_TABLE: u128 = 1 << 16;
 /// A text buffer at most this long has its long texts numbered through a table indexed by
@@ -497,7 +505,7 @@ impl ColumnValues {
         if self.recent.is_empty() {
             return self.number_missed(0, word);
         }
-        let slot = (mix(0, word) >> 54) as usize % RECENT_SLOTS;
+        let slot = (mix(0, word) >> (64 - self.recent_bits)) as usize;
         let (seen, number) = self.recent[slot];
         if number != NONE && seen == word {
             return number;
@@ -508,10 +516,17 @@ impl ColumnValues {
     #[inline(never)]
     fn number_missed(&mut self, slot: usize, word: u128) -> u32 {
         if self.recent.is_empty() {
-            self.recent = vec![(0, NONE); RECENT_SLOTS];
+            self.recent = vec![(0, NONE); FIRST_RECENT_SLOTS];
+            self.recent_bits = FIRST_RECENT_SLOTS.trailing_zeros();
             return self.number_cached(word);
         }
         let number = self.number(word);
+        if self.words.len() * 4 > self.recent.len() && self.recent.len() < RECENT_SLOTS {
+            // Twice the slots, filled again as the values come.
+            self.recent = vec![(0, NONE); 2 * self.recent.len()];
+            self.recent_bits += 1;
+            return number;
+        }
         self.recent[slot] = (word, number);
         number
     }
@@ -1027,6 +1042,48 @@ mod tests {
         assert_eq!(number(&[1005, 990, 1000, 999]), [4, 3, 0, 6]);
         assert_eq!(values.words, [1000, 1001, NULL, 990, 1005, 71_000, 999]);
         assert_eq!((values.span_low, values.span.len()), (990, 16));
+    }
+
+    /// Words too far apart for the table by value go through the cache, which grows with the
+    /// column's values up to its limit: every value keeps the number it was first given.
+    #[test]
+    fn the_cache_grows_with_the_values_and_keeps_their_numbers() {
+        let mut values = ColumnValues::default();
+        let word = |i: u128| (i << 70) | 7;
+        let mut out = Vec::new();
+        values.number_words(&[word(0), word(1)], &mut out);
+        assert_eq!(out, [0, 1]);
+        assert_eq!(values.recent.len(), 16);
+        for round in 0..3 {
+            out.clear();
+            let words: Vec<u128> = (0..2000).map(|i| word((i * 7 + round) % 2000)).collect();
+            values.number_words(&words, &mut out);
+            let expected: Vec<u32> = (0..2000).map(|i| ((i * 7 + round) % 2000) as u32).collect();
+            if round == 0 {
+                // First seen in this order, after 0 and 1.
+                let mut first = vec![0, 1];
+                first.extend((0..2000u32).map(|i| (i * 7) % 2000).filter(|&v| v > 1));
+                assert_eq!(
+                    values.words,
+                    first
+                        .iter()
+                        .map(|&v| word(u128::from(v)))
+                        .collect::<Vec<_>>()
+                );
+            }
+            let by_word: Vec<u32> = expected
+                .iter()
+                .map(|&v| {
+                    values
+                        .words
+                        .iter()
+                        .position(|&w| w == word(u128::from(v)))
+                        .unwrap() as u32
+                })
+                .collect();
+            assert_eq!(out, by_word, "round {round}");
+        }
+        assert_eq!(values.recent.len(), RECENT_SLOTS);
     }
 
     /// Integers without NULLs take the two-pass way and get the numbers the word-by-word way

@@ -39,8 +39,8 @@ pub struct FjqOptions {
     /// Whether a DISTINCT sorted next on all its columns sorts its input instead
     /// (fjq_engine::sorted_distinct).
     pub sorted_distinct: bool,
-    /// Whether partial aggregates over integer, date, boolean and code-text (string view) keys find groups by
-    /// numbering their values (fjq_engine::small_keys).
+    /// Whether partial aggregates over integer, date, boolean and code-text (string view) keys
+    /// find groups by numbering their values (fjq_engine::small_keys).
     pub small_key_aggregation: bool,
     /// Whether aggregates grouped by booleans (or casts of them) number their groups by
     /// arithmetic (fjq_engine::small_domains).
