@@ -233,10 +233,16 @@ impl SmallKeys {
 /// An integer or date column without NULLs as the words [`LongTexts::words`] makes of it, in
 /// 64 bits: the whole column in one pass, for [`ColumnValues::number_ints`].
 fn int_words(column: &dyn Array) -> Option<Cow<'_, [u64]>> {
-    use datafusion::arrow::datatypes::*;
-    if column.null_count() > 0 {
-        return None;
+    match column.null_count() {
+        0 => int_values(column),
+        _ => None,
     }
+}
+
+/// An integer or date column's values widened to 64 bits (signed ones by sign), whatever its
+/// NULLs: the one list of the integer key types and how each becomes a word.
+fn int_values(column: &dyn Array) -> Option<Cow<'_, [u64]>> {
+    use datafusion::arrow::datatypes::*;
     macro_rules! widened {
         ($t:ty, $widen:expr) => {
             Some(Cow::Owned(
@@ -338,28 +344,19 @@ impl LongTexts {
     fn words(&mut self, column: &dyn Array) -> Result<Vec<u128>> {
         let n = column.len();
         let mut out = Vec::with_capacity(n);
-        macro_rules! numbers {
-            ($t:ty, $widen:expr) => {{
-                let values = column.as_primitive::<$t>();
-                for row in 0..n {
-                    out.push(match values.is_null(row) {
+        if let Some(values) = int_values(column) {
+            out.extend(
+                values
+                    .iter()
+                    .enumerate()
+                    .map(|(row, &v)| match column.is_null(row) {
                         true => NULL,
-                        false => $widen(values.value(row)),
-                    });
-                }
-            }};
+                        false => u128::from(v),
+                    }),
+            );
+            return Ok(out);
         }
-        use datafusion::arrow::datatypes::*;
         match column.data_type() {
-            DataType::Int8 => numbers!(Int8Type, |v: i8| i64::from(v) as u64 as u128),
-            DataType::Int16 => numbers!(Int16Type, |v: i16| i64::from(v) as u64 as u128),
-            DataType::Int32 => numbers!(Int32Type, |v: i32| i64::from(v) as u64 as u128),
-            DataType::Int64 => numbers!(Int64Type, |v: i64| v as u64 as u128),
-            DataType::UInt8 => numbers!(UInt8Type, u128::from),
-            DataType::UInt16 => numbers!(UInt16Type, u128::from),
-            DataType::UInt32 => numbers!(UInt32Type, u128::from),
-            DataType::UInt64 => numbers!(UInt64Type, u128::from),
-            DataType::Date32 => numbers!(Date32Type, |v: i32| i64::from(v) as u64 as u128),
             DataType::Boolean => {
                 let values = column.as_boolean();
                 for row in 0..n {
