@@ -9,7 +9,7 @@
 //! words in the order first seen (`ColumnValues`): a column of years or days through a table
 //! indexed by the value (a column without NULLs in two tight passes over its values), a long
 //! text through a table indexed by its offset in a dictionary's buffer, other words through a
-//! small direct-mapped cache probed inline. A row's group is then one cell of a table indexed
+//! small open-addressed table probed inline. A row's group is then one cell of a table indexed
 //! by its columns' numbers side by side (`Groups`), or, once the numbers are too many for such
 //! a table, one lookup of them packed in a word.
 //!
@@ -462,13 +462,18 @@ struct ColumnValues {
     numbers: HashMap<u128, u32, Words>,
     /// Each number's word.
     words: Vec<u128>,
-    /// A direct-mapped cache of `numbers` for words that stand for themselves (numbers and short
-    /// texts): a repeated value costs one compare, not a hash table's probe. Sized to the
-    /// column's values (four slots a value, up to [`RECENT_SLOTS`]), so that the few values of
-    /// a code column stay in the nearest cache of the processor beside the other keys' tables.
+    /// A small open-addressed table of `numbers` for words that stand for themselves (numbers
+    /// and short texts): a repeated value costs one compare, not a hash table's probe. Sized to
+    /// the column's values (four slots a value, up to [`RECENT_SLOTS`]), so that the few values
+    /// of a code column stay in the nearest cache of the processor beside the other keys'
+    /// tables. While it has room it holds every value, found by probing the next slots (two
+    /// values sharing a slot took turns evicting each other, a hash table's probe each time);
+    /// past its room it is a cache, each word in its own slot or missed.
     recent: Vec<(u128, u32)>,
     /// `recent` has `1 << recent_bits` slots.
     recent_bits: u32,
+    /// `recent` is full: a cache, not the table of every value.
+    evicting: bool,
     /// Numbers by value for the values from `span_low` on, while the column's values span less
     /// than [`SPAN_TABLE`] (years, days, small codes): a row costs an index, not a hash.
     span: Vec<u32>,
@@ -495,21 +500,35 @@ impl ColumnValues {
         })
     }
 
-    /// `number` through the cache. The probe is inlined into the loops over rows; a miss,
-    /// rare once a column's few values are in the cache, is not.
+    /// `number` through [`Self::recent`]. The probe is inlined into the loops over rows; a
+    /// miss, rare once a column's values are in the table, is not.
     #[inline(always)]
     fn number_cached(&mut self, word: u128) -> u32 {
         if self.recent.is_empty() {
             return self.number_missed(0, word);
         }
-        let slot = (mix(0, word) >> (64 - self.recent_bits)) as usize;
-        let (seen, number) = self.recent[slot];
-        if number != NONE && seen == word {
-            return number;
+        let mask = self.recent.len() - 1;
+        let mut slot = self.home(word);
+        loop {
+            let (seen, number) = self.recent[slot];
+            if seen == word && number != NONE {
+                return number;
+            }
+            if number == NONE || self.evicting {
+                return self.number_missed(slot, word);
+            }
+            // A quarter full at most, so an empty slot comes soon.
+            slot = (slot + 1) & mask;
         }
-        self.number_missed(slot, word)
     }
 
+    /// The slot of [`Self::recent`] where `word`'s probe starts.
+    fn home(&self, word: u128) -> usize {
+        (mix(0, word) >> (64 - self.recent_bits)) as usize
+    }
+
+    /// `word`'s number, put in `slot` of [`Self::recent`] (an empty one, or while evicting
+    /// its home), which grows instead while it may.
     #[inline(never)]
     fn number_missed(&mut self, slot: usize, word: u128) -> u32 {
         if self.recent.is_empty() {
@@ -518,20 +537,39 @@ impl ColumnValues {
             return self.number_cached(word);
         }
         let number = self.number(word);
-        if self.words.len() * 4 > self.recent.len() && self.recent.len() < RECENT_SLOTS {
-            // Twice the slots, filled again as the values come.
-            self.recent = vec![(0, NONE); 2 * self.recent.len()];
-            self.recent_bits += 1;
+        if !self.evicting && self.words.len() * 4 > self.recent.len() {
+            if self.recent.len() < RECENT_SLOTS {
+                self.grow_recent();
+                return number;
+            }
+            // Full: from now on a cache, each word in its home slot.
+            self.evicting = true;
+            let home = self.home(word);
+            self.recent[home] = (word, number);
             return number;
         }
         self.recent[slot] = (word, number);
         number
     }
 
+    /// Twice the slots of [`Self::recent`], holding every value numbered so far.
+    fn grow_recent(&mut self) {
+        self.recent = vec![(0, NONE); 2 * self.recent.len()];
+        self.recent_bits += 1;
+        let mask = self.recent.len() - 1;
+        for (number, &word) in self.words.iter().enumerate() {
+            let mut slot = self.home(word);
+            while self.recent[slot].1 != NONE {
+                slot = (slot + 1) & mask;
+            }
+            self.recent[slot] = (word, number as u32);
+        }
+    }
+
     /// Each row's number for a column of words. While the column's values seen so far span
     /// less than [`SPAN_TABLE`], through the table of numbers by value ([`Self::span`]), widened
     /// as the values come; other columns, and batches that would widen it past that, go through
-    /// the cache.
+    /// [`Self::recent`].
     fn number_words(&mut self, words: &[u128], out: &mut Vec<u32>) {
         let (low, high) = words
             .iter()
@@ -615,6 +653,7 @@ impl ColumnValues {
         self.numbers.clear();
         self.words.clear();
         self.recent.fill((0, NONE));
+        self.evicting = false;
         self.span.clear();
     }
 }
@@ -1081,6 +1120,53 @@ mod tests {
             assert_eq!(out, by_word, "round {round}");
         }
         assert_eq!(values.recent.len(), RECENT_SLOTS);
+    }
+
+    /// Up to a quarter of its largest size in values, the table holds every value a column has
+    /// shown, each in the slot its probe finds, however many share a home slot; one value more
+    /// and it becomes a cache.
+    #[test]
+    fn the_table_holds_every_value_while_it_has_room() {
+        let mut values = ColumnValues::default();
+        // Short texts' words, as their views give them: the length, then the bytes.
+        let word = |i: u128| {
+            let text = format!("code{i}");
+            let bytes = text.bytes().enumerate();
+            bytes.fold(text.len() as u128, |w, (at, b)| {
+                w | u128::from(b) << (32 + 8 * at)
+            })
+        };
+        let room = RECENT_SLOTS / 4;
+        let words: Vec<u128> = (0..room as u128).map(word).collect();
+        let mut out = Vec::new();
+        values.number_words(&words, &mut out);
+        assert_eq!(out, (0..room as u32).collect::<Vec<_>>());
+        assert!(!values.evicting);
+        let held: HashMap<u128, u32> = values
+            .recent
+            .iter()
+            .filter(|&&(_, number)| number != NONE)
+            .copied()
+            .collect();
+        assert_eq!(held.len(), room);
+        for (number, w) in words.iter().enumerate() {
+            assert_eq!(held.get(w), Some(&(number as u32)));
+        }
+        // Some values shared a home slot, so the probe went on past it.
+        let away = words
+            .iter()
+            .filter(|&&w| values.recent[values.home(w)].0 != w)
+            .count();
+        assert!(away > 0);
+        out.clear();
+        values.number_words(&[word(room as u128), word(3), word(room as u128)], &mut out);
+        assert_eq!(out, [room as u32, 3, room as u32]);
+        assert!(values.evicting);
+        values.clear();
+        assert!(!values.evicting);
+        out.clear();
+        values.number_words(&[word(9), word(8), word(9)], &mut out);
+        assert_eq!(out, [0, 1, 0]);
     }
 
     /// Integers without NULLs take the two-pass way and get the numbers the word-by-word way
