@@ -1122,20 +1122,22 @@ mod tests {
         assert_eq!(values.recent.len(), RECENT_SLOTS);
     }
 
+    /// A short text's view as a string view array holds it: the length, then the bytes.
+    fn short_view(text: &str) -> u128 {
+        let mut view = text.len() as u128;
+        for (i, b) in text.bytes().enumerate() {
+            view |= u128::from(b) << (32 + 8 * i);
+        }
+        view
+    }
+
     /// Up to a quarter of its largest size in values, the table holds every value a column has
     /// shown, each in the slot its probe finds, however many share a home slot; one value more
     /// and it becomes a cache.
     #[test]
     fn the_table_holds_every_value_while_it_has_room() {
         let mut values = ColumnValues::default();
-        // Short texts' words, as their views give them: the length, then the bytes.
-        let word = |i: u128| {
-            let text = format!("code{i}");
-            let bytes = text.bytes().enumerate();
-            bytes.fold(text.len() as u128, |w, (at, b)| {
-                w | u128::from(b) << (32 + 8 * at)
-            })
-        };
+        let word = |i: u128| short_view(&format!("code{i}"));
         let room = RECENT_SLOTS / 4;
         let words: Vec<u128> = (0..room as u128).map(word).collect();
         let mut out = Vec::new();
@@ -1213,18 +1215,11 @@ mod tests {
         let small = b"abcdefghijklmnopqrstuvwxyz".to_vec();
         let mut large = vec![b'x'; 20_000];
         large[10_000..10_016].copy_from_slice(b"abcdefghijklmnop");
-        let short = |t: &str| {
-            let mut v = t.len() as u128;
-            for (i, b) in t.bytes().enumerate() {
-                v |= u128::from(b) << (32 + 8 * i);
-            }
-            v
-        };
         let views = vec![
             view(16, &small, 0, 0),
             view(20, &small, 0, 0),
             view(16, &small, 0, 0),
-            short("short"),
+            short_view("short"),
             0,
             view(16, &large[10_000..], 1, 10_000),
             view(14, &large, 1, 0),
