@@ -47,13 +47,13 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, Partitioning, PhysicalExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::expressions::Column;
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::spill::get_record_batch_memory_size;
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
-use datafusion::physical_plan::expressions::Column;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
@@ -383,28 +383,25 @@ async fn sort_partition(
         return hand_on(gathered, input, memory);
     }
     let timer = baseline.elapsed_compute().timer();
-    let SortedKeys {
-        order,
-        keys: row_keys,
-        stride,
-    } = layout.sorted_rows(&gathered);
+    let (entries, row_keys, stride) = layout.keyed_rows(&gathered);
     timer.done();
     // Output columns that are sort keys are read back from the keys, the rest gathered from
-    // the batches; the batches keep only the latter from here on.
+    // the batches: the batches keep only the latter from here on, and before the sort, whose
+    // second copy of the entries would otherwise come on top of them.
     let decoders = layout.decoders(&keys, &schema);
-    let row_keys = if decoders.is_empty() {
-        Vec::new()
-    } else {
-        row_keys
-    };
     let gathered_columns: Vec<usize> = (0..schema.fields().len())
         .filter(|c| !decoders.iter().any(|d| d.column == *c))
         .collect();
+    let Gathered {
+        batches,
+        starts,
+        rows: row_count,
+        ..
+    } = gathered;
     let rows = match gathered_columns.is_empty() {
         true => None,
         false => {
-            let batches = gathered
-                .batches
+            let batches = batches
                 .iter()
                 .map(|batch| batch.project(&gathered_columns))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -412,7 +409,24 @@ async fn sort_partition(
             Some((batches, projected))
         }
     };
-    let kept: usize = rows.iter().flat_map(|(batches, _)| batches).map(get_record_batch_memory_size).sum();
+    drop(batches);
+    let kept: usize = rows
+        .iter()
+        .flat_map(|(batches, _)| batches)
+        .map(get_record_batch_memory_size)
+        .sum();
+    // The entries, their copy in the radix sort's buffer and the keys, beside what is kept.
+    memory
+        .rows
+        .resize(kept + row_keys.len() + 2 * entries.len() * std::mem::size_of::<Entry>());
+    let timer = baseline.elapsed_compute().timer();
+    let order = sort_entries(entries, &row_keys, stride);
+    timer.done();
+    let row_keys = if decoders.is_empty() {
+        Vec::new()
+    } else {
+        row_keys
+    };
     // The entries are gone; the rows not read from keys, the keys if any are, and the order
     // stay until the last batch is out.
     memory
@@ -424,7 +438,7 @@ async fn sort_partition(
         schema: Arc::clone(&schema),
         rows: rows.map(|(batches, projected)| RowGather::new(projected, &batches)),
         gathered_columns,
-        places: RowPlaces::new(gathered.starts, gathered.rows),
+        places: RowPlaces::new(starts, row_count),
         decoders,
         keys: row_keys,
         stride,
@@ -615,8 +629,9 @@ impl KeyLayout {
         decoders
     }
 
-    /// Every row's key, and the rows' numbers (across the batches) in key order.
-    fn sorted_rows(&self, gathered: &Gathered) -> SortedKeys {
+    /// Every row's entry (its number across the batches, and its key's first bytes), and
+    /// every row's key whole, `stride` bytes a row (the third value).
+    fn keyed_rows(&self, gathered: &Gathered) -> (Vec<Entry>, Vec<u8>, usize) {
         let stride = self.width.max(ENTRY_KEY_BYTES);
         let mut entries = Vec::with_capacity(gathered.rows);
         let mut keys = vec![0u8; gathered.rows * stride];
@@ -631,21 +646,8 @@ impl KeyLayout {
                 entries.push(Entry::new(&key[..ENTRY_KEY_BYTES], (start + i) as u32));
             }
         }
-        let order = sort_entries(entries, &keys, stride);
-        SortedKeys {
-            order,
-            keys,
-            stride,
-        }
+        (entries, keys, stride)
     }
-}
-
-/// A partition's rows in key order, and each row's key (`stride` bytes a row, by row number):
-/// the output takes the key columns' values from the keys rather than from the batches.
-struct SortedKeys {
-    order: Vec<u32>,
-    keys: Vec<u8>,
-    stride: usize,
 }
 
 /// The rows of `entries` in the order of their keys: the bytes at hand, then the rest of each
@@ -1054,7 +1056,10 @@ enum Decoded {
     Words(Vec<u64>),
     Flags(BooleanBufferBuilder),
     /// Texts: their bytes, and where each ends.
-    Texts { bytes: Vec<u8>, ends: Vec<usize> },
+    Texts {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
 }
 
 impl KeyDecoder {
@@ -1160,7 +1165,10 @@ fn decode_keys(
     let mut columns: Vec<(Decoded, Option<BooleanBufferBuilder>)> = decoders
         .iter()
         .map(|d| {
-            let valid = d.layout.null_byte.then(|| BooleanBufferBuilder::new(order.len()));
+            let valid = d
+                .layout
+                .null_byte
+                .then(|| BooleanBufferBuilder::new(order.len()));
             (d.start(order.len()), valid)
         })
         .collect();
@@ -1838,21 +1846,57 @@ mod tests {
             let columns: Vec<ArrayRef> = vec![
                 Arc::new((id..id + rows as i64).collect::<Int64Array>()),
                 Arc::new(a.iter().map(|n| n.map(|n| n as i8)).collect::<Int8Array>()),
-                Arc::new(b.iter().map(|n| n.map(|n| n as i16)).collect::<Int16Array>()),
-                Arc::new(c.iter().map(|n| n.map(|n| n as i32)).collect::<Int32Array>()),
-                Arc::new(a.iter().map(|n| n.map(|n| n as u8 % 3)).collect::<UInt8Array>()),
-                Arc::new(b.iter().map(|n| n.map(|n| n as u16)).collect::<UInt16Array>()),
-                Arc::new(c.iter().map(|n| n.map(|n| n as u32 % 5)).collect::<UInt32Array>()),
-                Arc::new(d.iter().map(|n| n.map(|n| n as u64)).collect::<UInt64Array>()),
-                Arc::new(d.iter().map(|n| n.map(|n| (n % 40_000) as i32)).collect::<Date32Array>()),
-                Arc::new(e.iter().map(|n| n.map(|n| n * 1000)).collect::<Date64Array>()),
+                Arc::new(
+                    b.iter()
+                        .map(|n| n.map(|n| n as i16))
+                        .collect::<Int16Array>(),
+                ),
+                Arc::new(
+                    c.iter()
+                        .map(|n| n.map(|n| n as i32))
+                        .collect::<Int32Array>(),
+                ),
+                Arc::new(
+                    a.iter()
+                        .map(|n| n.map(|n| n as u8 % 3))
+                        .collect::<UInt8Array>(),
+                ),
+                Arc::new(
+                    b.iter()
+                        .map(|n| n.map(|n| n as u16))
+                        .collect::<UInt16Array>(),
+                ),
+                Arc::new(
+                    c.iter()
+                        .map(|n| n.map(|n| n as u32 % 5))
+                        .collect::<UInt32Array>(),
+                ),
+                Arc::new(
+                    d.iter()
+                        .map(|n| n.map(|n| n as u64))
+                        .collect::<UInt64Array>(),
+                ),
+                Arc::new(
+                    d.iter()
+                        .map(|n| n.map(|n| (n % 40_000) as i32))
+                        .collect::<Date32Array>(),
+                ),
+                Arc::new(
+                    e.iter()
+                        .map(|n| n.map(|n| n * 1000))
+                        .collect::<Date64Array>(),
+                ),
                 Arc::new(
                     e.iter()
                         .copied()
                         .collect::<TimestampMicrosecondArray>()
                         .with_timezone("UTC"),
                 ),
-                Arc::new(b.iter().map(|n| n.map(|n| n % 2 == 0)).collect::<BooleanArray>()),
+                Arc::new(
+                    b.iter()
+                        .map(|n| n.map(|n| n % 2 == 0))
+                        .collect::<BooleanArray>(),
+                ),
                 Arc::new(c.iter().map(text).collect::<StringArray>()),
                 Arc::new(d.iter().map(text).collect::<LargeStringArray>()),
                 Arc::new(
@@ -1893,7 +1937,9 @@ mod tests {
                 let frame = context.sql(sql).await.unwrap();
                 let plan = frame.create_physical_plan().await.unwrap();
                 let text = displayable(plan.as_ref()).indent(false).to_string();
-                let rows = collect(Arc::clone(&plan), context.task_ctx()).await.unwrap();
+                let rows = collect(Arc::clone(&plan), context.task_ctx())
+                    .await
+                    .unwrap();
                 let metrics = DisplayableExecutionPlan::with_metrics(plan.as_ref())
                     .indent(true)
                     .to_string();
