@@ -394,10 +394,12 @@ async fn sort_partition(
         .collect();
     let Gathered {
         batches,
+        keys: key_columns,
         starts,
         rows: row_count,
-        ..
     } = gathered;
+    // The key columns share their arrays with the batches: both go, or neither is freed.
+    drop(key_columns);
     let rows = match gathered_columns.is_empty() {
         true => None,
         false => {
