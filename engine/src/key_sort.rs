@@ -1733,19 +1733,24 @@ mod tests {
         assert_eq!(got, expected);
     }
 
+    /// Pseudo-random draws below a bound (xorshift from `seed`): the same rows every run.
+    fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |below| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        }
+    }
+
     /// The radix sort and its ordering of ties against the standard library's sort of the
     /// same byte keys: keys of 3 to 30 bytes from small alphabets, so that runs of equal first
     /// bytes are long (radix-sorted again) and short (compared), some bytes are the same in
     /// every key, and some keys are equal whole.
     #[test]
     fn entries_sort_as_their_bytes_do() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = draws(0x2545_f491_4f6c_dd1d);
         // (key bytes, keys, letters in the alphabet, the first byte that varies freely).
         let cases = [
             (3, 5000, 7, 1),
@@ -1801,13 +1806,7 @@ mod tests {
             UInt16Array, UInt32Array, UInt64Array,
         };
         use datafusion::arrow::compute::concat_batches;
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = draws(0x9e37_79b9_7f4a_7c15);
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, false),
             Field::new("i8", DataType::Int8, true),
