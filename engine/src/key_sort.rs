@@ -611,21 +611,11 @@ impl KeyLayout {
                 continue;
             };
             let data_type = field.data_type().clone();
-            let flip = match data_type {
-                DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::Date32
-                | DataType::Date64
-                | DataType::Timestamp(_, _) => 1u64 << (8 * fixed_width(&data_type) - 1),
-                _ => 0,
-            };
             decoders.push(KeyDecoder {
                 column: index,
                 layout: layout.clone(),
+                flip: sign_flip(&data_type),
                 data_type,
-                flip,
             });
         }
         decoders
@@ -805,6 +795,21 @@ fn fixed_width(data_type: &DataType) -> usize {
     }
 }
 
+/// The bit a key flips in a value of this type, written and read back alike: a signed value's
+/// sign bit, flipped, puts negative values first; nothing for other types.
+fn sign_flip(data_type: &DataType) -> u64 {
+    match data_type {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Timestamp(_, _) => 1u64 << (8 * fixed_width(data_type) - 1),
+        _ => 0,
+    }
+}
+
 /// The longest text in a text column, in bytes.
 fn longest_text(column: &ArrayRef) -> usize {
     match column.data_type() {
@@ -847,29 +852,28 @@ impl ColumnLayout {
                 }
             }};
         }
-        // A signed value's sign bit, flipped, puts negative values first.
-        let sign = |bits: u32| 1u64 << (bits - 1);
+        let flip = sign_flip(values.data_type());
         match values.data_type() {
-            DataType::Int8 => integers!(Int8Type, sign(8)),
-            DataType::Int16 => integers!(Int16Type, sign(16)),
-            DataType::Int32 => integers!(Int32Type, sign(32)),
-            DataType::Date32 => integers!(Date32Type, sign(32)),
-            DataType::Int64 => integers!(Int64Type, sign(64)),
-            DataType::Date64 => integers!(Date64Type, sign(64)),
-            DataType::Timestamp(TimeUnit::Second, _) => integers!(TimestampSecondType, sign(64)),
+            DataType::Int8 => integers!(Int8Type, flip),
+            DataType::Int16 => integers!(Int16Type, flip),
+            DataType::Int32 => integers!(Int32Type, flip),
+            DataType::Date32 => integers!(Date32Type, flip),
+            DataType::Int64 => integers!(Int64Type, flip),
+            DataType::Date64 => integers!(Date64Type, flip),
+            DataType::Timestamp(TimeUnit::Second, _) => integers!(TimestampSecondType, flip),
             DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                integers!(TimestampMillisecondType, sign(64))
+                integers!(TimestampMillisecondType, flip)
             }
             DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                integers!(TimestampMicrosecondType, sign(64))
+                integers!(TimestampMicrosecondType, flip)
             }
             DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                integers!(TimestampNanosecondType, sign(64))
+                integers!(TimestampNanosecondType, flip)
             }
-            DataType::UInt8 => integers!(UInt8Type, 0),
-            DataType::UInt16 => integers!(UInt16Type, 0),
-            DataType::UInt32 => integers!(UInt32Type, 0),
-            DataType::UInt64 => integers!(UInt64Type, 0),
+            DataType::UInt8 => integers!(UInt8Type, flip),
+            DataType::UInt16 => integers!(UInt16Type, flip),
+            DataType::UInt32 => integers!(UInt32Type, flip),
+            DataType::UInt64 => integers!(UInt64Type, flip),
             DataType::Boolean => {
                 let values = values.as_boolean();
                 for (i, key) in rows.enumerate() {
