@@ -1137,23 +1137,22 @@ impl KeyDecoder {
                 make_array(data)
             }
             Decoded::Flags(mut flags) => Arc::new(BooleanArray::new(flags.finish(), nulls)),
-            Decoded::Texts { bytes, ends } => match self.data_type {
-                DataType::LargeUtf8 => Arc::new(LargeStringArray::try_new(
-                    text_offsets(&ends)?,
-                    Buffer::from_vec(bytes),
-                    nulls,
-                )?),
-                DataType::Utf8 => Arc::new(StringArray::try_new(
-                    text_offsets(&ends)?,
-                    Buffer::from_vec(bytes),
-                    nulls,
-                )?),
-                _ => Arc::new(StringViewArray::from(&StringArray::try_new(
-                    text_offsets(&ends)?,
-                    Buffer::from_vec(bytes),
-                    nulls,
-                )?)),
-            },
+            Decoded::Texts { bytes, ends } => {
+                let bytes = Buffer::from_vec(bytes);
+                if self.data_type == DataType::LargeUtf8 {
+                    return Ok(Arc::new(LargeStringArray::try_new(
+                        text_offsets(&ends)?,
+                        bytes,
+                        nulls,
+                    )?));
+                }
+                // Utf8, or string views made from it without copying the bytes.
+                let texts = StringArray::try_new(text_offsets(&ends)?, bytes, nulls)?;
+                match self.data_type {
+                    DataType::Utf8 => Arc::new(texts),
+                    _ => Arc::new(StringViewArray::from(&texts)),
+                }
+            }
         })
     }
 }
