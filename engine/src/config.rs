@@ -149,6 +149,8 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
     rules.push(Arc::new(crate::small_domains::SmallDomainsRule::default()));
     rules.push(Arc::new(crate::small_keys::SmallKeysRule::default()));
     rules.push(Arc::new(crate::key_sort::KeySortRule));
+    // Last: the rules above look for DataFusion's `HashJoinExec`.
+    rules.push(Arc::new(crate::hash_join::OneKeyHashJoinRule));
     rules
 }
 

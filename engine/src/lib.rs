@@ -21,6 +21,7 @@ pub mod error;
 pub mod export;
 pub mod file_ranges;
 pub mod gather;
+pub mod hash_join;
 pub mod import;
 pub mod inner_merge;
 pub mod join_mode;

@@ -51,6 +51,9 @@ pub struct FjqOptions {
     /// Whether a hash join whose two sides arrive sorted on its keys merges them instead
     /// (fjq_engine::merge_join).
     pub merge_join: bool,
+    /// Whether inner hash joins on one integer, date or text key use fjq's table, which looks
+    /// rows up ahead of need (fjq_engine::hash_join).
+    pub one_key_hash_join: bool,
     pub disclosure: Rules,
 }
 
@@ -79,6 +82,7 @@ impl Default for FjqOptions {
             small_domain_aggregation: true,
             key_sort: true,
             merge_join: true,
+            one_key_hash_join: true,
             disclosure: Rules::default(),
         }
     }
@@ -151,6 +155,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
         "merge_join",
         "A join on keys both of its sides arrive sorted on, partition by partition (people or events to cases, whose files are written in case order), merges the two sorted streams instead of building a hash table of one side. Inner, left and right joins without a further join condition; true or false.",
     ),
+    (
+        "one_key_hash_join",
+        "Inner hash joins on one integer, date or text key (the linked views' identifiers), partitioned on it, probe fjq's own table, which asks for each row's place in it some rows ahead, instead of DataFusion's; true or false.",
+    ),
 ];
 
 const RULE_FIELDS: &[(&str, &str)] = &[
@@ -222,6 +230,7 @@ impl FjqOptions {
             "small_domain_aggregation" => Some(&mut self.small_domain_aggregation),
             "key_sort" => Some(&mut self.key_sort),
             "merge_join" => Some(&mut self.merge_join),
+            "one_key_hash_join" => Some(&mut self.one_key_hash_join),
             _ => None,
         }
     }
@@ -237,6 +246,7 @@ impl FjqOptions {
             "small_domain_aggregation" => self.small_domain_aggregation,
             "key_sort" => self.key_sort,
             "merge_join" => self.merge_join,
+            "one_key_hash_join" => self.one_key_hash_join,
             _ => false,
         }
     }

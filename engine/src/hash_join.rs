@@ -1,0 +1,774 @@
+//! A hash join on one key whose table lookups ask for memory ahead of need.
+//!
+//! The linked views join identifiers to identifiers: Cafcass subjects to their links (1.6M rows
+//! built, 2.7M probed), those to the court links on `link_id` (5M probed), the pairs to `people`
+//! (6.5M probed). Most probed rows find nothing. DataFusion's hash join spends 80-250 ns on each
+//! probed row of these (docs/BENCHMARK.md): a table of a million entries per partition is in no
+//! cache, so every lookup waits on memory, and a candidate's keys are taken into new arrays to
+//! be compared. [`OneKeyHashJoinExec`] does the same join with a table laid out for this:
+//!
+//! - an open-addressed array of 64-bit slots, each the high half of a key's hash and its first
+//!   build row, at most two thirds full; the build rows with the same key are chained from it in
+//!   their order, so a probed row meets its build rows in the order DataFusion gives;
+//! - the probe hashes a whole batch first, then, while it looks up row `i`, asks the processor
+//!   for the slot of row `i + AHEAD` (a prefetch), so that the waits overlap;
+//! - a candidate is confirmed by the hash's high half, then by comparing its key in place;
+//! - the build side's output columns are gathered with prefetching too (`crate::gather`).
+//!
+//! It does inner joins on one key, an integer, date or text (plain, large or view), whose NULL
+//! keys meet nothing, without a filter or a limit, partitioned on that key (`Partitioned`).
+//! Every other join stays DataFusion's. It keeps the `HashJoinExec` it replaces for its plan
+//! properties, statistics and children, so the plan around it is unchanged, and it runs last,
+//! after every rule that looks for a `HashJoinExec`.
+//!
+//! `SET fjq.one_key_hash_join = false` leaves every join DataFusion's.
+
+use crate::gather::{AHEAD, RowGather, prefetch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, GenericStringArray, OffsetSizeTrait,
+    PrimitiveArray, RecordBatch, RecordBatchOptions, StringViewArray, UInt32Array,
+};
+use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
+    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{JoinType, NullEquality, Result, internal_err, resources_datafusion_err};
+use datafusion::config::ConfigOptions;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr, PhysicalExprRef};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
+};
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan,
+    InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions, Statistics,
+};
+use fjq_udfs::FjqOptions;
+use futures::StreamExt;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Turns the hash joins this module does into [`OneKeyHashJoinExec`]s (module docs).
+#[derive(Debug, Default)]
+pub struct OneKeyHashJoinRule;
+
+impl PhysicalOptimizerRule for OneKeyHashJoinRule {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !FjqOptions::plan_switch(config, |options| options.one_key_hash_join) {
+            return Ok(plan);
+        }
+        plan.transform_up(|node| {
+            let Some(join) = node.downcast_ref::<HashJoinExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            match one_key_join(join)? {
+                Some(replaced) => Ok(Transformed::yes(Arc::new(replaced))),
+                None => Ok(Transformed::no(node)),
+            }
+        })
+        .map(|transformed| transformed.data)
+    }
+
+    fn name(&self) -> &str {
+        "fjq_one_key_hash_join"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// The join doing what `join` does, if it is one done here (module docs).
+fn one_key_join(join: &HashJoinExec) -> Result<Option<OneKeyHashJoinExec>> {
+    let [(left_key, right_key)] = join.on() else {
+        return Ok(None);
+    };
+    let left_type = left_key.data_type(&join.left().schema())?;
+    let right_type = right_key.data_type(&join.right().schema())?;
+    let done_here = *join.join_type() == JoinType::Inner
+        && join.filter().is_none()
+        && *join.partition_mode() == PartitionMode::Partitioned
+        && join.null_equality() == NullEquality::NullEqualsNothing
+        && !join.null_aware
+        && join.fetch().is_none()
+        && left_type == right_type
+        && KeyType::of(&left_type).is_some();
+    match done_here {
+        true => Ok(Some(OneKeyHashJoinExec::new(join.builder().build()?))),
+        false => Ok(None),
+    }
+}
+
+/// An inner hash join on one key (module docs).
+#[derive(Debug)]
+pub struct OneKeyHashJoinExec {
+    join: Arc<HashJoinExec>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl OneKeyHashJoinExec {
+    fn new(join: HashJoinExec) -> OneKeyHashJoinExec {
+        OneKeyHashJoinExec {
+            join: Arc::new(join),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    /// This join over what `replaced` (the kept hash join, given new children) has become.
+    fn wrap(replaced: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        match replaced.downcast_ref::<HashJoinExec>() {
+            Some(join) => Ok(Arc::new(OneKeyHashJoinExec::new(join.builder().build()?))),
+            None => internal_err!("OneKeyHashJoinExec's join became {}", replaced.name()),
+        }
+    }
+
+    /// The kept hash join, as a plan.
+    fn kept(&self) -> Arc<dyn ExecutionPlan> {
+        Arc::clone(&self.join) as Arc<dyn ExecutionPlan>
+    }
+
+    /// The columns of the join's output, by their places in its left-then-right schema.
+    fn given_columns(&self) -> Vec<usize> {
+        match &self.join.projection {
+            Some(columns) => columns.iter().copied().collect(),
+            None => (0..self.join.join_schema().fields().len()).collect(),
+        }
+    }
+}
+
+impl DisplayAs for OneKeyHashJoinExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let on = self
+            .join
+            .on()
+            .iter()
+            .map(|(l, r)| format!("({l}, {r})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        write!(
+            f,
+            "OneKeyHashJoinExec: mode={:?}, join_type={:?}, on=[{on}]",
+            self.join.partition_mode(),
+            self.join.join_type()
+        )?;
+        if let Some(columns) = &self.join.projection {
+            let schema = self.join.join_schema();
+            let names: Vec<String> = columns
+                .iter()
+                .map(|&i| format!("{}@{i}", schema.field(i).name()))
+                .collect();
+            write!(f, ", projection=[{}]", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for OneKeyHashJoinExec {
+    fn name(&self) -> &str {
+        "OneKeyHashJoinExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.join.properties()
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        self.join.input_distribution_requirements()
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        self.join.required_input_ordering()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        self.join.maintains_input_order()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.join.children()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.join.apply_expressions(f)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Self::wrap(self.kept().replace_children(children, options)?)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+        Self::wrap(self.kept().replace_children(children, options)?)
+    }
+
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        self.join.child_stats_requests(partition)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        self.join.statistics_from_inputs(input_stats, args)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let (left_key, right_key) = self.join.on()[0].clone();
+        let build_input = self.join.left().execute(partition, Arc::clone(&context))?;
+        let probe_input = self.join.right().execute(partition, Arc::clone(&context))?;
+        let left_width = self.join.left().schema().fields().len();
+        let given = self.given_columns();
+        let build_columns: Vec<usize> = given.iter().copied().filter(|&c| c < left_width).collect();
+        let mut gathered = 0;
+        let sources = given
+            .iter()
+            .map(|&c| match c < left_width {
+                true => {
+                    gathered += 1;
+                    Source::Build(gathered - 1)
+                }
+                false => Source::Probe(c - left_width),
+            })
+            .collect();
+        let schema = self.schema();
+        let reservation = MemoryConsumer::new(format!("OneKeyHashJoinExec[{partition}]"))
+            .register(context.memory_pool());
+        let join = Join {
+            build_input: Some(build_input),
+            build_key: left_key,
+            build_columns,
+            probe_input,
+            probe_key: right_key,
+            sources,
+            built: None,
+            current: None,
+            build_rows: Vec::new(),
+            probe_rows: Vec::new(),
+            schema: Arc::clone(&schema),
+            batch_size: context.session_config().batch_size(),
+            reservation,
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+            build_time: MetricBuilder::new(&self.metrics).subset_time("build_time", partition),
+            build_input_rows: MetricBuilder::new(&self.metrics)
+                .counter("build_input_rows", partition),
+            input_rows: MetricBuilder::new(&self.metrics).counter("input_rows", partition),
+        };
+        let batches = futures::stream::try_unfold(join, |mut join| async move {
+            let batch = join.next_batch().await?;
+            Ok(batch.map(|batch| (batch, join)))
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// The key types joined here, each compared as its Arrow type.
+#[derive(Clone, Copy)]
+enum KeyType {
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Date32,
+    Date64,
+    Utf8,
+    LargeUtf8,
+    Utf8View,
+}
+
+impl KeyType {
+    fn of(data_type: &DataType) -> Option<KeyType> {
+        Some(match data_type {
+            DataType::Int8 => KeyType::I8,
+            DataType::Int16 => KeyType::I16,
+            DataType::Int32 => KeyType::I32,
+            DataType::Int64 => KeyType::I64,
+            DataType::UInt8 => KeyType::U8,
+            DataType::UInt16 => KeyType::U16,
+            DataType::UInt32 => KeyType::U32,
+            DataType::UInt64 => KeyType::U64,
+            DataType::Date32 => KeyType::Date32,
+            DataType::Date64 => KeyType::Date64,
+            DataType::Utf8 => KeyType::Utf8,
+            DataType::LargeUtf8 => KeyType::LargeUtf8,
+            DataType::Utf8View => KeyType::Utf8View,
+            _ => return None,
+        })
+    }
+}
+
+/// Calls `$body` with `$k` bound to `$array` downcast to its key type's array (`$build` too,
+/// when given: the build side's keys, of the same type).
+macro_rules! with_keys {
+    ($key_type:expr, $array:expr, |$k:ident| $body:expr) => {
+        match $key_type {
+            KeyType::I8 => { let $k = $array.as_primitive::<Int8Type>(); $body }
+            KeyType::I16 => { let $k = $array.as_primitive::<Int16Type>(); $body }
+            KeyType::I32 => { let $k = $array.as_primitive::<Int32Type>(); $body }
+            KeyType::I64 => { let $k = $array.as_primitive::<Int64Type>(); $body }
+            KeyType::U8 => { let $k = $array.as_primitive::<UInt8Type>(); $body }
+            KeyType::U16 => { let $k = $array.as_primitive::<UInt16Type>(); $body }
+            KeyType::U32 => { let $k = $array.as_primitive::<UInt32Type>(); $body }
+            KeyType::U64 => { let $k = $array.as_primitive::<UInt64Type>(); $body }
+            KeyType::Date32 => { let $k = $array.as_primitive::<Date32Type>(); $body }
+            KeyType::Date64 => { let $k = $array.as_primitive::<Date64Type>(); $body }
+            KeyType::Utf8 => { let $k = $array.as_string::<i32>(); $body }
+            KeyType::LargeUtf8 => { let $k = $array.as_string::<i64>(); $body }
+            KeyType::Utf8View => { let $k = $array.as_string_view(); $body }
+        }
+    };
+}
+
+/// A key column: each row's hash, and whether a row's key equals a row's of another column of
+/// the same type. NULLs are the caller's to skip.
+trait Keys: Array {
+    fn hash_at(&self, row: usize) -> u64;
+    fn same(&self, row: usize, other: &Self, other_row: usize) -> bool;
+}
+
+impl<T: ArrowPrimitiveType> Keys for PrimitiveArray<T>
+where
+    T::Native: Into<i128>,
+{
+    #[inline]
+    fn hash_at(&self, row: usize) -> u64 {
+        let value: i128 = self.values()[row].into();
+        mix(value as u64 ^ ((value >> 64) as u64).rotate_left(32))
+    }
+
+    #[inline]
+    fn same(&self, row: usize, other: &Self, other_row: usize) -> bool {
+        self.values()[row] == other.values()[other_row]
+    }
+}
+
+impl<O: OffsetSizeTrait> Keys for GenericStringArray<O> {
+    #[inline]
+    fn hash_at(&self, row: usize) -> u64 {
+        hash_bytes(self.value(row).as_bytes())
+    }
+
+    #[inline]
+    fn same(&self, row: usize, other: &Self, other_row: usize) -> bool {
+        self.value(row).as_bytes() == other.value(other_row).as_bytes()
+    }
+}
+
+impl Keys for StringViewArray {
+    #[inline]
+    fn hash_at(&self, row: usize) -> u64 {
+        hash_bytes(self.value(row).as_bytes())
+    }
+
+    #[inline]
+    fn same(&self, row: usize, other: &Self, other_row: usize) -> bool {
+        // A view holds the length, and a short text whole: equal short texts have equal views.
+        let (view, other_view) = (self.views()[row], other.views()[other_row]);
+        if view as u32 != other_view as u32 {
+            return false;
+        }
+        if view as u32 <= 12 {
+            return view == other_view;
+        }
+        self.value(row).as_bytes() == other.value(other_row).as_bytes()
+    }
+}
+
+const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Murmur3's 64-bit finalizer: every bit of the input moves the high and the low bits alike,
+/// which the table uses apart (slot from the low, check from the high).
+#[inline]
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// A hash of a text's bytes, eight at a time: identifiers are 16 to 20 bytes.
+#[inline]
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = (bytes.len() as u64).wrapping_mul(MULTIPLIER);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        h = (h ^ word).wrapping_mul(MULTIPLIER).rotate_left(31);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(last)).wrapping_mul(MULTIPLIER);
+    }
+    mix(h)
+}
+
+/// The build side's table: open-addressed slots, each `check << 32 | (first row + 1)` (0 is
+/// empty), and each build row's next row with the same key (+ 1; 0 ends the chain).
+struct Table {
+    mask: usize,
+    slots: Vec<u64>,
+    next: Vec<u32>,
+}
+
+/// The high half of a hash, kept in a slot to pass over most other keys without reading them.
+#[inline]
+fn check(hash: u64) -> u64 {
+    hash >> 32
+}
+
+impl Table {
+    /// The table of `keys`' rows, NULL keys left out. Rows go in from the last, so that each
+    /// chain runs in the rows' order.
+    fn build<K: Keys>(keys: &K) -> Table {
+        let rows = keys.len();
+        let capacity = (rows + rows / 2).max(16).next_power_of_two();
+        let mut table = Table {
+            mask: capacity - 1,
+            slots: vec![0; capacity],
+            next: vec![0; rows],
+        };
+        let nulls = keys.logical_nulls();
+        for row in (0..rows).rev() {
+            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                continue;
+            }
+            let hash = keys.hash_at(row);
+            let mut slot = hash as usize & table.mask;
+            loop {
+                let held = table.slots[slot];
+                let first = (held & u32::MAX as u64) as usize;
+                if held == 0 || (held >> 32 == check(hash) && keys.same(first - 1, keys, row)) {
+                    table.next[row] = first as u32;
+                    table.slots[slot] = check(hash) << 32 | (row as u64 + 1);
+                    break;
+                }
+                slot = (slot + 1) & table.mask;
+            }
+        }
+        table
+    }
+
+    /// The first build row (+ 1) with probe row `row`'s key, 0 if none.
+    #[inline]
+    fn find<K: Keys>(&self, build: &K, hash: u64, probe: &K, row: usize) -> u32 {
+        let mut slot = hash as usize & self.mask;
+        loop {
+            let held = self.slots[slot];
+            if held == 0 {
+                return 0;
+            }
+            let first = (held & u32::MAX as u64) as u32;
+            if held >> 32 == check(hash) && build.same(first as usize - 1, probe, row) {
+                return first;
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    fn memory(&self) -> usize {
+        self.slots.capacity() * 8 + self.next.capacity() * 4
+    }
+}
+
+/// How far a probe batch is joined: its next row to look up, and the rest (+ 1) of the
+/// previous row's chain where an output batch filled up inside it.
+#[derive(Default)]
+struct Cursor {
+    row: usize,
+    chain: u32,
+}
+
+impl Table {
+    /// Writes pairs (build row, probe row) for the probe rows from the cursor on, until
+    /// `limit` pairs are written or the batch ends; true at its end.
+    #[allow(clippy::too_many_arguments)]
+    fn probe<K: Keys>(
+        &self,
+        build: &K,
+        probe: &K,
+        hashes: &[u64],
+        cursor: &mut Cursor,
+        limit: usize,
+        build_rows: &mut Vec<u32>,
+        probe_rows: &mut Vec<u32>,
+    ) -> bool {
+        let nulls = probe.logical_nulls();
+        loop {
+            while cursor.chain != 0 {
+                if build_rows.len() >= limit {
+                    return false;
+                }
+                let row = cursor.chain - 1;
+                build_rows.push(row);
+                probe_rows.push(cursor.row as u32 - 1);
+                cursor.chain = self.next[row as usize];
+            }
+            let row = cursor.row;
+            if row >= hashes.len() {
+                return true;
+            }
+            if build_rows.len() >= limit {
+                return false;
+            }
+            cursor.row += 1;
+            if let Some(&ahead) = hashes.get(row + AHEAD) {
+                prefetch(&self.slots[ahead as usize & self.mask]);
+            }
+            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                continue;
+            }
+            cursor.chain = self.find(build, hashes[row], probe, row);
+        }
+    }
+}
+
+/// The build side, read whole: its output columns, its keys and their table.
+struct Built {
+    gather: Option<RowGather>,
+    keys: ArrayRef,
+    key_type: KeyType,
+    table: Table,
+}
+
+/// The probe batch being joined.
+struct Current {
+    batch: RecordBatch,
+    keys: ArrayRef,
+    hashes: Vec<u64>,
+    cursor: Cursor,
+}
+
+/// Where an output column comes from: the gathered build columns' `i`th, or the probe side's
+/// column `c`.
+enum Source {
+    Build(usize),
+    Probe(usize),
+}
+
+/// A partition's join in progress.
+struct Join {
+    build_input: Option<SendableRecordBatchStream>,
+    build_key: PhysicalExprRef,
+    /// The build side's columns in the output, by their places in the build side.
+    build_columns: Vec<usize>,
+    probe_input: SendableRecordBatchStream,
+    probe_key: PhysicalExprRef,
+    /// Where each output column comes from.
+    sources: Vec<Source>,
+    built: Option<Built>,
+    current: Option<Current>,
+    build_rows: Vec<u32>,
+    probe_rows: Vec<u32>,
+    schema: SchemaRef,
+    batch_size: usize,
+    reservation: MemoryReservation,
+    baseline: BaselineMetrics,
+    build_time: Time,
+    build_input_rows: Count,
+    input_rows: Count,
+}
+
+impl Join {
+    /// The next output batch, or `None` at the end of the probe side.
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if let Some(input) = self.build_input.take() {
+            self.built = Some(self.build(input).await?);
+        }
+        let Some(built) = &self.built else {
+            return Ok(None);
+        };
+        loop {
+            let Some(current) = &mut self.current else {
+                // An empty build side meets nothing: the probe side need not be read.
+                if built.table.next.is_empty() {
+                    return Ok(None);
+                }
+                let Some(batch) = self.probe_input.next().await.transpose()? else {
+                    return Ok(None);
+                };
+                let started = Instant::now();
+                self.input_rows.add(batch.num_rows());
+                let keys = self
+                    .probe_key
+                    .evaluate(&batch)?
+                    .into_array(batch.num_rows())?;
+                let hashes = with_keys!(built.key_type, keys, |k| (0..k.len())
+                    .map(|row| k.hash_at(row))
+                    .collect());
+                self.current = Some(Current {
+                    batch,
+                    keys,
+                    hashes,
+                    cursor: Cursor::default(),
+                });
+                self.baseline.elapsed_compute().add_elapsed(started);
+                continue;
+            };
+            let started = Instant::now();
+            self.build_rows.clear();
+            self.probe_rows.clear();
+            let done = with_keys!(built.key_type, current.keys, |probe| {
+                let Some(build) = downcast_like(probe, &built.keys) else {
+                    return internal_err!("OneKeyHashJoinExec: the sides' keys differ in type");
+                };
+                built.table.probe(
+                    build,
+                    probe,
+                    &current.hashes,
+                    &mut current.cursor,
+                    self.batch_size,
+                    &mut self.build_rows,
+                    &mut self.probe_rows,
+                )
+            });
+            let output = match self.build_rows.is_empty() {
+                true => None,
+                false => Some(output_batch(
+                    &self.schema,
+                    built.gather.as_ref(),
+                    &self.build_rows,
+                    &current.batch,
+                    &self.sources,
+                    &self.probe_rows,
+                )?),
+            };
+            if done {
+                self.current = None;
+            }
+            self.baseline.elapsed_compute().add_elapsed(started);
+            if let Some(output) = output {
+                self.baseline.record_output(output.num_rows());
+                return Ok(Some(output));
+            }
+        }
+    }
+
+    /// Reads the build side whole and makes its table.
+    async fn build(&mut self, mut input: SendableRecordBatchStream) -> Result<Built> {
+        let schema = input.schema();
+        let mut batches = Vec::new();
+        while let Some(batch) = input.next().await.transpose()? {
+            self.try_grow(batch.get_array_memory_size())?;
+            batches.push(batch);
+        }
+        let build_time = self.build_time.clone();
+        let _timer = build_time.timer();
+        let started = Instant::now();
+        let batch = concat_batches(&schema, &batches)?;
+        drop(batches);
+        self.build_input_rows.add(batch.num_rows());
+        if batch.num_rows() >= u32::MAX as usize {
+            return Err(resources_datafusion_err!(
+                "a hash join's build side has {} rows in one partition, more than it can index",
+                batch.num_rows()
+            ));
+        }
+        let keys = self
+            .build_key
+            .evaluate(&batch)?
+            .into_array(batch.num_rows())?;
+        let Some(key_type) = KeyType::of(keys.data_type()) else {
+            return internal_err!("OneKeyHashJoinExec: a key of type {}", keys.data_type());
+        };
+        let table = with_keys!(key_type, keys, |k| Table::build(k));
+        let gather = match self.build_columns.is_empty() {
+            true => None,
+            false => {
+                let columns = batch.project(&self.build_columns)?;
+                Some(RowGather::new(columns.schema(), &[columns]))
+            }
+        };
+        let held = batch.get_array_memory_size() + keys.get_array_memory_size() + table.memory();
+        self.reservation.resize(0);
+        self.try_grow(held)?;
+        self.baseline.elapsed_compute().add_elapsed(started);
+        Ok(Built {
+            gather,
+            keys,
+            key_type,
+            table,
+        })
+    }
+
+    fn try_grow(&mut self, bytes: usize) -> Result<()> {
+        self.reservation.try_grow(bytes)
+    }
+}
+
+/// The output rows of the pairs: the build side's columns gathered, the probe batch's taken.
+fn output_batch(
+    schema: &SchemaRef,
+    gather: Option<&RowGather>,
+    build_rows: &[u32],
+    probe: &RecordBatch,
+    sources: &[Source],
+    probe_rows: &[u32],
+) -> Result<RecordBatch> {
+    let gathered = match gather {
+        Some(gather) => {
+            let at: Vec<(usize, usize)> = build_rows.iter().map(|&r| (0, r as usize)).collect();
+            Some(gather.gather(&at)?)
+        }
+        None => None,
+    };
+    let indices = sources
+        .iter()
+        .any(|s| matches!(s, Source::Probe(_)))
+        .then(|| UInt32Array::from(probe_rows.to_vec()));
+    let columns = sources
+        .iter()
+        .map(|source| match (source, &gathered, &indices) {
+            (Source::Build(i), Some(gathered), _) => Ok(Arc::clone(gathered.column(*i))),
+            (Source::Probe(c), _, Some(indices)) => Ok(take(probe.column(*c), indices, None)?),
+            _ => internal_err!("OneKeyHashJoinExec: an output column without its source"),
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(build_rows.len()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
+}
+
+/// `array` as the type of `like`, which it has.
+fn downcast_like<'a, K: Array + 'static>(_like: &K, array: &'a ArrayRef) -> Option<&'a K> {
+    array.as_any().downcast_ref::<K>()
+}
