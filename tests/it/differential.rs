@@ -601,7 +601,8 @@ async fn chained_joins_over_code_columns_compact_their_build_sides_and_match_duc
         let depth = |line: &str| line.len() - line.trim_start().len();
         let mut compacted = 0;
         for (i, line) in lines.iter().enumerate() {
-            let op = line.trim_start();
+            // fjq's own hash join (fjq_engine::hash_join) keeps DataFusion's children.
+            let op = line.trim_start().trim_start_matches("OneKey");
             if ["HashJoinExec", "CrossJoinExec", "NestedLoopJoinExec"]
                 .iter()
                 .any(|j| op.starts_with(j))
@@ -643,7 +644,10 @@ async fn joins_of_many_rows_to_few_gather_the_few_once_and_match_duckdb() {
     .await;
     let modes = |plan: &str| -> Vec<String> {
         plan.lines()
-            .filter_map(|line| line.trim_start().strip_prefix("HashJoinExec: mode="))
+            .filter_map(|line| {
+                let op = line.trim_start().trim_start_matches("OneKey");
+                op.strip_prefix("HashJoinExec: mode=")
+            })
             .map(|rest| rest.split(',').next().unwrap_or_default().to_string())
             .collect()
     };

@@ -29,7 +29,7 @@ fn duckdb_pairs(statuses: &str, window: u32) -> String {
     )
 }
 
-fn duckdb_linked_cases(statuses: &str, window: u32) -> String {
+pub(crate) fn duckdb_linked_cases(statuses: &str, window: u32) -> String {
     format!(
         "WITH {} SELECT case_id, cafcass_case_id, received_date - start_date, shared,
                 (SELECT count(*) FROM people q WHERE q.case_id = pairs.case_id AND q.role = 'child'),
@@ -40,7 +40,7 @@ fn duckdb_linked_cases(statuses: &str, window: u32) -> String {
     )
 }
 
-const FJQ_LINKED_CASES: &str = "SELECT case_id, cafcass_case_id, days_apart, children_shared, court_children, \
+pub(crate) const FJQ_LINKED_CASES: &str = "SELECT case_id, cafcass_case_id, days_apart, children_shared, court_children, \
      cafcass_children, weakest_match_status, CAST(round(weakest_match_probability * 1e9) AS BIGINT) \
      FROM linked_cases";
 
@@ -54,7 +54,7 @@ async fn set(engine: &Engine, statement: &str) {
     query(engine, statement).await;
 }
 
-fn assert_same(name: &str, ours: &[String], theirs: &[String]) {
+pub(crate) fn assert_same(name: &str, ours: &[String], theirs: &[String]) {
     assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
     if ours != theirs {
         let only_ours: Vec<_> = ours

@@ -17,6 +17,7 @@ mod full_scale;
 mod functions_truth;
 mod fuzz;
 mod generator;
+mod hash_join;
 mod join_sides;
 mod key_sort;
 mod linked;

@@ -1,0 +1,82 @@
+//! fjq's hash join on one key (fjq_engine::hash_join) against DuckDB: the linked views, whose
+//! joins of identifiers to identifiers it was made for, and a join on a code column whose every
+//! key repeats hundreds of times on both sides, in 4 partitions of 100-row batches with every
+//! hash join partitioned (at this scale DataFusion would gather each build side whole, and
+//! such joins stay DataFusion's).
+
+use crate::common::{self, query};
+use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows, physical_plan};
+use crate::linked::{FJQ_LINKED_CASES, assert_same, duckdb_linked_cases};
+use fjq_engine::Engine;
+
+/// The engine of the differential tests, with every hash join partitioned on its keys.
+async fn engine_partitioning_every_join() -> Engine {
+    let engine = engine_in_small_batches().await;
+    for setting in [
+        "SET datafusion.optimizer.hash_join_single_partition_threshold = 0",
+        "SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0",
+    ] {
+        query(&engine, setting).await;
+    }
+    engine
+}
+
+/// How many of `plan`'s joins are fjq's one-key hash join.
+fn one_key_joins(plan: &str) -> usize {
+    plan.matches("OneKeyHashJoinExec: mode=Partitioned, join_type=Inner").count()
+}
+
+#[tokio::test]
+async fn linked_views_joined_on_one_key_match_duckdb() {
+    let data = common::calibration_dataset();
+    let engine = engine_partitioning_every_join().await;
+
+    let linked_people =
+        "SELECT case_id, role_id, person_id, court_role, coalesce(relationship_to_child, '-'), link_id,
+                court_match_status, cafcass_case_id, cafcass_person_id, cafcass_role, cafcass_match_status
+         FROM linked_people";
+    let plan = physical_plan(&engine, linked_people).await;
+    // Texts (person identifiers) and integers (link_id) as keys.
+    assert_eq!(one_key_joins(&plan), 3, "linked_people's joins:\n{plan}");
+    assert!(plan.contains("on=[(link_id@"), "{plan}");
+    let theirs = duckdb_rows(
+        data,
+        "SELECT p.case_id, p.role_id, p.person_id, p.role, coalesce(p.relationship_to_child, '-'), lf.link_id,
+                lf.match_status, cp.cafcass_case_id, cp.cafcass_person_id, cp.role, lc.match_status
+         FROM people p
+         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id
+         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
+    );
+    assert_same(
+        "linked_people",
+        &fjq_rows(&engine, linked_people).await,
+        &theirs,
+    );
+
+    let plan = physical_plan(&engine, FJQ_LINKED_CASES).await;
+    assert!(one_key_joins(&plan) >= 3, "linked_cases' joins:\n{plan}");
+    assert_same(
+        "linked_cases",
+        &fjq_rows(&engine, FJQ_LINKED_CASES).await,
+        &duckdb_rows(data, &duckdb_linked_cases("1, 4, 39", 28)),
+    );
+}
+
+/// Events joined to people on their case's type and the person's role text (a few values,
+/// each repeated on thousands of rows): each probed row's chain of build rows runs over many
+/// output batches of 100 rows.
+#[tokio::test]
+async fn a_join_on_a_code_column_with_long_chains_matches_duckdb() {
+    let engine = engine_partitioning_every_join().await;
+    let sql = "SELECT a.case_type, b.region, count(*), count(DISTINCT a.dfj_area), min(b.start_date)
+               FROM (SELECT case_type, dfj_area FROM cases WHERE start_date < DATE '2011-04-01') a
+               JOIN (SELECT case_type, region, start_date FROM cases WHERE start_date >= DATE '2020-10-01') b
+               ON a.case_type = b.case_type GROUP BY 1, 2";
+    let plan = physical_plan(&engine, sql).await;
+    assert_eq!(one_key_joins(&plan), 1, "{plan}");
+    let ours = fjq_rows(&engine, sql).await;
+    let theirs = duckdb_rows(common::calibration_dataset(), sql);
+    assert!(ours.len() >= 20, "a row per case type and region: {ours:#?}");
+    assert_eq!(ours, theirs);
+}
