@@ -540,8 +540,15 @@ impl Table {
         let nulls = keys.logical_nulls();
         let hashes: Vec<u64> = (0..rows).map(|row| keys.hash_at(row)).collect();
         for row in (0..rows).rev() {
+            // As the probe does (`probe`): a slot, then a key met in it, then its bytes.
             if let Some(&ahead) = row.checked_sub(AHEAD).map(|r| &hashes[r]) {
                 prefetch(&table.slots[ahead as usize & table.mask]);
+            }
+            if let Some(first) = table.candidate(row.checked_sub(AHEAD / 2).map(|r| &hashes[r])) {
+                keys.prefetch_key(first);
+            }
+            if let Some(first) = table.candidate(row.checked_sub(AHEAD / 4).map(|r| &hashes[r])) {
+                keys.prefetch_bytes(first);
             }
             if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
                 continue;
@@ -641,6 +648,7 @@ impl Table {
             }
             if let Some(first) = self.candidate(hashes.get(row + AHEAD / 2)) {
                 build.prefetch_key(first);
+                prefetch(&self.next[first]);
             }
             if let Some(first) = self.candidate(hashes.get(row + AHEAD / 4)) {
                 build.prefetch_bytes(first);

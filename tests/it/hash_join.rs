@@ -21,9 +21,12 @@ async fn engine_partitioning_every_join() -> Engine {
     engine
 }
 
-/// How many of `plan`'s joins are fjq's one-key hash join.
-fn one_key_joins(plan: &str) -> usize {
-    plan.matches("OneKeyHashJoinExec: mode=Partitioned, join_type=Inner").count()
+/// How many of `plan`'s joins are fjq's one-key hash join, of each type.
+fn one_key_joins(plan: &str, join_type: &str) -> usize {
+    plan.matches(&format!(
+        "OneKeyHashJoinExec: mode=Partitioned, join_type={join_type},"
+    ))
+    .count()
 }
 
 #[tokio::test]
@@ -37,7 +40,7 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
          FROM linked_people";
     let plan = physical_plan(&engine, linked_people).await;
     // Texts (person identifiers) and integers (link_id) as keys.
-    assert_eq!(one_key_joins(&plan), 3, "linked_people's joins:\n{plan}");
+    assert_eq!(one_key_joins(&plan, "Inner"), 3, "linked_people's joins:\n{plan}");
     assert!(plan.contains("on=[(link_id@"), "{plan}");
     let theirs = duckdb_rows(
         data,
@@ -54,13 +57,41 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
         &theirs,
     );
 
+    // Its pairs within the window are an inner join with a filter, its counts semi joins.
     let plan = physical_plan(&engine, FJQ_LINKED_CASES).await;
-    assert!(one_key_joins(&plan) >= 3, "linked_cases' joins:\n{plan}");
+    assert!(one_key_joins(&plan, "Inner") >= 4, "linked_cases' joins:\n{plan}");
+    assert!(plan.contains("join_type=Inner, on=[(cafcass_case_id@"), "{plan}");
+    assert!(one_key_joins(&plan, "LeftSemi") >= 1, "linked_cases' joins:\n{plan}");
     assert_same(
         "linked_cases",
         &fjq_rows(&engine, FJQ_LINKED_CASES).await,
         &duckdb_rows(data, &duckdb_linked_cases("1, 4, 39", 28)),
     );
+}
+
+/// The benchmark's linkage question: a left join of court children to the view.
+#[tokio::test]
+async fn a_left_join_to_linked_people_matches_duckdb() {
+    let engine = engine_partitioning_every_join().await;
+    let sql = "SELECT c.region, c.case_type, count(DISTINCT p.person_id), count(DISTINCT l.person_id), count(*)
+         FROM people p JOIN cases c USING (case_id)
+         LEFT JOIN linked_people l ON l.person_id = p.person_id AND l.cafcass_role = 'subject'
+         WHERE p.role = 'child' GROUP BY 1, 2";
+    let plan = physical_plan(&engine, sql).await;
+    assert_eq!(one_key_joins(&plan, "Left"), 1, "{plan}");
+    let ours = fjq_rows(&engine, sql).await;
+    let theirs = duckdb_rows(
+        common::calibration_dataset(),
+        "SELECT c.region, c.case_type, count(DISTINCT p.person_id), count(DISTINCT l.person_id), count(*)
+         FROM people p JOIN cases c USING (case_id)
+         LEFT JOIN (SELECT lf.source_person_id AS person_id FROM linkage lf
+                    JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+                    JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id AND cp.role = 'subject'
+                    WHERE lf.dataset = 'family_court') l ON l.person_id = p.person_id
+         WHERE p.role = 'child' GROUP BY 1, 2",
+    );
+    assert!(ours.len() >= 20, "a row per region and case type: {ours:#?}");
+    assert_eq!(ours, theirs);
 }
 
 /// Events joined to people on their case's type and the person's role text (a few values,
@@ -74,7 +105,7 @@ async fn a_join_on_a_code_column_with_long_chains_matches_duckdb() {
                JOIN (SELECT case_type, region, start_date FROM cases WHERE start_date >= DATE '2020-10-01') b
                ON a.case_type = b.case_type GROUP BY 1, 2";
     let plan = physical_plan(&engine, sql).await;
-    assert_eq!(one_key_joins(&plan), 1, "{plan}");
+    assert_eq!(one_key_joins(&plan, "Inner"), 1, "{plan}");
     let ours = fjq_rows(&engine, sql).await;
     let theirs = duckdb_rows(common::calibration_dataset(), sql);
     assert!(ours.len() >= 20, "a row per case type and region: {ours:#?}");
