@@ -170,6 +170,9 @@ impl DisplayAs for OneKeyHashJoinExec {
             self.join.partition_mode(),
             self.join.join_type()
         )?;
+        if let Some(filter) = self.join.filter() {
+            write!(f, ", filter={}", filter.expression())?;
+        }
         if let Some(columns) = &self.join.projection {
             let schema = self.join.join_schema();
             let names: Vec<String> = columns
