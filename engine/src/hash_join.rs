@@ -28,8 +28,7 @@
 use crate::gather::{AHEAD, RowGather, prefetch};
 use datafusion::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, GenericStringArray, OffsetSizeTrait,
-    PrimitiveArray, RecordBatch, RecordBatchOptions, StringViewArray, UInt32Array,
-    new_null_array,
+    PrimitiveArray, RecordBatch, RecordBatchOptions, StringViewArray, UInt32Array, new_null_array,
 };
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{
@@ -350,19 +349,58 @@ impl KeyType {
 macro_rules! with_keys {
     ($key_type:expr, $array:expr, |$k:ident| $body:expr) => {
         match $key_type {
-            KeyType::I8 => { let $k = $array.as_primitive::<Int8Type>(); $body }
-            KeyType::I16 => { let $k = $array.as_primitive::<Int16Type>(); $body }
-            KeyType::I32 => { let $k = $array.as_primitive::<Int32Type>(); $body }
-            KeyType::I64 => { let $k = $array.as_primitive::<Int64Type>(); $body }
-            KeyType::U8 => { let $k = $array.as_primitive::<UInt8Type>(); $body }
-            KeyType::U16 => { let $k = $array.as_primitive::<UInt16Type>(); $body }
-            KeyType::U32 => { let $k = $array.as_primitive::<UInt32Type>(); $body }
-            KeyType::U64 => { let $k = $array.as_primitive::<UInt64Type>(); $body }
-            KeyType::Date32 => { let $k = $array.as_primitive::<Date32Type>(); $body }
-            KeyType::Date64 => { let $k = $array.as_primitive::<Date64Type>(); $body }
-            KeyType::Utf8 => { let $k = $array.as_string::<i32>(); $body }
-            KeyType::LargeUtf8 => { let $k = $array.as_string::<i64>(); $body }
-            KeyType::Utf8View => { let $k = $array.as_string_view(); $body }
+            KeyType::I8 => {
+                let $k = $array.as_primitive::<Int8Type>();
+                $body
+            }
+            KeyType::I16 => {
+                let $k = $array.as_primitive::<Int16Type>();
+                $body
+            }
+            KeyType::I32 => {
+                let $k = $array.as_primitive::<Int32Type>();
+                $body
+            }
+            KeyType::I64 => {
+                let $k = $array.as_primitive::<Int64Type>();
+                $body
+            }
+            KeyType::U8 => {
+                let $k = $array.as_primitive::<UInt8Type>();
+                $body
+            }
+            KeyType::U16 => {
+                let $k = $array.as_primitive::<UInt16Type>();
+                $body
+            }
+            KeyType::U32 => {
+                let $k = $array.as_primitive::<UInt32Type>();
+                $body
+            }
+            KeyType::U64 => {
+                let $k = $array.as_primitive::<UInt64Type>();
+                $body
+            }
+            KeyType::Date32 => {
+                let $k = $array.as_primitive::<Date32Type>();
+                $body
+            }
+            KeyType::Date64 => {
+                let $k = $array.as_primitive::<Date64Type>();
+                $body
+            }
+            KeyType::Utf8 => {
+                let $k = $array.as_string::<i32>();
+                $body
+            }
+            KeyType::LargeUtf8 => {
+                let $k = $array.as_string::<i64>();
+                $body
+            }
+            KeyType::Utf8View => {
+                let $k = $array.as_string_view();
+                $body
+            }
         }
     };
 }
@@ -409,7 +447,10 @@ impl<O: OffsetSizeTrait> Keys for GenericStringArray<O> {
 
     #[inline]
     fn same(&self, row: usize, other: &Self, other_row: usize) -> bool {
-        bytes_eq(self.value(row).as_bytes(), other.value(other_row).as_bytes())
+        bytes_eq(
+            self.value(row).as_bytes(),
+            other.value(other_row).as_bytes(),
+        )
     }
 
     #[inline]
@@ -444,7 +485,10 @@ impl Keys for StringViewArray {
         if view as u32 <= 12 {
             return view == other_view;
         }
-        bytes_eq(self.value(row).as_bytes(), other.value(other_row).as_bytes())
+        bytes_eq(
+            self.value(row).as_bytes(),
+            other.value(other_row).as_bytes(),
+        )
     }
 
     #[inline]
@@ -931,14 +975,18 @@ fn output_batch(
     let columns = sources
         .iter()
         .zip(schema.fields())
-        .map(|(source, field)| match (source, &gathered, probe, &indices) {
-            (Source::Build(i), Some(gathered), _, _) => Ok(Arc::clone(gathered.column(*i))),
-            (Source::Probe(c), _, Some((batch, _)), Some(indices)) => {
-                Ok(take(batch.column(*c), indices, None)?)
-            }
-            (Source::Probe(_), _, None, _) => Ok(new_null_array(field.data_type(), build_rows.len())),
-            _ => internal_err!("OneKeyHashJoinExec: an output column without its source"),
-        })
+        .map(
+            |(source, field)| match (source, &gathered, probe, &indices) {
+                (Source::Build(i), Some(gathered), _, _) => Ok(Arc::clone(gathered.column(*i))),
+                (Source::Probe(c), _, Some((batch, _)), Some(indices)) => {
+                    Ok(take(batch.column(*c), indices, None)?)
+                }
+                (Source::Probe(_), _, None, _) => {
+                    Ok(new_null_array(field.data_type(), build_rows.len()))
+                }
+                _ => internal_err!("OneKeyHashJoinExec: an output column without its source"),
+            },
+        )
         .collect::<Result<Vec<ArrayRef>>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(build_rows.len()));
     Ok(RecordBatch::try_new_with_options(
@@ -1010,8 +1058,19 @@ mod tests {
 
     /// The key columns, one of each type joined here.
     const KEYS: &[&str] = &[
-        "k_i8", "k_i16", "k_i32", "k_i64", "k_u8", "k_u16", "k_u32", "k_u64", "k_date32",
-        "k_date64", "k_utf8", "k_large_utf8", "k_utf8_view",
+        "k_i8",
+        "k_i16",
+        "k_i32",
+        "k_i64",
+        "k_u8",
+        "k_u16",
+        "k_u32",
+        "k_u64",
+        "k_date32",
+        "k_date64",
+        "k_utf8",
+        "k_large_utf8",
+        "k_utf8_view",
     ];
 
     /// Rows of two sides (`side` 0 and 1) in batches of 0 to 120 rows over 3 partitions: each
@@ -1055,8 +1114,10 @@ mod tests {
             let mut values: Vec<Option<u64>> = Vec::with_capacity(rows);
             let ids: Vec<i64> = (id..id + rows as i64).collect();
             let sides: Vec<i64> = (0..rows).map(|_| (draw() % 2) as i64).collect();
-            let mut columns: Vec<ArrayRef> =
-                vec![Arc::new(Int64Array::from(ids)), Arc::new(Int64Array::from(sides))];
+            let mut columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(Int64Array::from(sides)),
+            ];
             for data_type in &types {
                 values.clear();
                 values.extend((0..rows).map(|_| {
@@ -1074,7 +1135,9 @@ mod tests {
                         values.iter().map(|v| v.as_ref().map(|v| key(v) as i8 - 20)),
                     )),
                     DataType::Int16 => Arc::new(Int16Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| key(v) as i16 * -300)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| key(v) as i16 * -300)),
                     )),
                     DataType::Int32 => Arc::new(Int32Array::from_iter(
                         values.iter().map(|v| v.as_ref().map(|v| key(v) as i32 - 7)),
@@ -1083,22 +1146,34 @@ mod tests {
                         values.iter().map(|v| v.as_ref().map(|v| key(v) << 40 | 3)),
                     )),
                     DataType::UInt8 => Arc::new(UInt8Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| key(v) as u8 + 200)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| key(v) as u8 + 200)),
                     )),
                     DataType::UInt16 => Arc::new(UInt16Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| key(v) as u16 * 1000)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| key(v) as u16 * 1000)),
                     )),
                     DataType::UInt32 => Arc::new(UInt32Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| u32::MAX - key(v) as u32)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| u32::MAX - key(v) as u32)),
                     )),
                     DataType::UInt64 => Arc::new(UInt64Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| u64::MAX - key(v) as u64)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| u64::MAX - key(v) as u64)),
                     )),
                     DataType::Date32 => Arc::new(Date32Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| 15_000 + key(v) as i32)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| 15_000 + key(v) as i32)),
                     )),
                     DataType::Date64 => Arc::new(Date64Array::from_iter(
-                        values.iter().map(|v| v.as_ref().map(|v| key(v) * 86_400_000)),
+                        values
+                            .iter()
+                            .map(|v| v.as_ref().map(|v| key(v) * 86_400_000)),
                     )),
                     DataType::Utf8 => Arc::new(StringArray::from_iter(
                         values.iter().map(|v| v.as_ref().map(text)),
@@ -1230,27 +1305,39 @@ mod tests {
         let probe = "(SELECT * FROM t WHERE side = 1)";
         for (sql, join_type) in [
             (
-                format!("SELECT a.id, a.k_utf8, b.id FROM {build} a LEFT JOIN {probe} b ON a.k_utf8 = b.k_utf8 ORDER BY 1, 3"),
+                format!(
+                    "SELECT a.id, a.k_utf8, b.id FROM {build} a LEFT JOIN {probe} b ON a.k_utf8 = b.k_utf8 ORDER BY 1, 3"
+                ),
                 "Left",
             ),
             (
-                format!("SELECT a.id, a.k_i64 FROM {build} a WHERE a.k_i64 IN (SELECT k_i64 FROM {probe}) ORDER BY 1"),
+                format!(
+                    "SELECT a.id, a.k_i64 FROM {build} a WHERE a.k_i64 IN (SELECT k_i64 FROM {probe}) ORDER BY 1"
+                ),
                 "LeftSemi",
             ),
             (
-                format!("SELECT a.id, a.k_utf8_view FROM {build} a WHERE NOT EXISTS (SELECT 1 FROM {probe} b WHERE b.k_utf8_view = a.k_utf8_view) ORDER BY 1"),
+                format!(
+                    "SELECT a.id, a.k_utf8_view FROM {build} a WHERE NOT EXISTS (SELECT 1 FROM {probe} b WHERE b.k_utf8_view = a.k_utf8_view) ORDER BY 1"
+                ),
                 "LeftAnti",
             ),
             (
-                format!("SELECT a.id, b.id FROM {build} a JOIN {probe} b ON a.k_i32 = b.k_i32 AND a.id < b.id - 200 ORDER BY 1, 2"),
+                format!(
+                    "SELECT a.id, b.id FROM {build} a JOIN {probe} b ON a.k_i32 = b.k_i32 AND a.id < b.id - 200 ORDER BY 1, 2"
+                ),
                 "Inner",
             ),
             (
-                format!("SELECT a.id, b.id, b.k_date32 FROM {build} a LEFT JOIN {probe} b ON a.k_date32 = b.k_date32 AND b.id % 5 > a.id % 5 ORDER BY 1, 2"),
+                format!(
+                    "SELECT a.id, b.id, b.k_date32 FROM {build} a LEFT JOIN {probe} b ON a.k_date32 = b.k_date32 AND b.id % 5 > a.id % 5 ORDER BY 1, 2"
+                ),
                 "Left",
             ),
             (
-                format!("SELECT a.id FROM {build} a WHERE EXISTS (SELECT 1 FROM {probe} b WHERE b.k_large_utf8 = a.k_large_utf8 AND b.id > a.id) ORDER BY 1"),
+                format!(
+                    "SELECT a.id FROM {build} a WHERE EXISTS (SELECT 1 FROM {probe} b WHERE b.k_large_utf8 = a.k_large_utf8 AND b.id > a.id) ORDER BY 1"
+                ),
                 "LeftSemi",
             ),
         ] {
@@ -1258,7 +1345,9 @@ mod tests {
                 let (plan, ours) = run(&sql, batch_size, true).await;
                 let (_, theirs) = run(&sql, batch_size, false).await;
                 assert!(
-                    plan.contains(&format!("OneKeyHashJoinExec: mode=Partitioned, join_type={join_type},")),
+                    plan.contains(&format!(
+                        "OneKeyHashJoinExec: mode=Partitioned, join_type={join_type},"
+                    )),
                     "{sql}:\n{plan}"
                 );
                 // The anti join gives the NULL keys' rows alone: all 40 values are probed.

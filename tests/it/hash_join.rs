@@ -40,7 +40,11 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
          FROM linked_people";
     let plan = physical_plan(&engine, linked_people).await;
     // Texts (person identifiers) and integers (link_id) as keys.
-    assert_eq!(one_key_joins(&plan, "Inner"), 3, "linked_people's joins:\n{plan}");
+    assert_eq!(
+        one_key_joins(&plan, "Inner"),
+        3,
+        "linked_people's joins:\n{plan}"
+    );
     assert!(plan.contains("on=[(link_id@"), "{plan}");
     let theirs = duckdb_rows(
         data,
@@ -59,7 +63,10 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
 
     // Its pairs within the window are an inner join with a filter.
     let plan = physical_plan(&engine, FJQ_LINKED_CASES).await;
-    assert!(one_key_joins(&plan, "Inner") >= 5, "linked_cases' joins:\n{plan}");
+    assert!(
+        one_key_joins(&plan, "Inner") >= 5,
+        "linked_cases' joins:\n{plan}"
+    );
     assert!(
         plan.lines()
             .any(|line| line.contains("OneKeyHashJoinExec") && line.contains(", filter=")),
@@ -72,7 +79,8 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
     );
 
     // The benchmark's question of the view: its court and Cafcass counts become semi joins.
-    let sql = "SELECT nation, case_type, count(*), sum(children_shared) FROM linked_cases GROUP BY 1, 2";
+    let sql =
+        "SELECT nation, case_type, count(*), sum(children_shared) FROM linked_cases GROUP BY 1, 2";
     let plan = physical_plan(&engine, sql).await;
     assert!(one_key_joins(&plan, "LeftSemi") >= 1, "{plan}");
     let ours = fjq_rows(&engine, sql).await;
@@ -101,7 +109,8 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
 #[tokio::test]
 async fn a_left_join_to_linked_people_matches_duckdb() {
     let engine = engine_partitioning_every_join().await;
-    let sql = "SELECT c.region, c.case_type, count(DISTINCT p.person_id), count(DISTINCT l.person_id)
+    let sql =
+        "SELECT c.region, c.case_type, count(DISTINCT p.person_id), count(DISTINCT l.person_id)
          FROM people p JOIN cases c USING (case_id)
          LEFT JOIN linked_people l ON l.person_id = p.person_id AND l.cafcass_role = 'subject'
          WHERE p.role = 'child' GROUP BY 1, 2";
@@ -120,7 +129,10 @@ async fn a_left_join_to_linked_people_matches_duckdb() {
                     WHERE lf.dataset = 'family_court') l ON l.person_id = p.person_id
          WHERE p.role = 'child' GROUP BY 1, 2",
     );
-    assert!(ours.len() >= 20, "a row per region and case type: {ours:#?}");
+    assert!(
+        ours.len() >= 20,
+        "a row per region and case type: {ours:#?}"
+    );
     assert_eq!(ours, theirs);
 }
 
@@ -138,6 +150,9 @@ async fn a_join_on_a_code_column_with_long_chains_matches_duckdb() {
     assert_eq!(one_key_joins(&plan, "Inner"), 1, "{plan}");
     let ours = fjq_rows(&engine, sql).await;
     let theirs = duckdb_rows(common::calibration_dataset(), sql);
-    assert!(ours.len() >= 20, "a row per case type and region: {ours:#?}");
+    assert!(
+        ours.len() >= 20,
+        "a row per case type and region: {ours:#?}"
+    );
     assert_eq!(ours, theirs);
 }
