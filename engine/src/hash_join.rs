@@ -932,7 +932,10 @@ impl Join {
                 Some(RowGather::new(columns.schema(), &[columns]))
             }
         };
-        let held = batch.get_array_memory_size() + keys.get_array_memory_size() + table.memory();
+        // A key that is a column of the batch (as it nearly always is) is held once.
+        let key_is_a_column = batch.columns().iter().any(|c| Arc::ptr_eq(c, &keys));
+        let key_size = (!key_is_a_column).then(|| keys.get_array_memory_size());
+        let held = batch.get_array_memory_size() + key_size.unwrap_or(0) + table.memory();
         self.reservation.resize(0);
         self.try_grow(held)?;
         self.baseline.elapsed_compute().add_elapsed(started);

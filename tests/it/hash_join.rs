@@ -6,7 +6,9 @@
 
 use crate::common::{self, query};
 use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows, physical_plan};
-use crate::linked::{FJQ_LINKED_CASES, assert_same, duckdb_linked_cases};
+use crate::linked::{
+    DUCKDB_LINKED_PEOPLE, FJQ_LINKED_CASES, FJQ_LINKED_PEOPLE, assert_same, duckdb_linked_cases,
+};
 use fjq_engine::Engine;
 
 /// The engine of the differential tests, with every hash join partitioned on its keys.
@@ -34,10 +36,7 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
     let data = common::calibration_dataset();
     let engine = engine_partitioning_every_join().await;
 
-    let linked_people =
-        "SELECT case_id, role_id, person_id, court_role, coalesce(relationship_to_child, '-'), link_id,
-                court_match_status, cafcass_case_id, cafcass_person_id, cafcass_role, cafcass_match_status
-         FROM linked_people";
+    let linked_people = FJQ_LINKED_PEOPLE;
     let plan = physical_plan(&engine, linked_people).await;
     // Texts (person identifiers) and integers (link_id) as keys.
     assert_eq!(
@@ -46,15 +45,7 @@ async fn linked_views_joined_on_one_key_match_duckdb() {
         "linked_people's joins:\n{plan}"
     );
     assert!(plan.contains("on=[(link_id@"), "{plan}");
-    let theirs = duckdb_rows(
-        data,
-        "SELECT p.case_id, p.role_id, p.person_id, p.role, coalesce(p.relationship_to_child, '-'), lf.link_id,
-                lf.match_status, cp.cafcass_case_id, cp.cafcass_person_id, cp.role, lc.match_status
-         FROM people p
-         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id
-         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
-         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
-    );
+    let theirs = duckdb_rows(data, DUCKDB_LINKED_PEOPLE);
     assert_same(
         "linked_people",
         &fjq_rows(&engine, linked_people).await,

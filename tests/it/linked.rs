@@ -40,6 +40,17 @@ pub(crate) fn duckdb_linked_cases(statuses: &str, window: u32) -> String {
     )
 }
 
+/// Every column of `linked_people`, and DuckDB's join of the same, written from the court side.
+pub(crate) const FJQ_LINKED_PEOPLE: &str = "SELECT case_id, role_id, person_id, court_role, coalesce(relationship_to_child, '-'), link_id,
+                court_match_status, cafcass_case_id, cafcass_person_id, cafcass_role, cafcass_match_status
+         FROM linked_people";
+pub(crate) const DUCKDB_LINKED_PEOPLE: &str = "SELECT p.case_id, p.role_id, p.person_id, p.role, coalesce(p.relationship_to_child, '-'), lf.link_id,
+                lf.match_status, cp.cafcass_case_id, cp.cafcass_person_id, cp.role, lc.match_status
+         FROM people p
+         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id
+         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id";
+
 pub(crate) const FJQ_LINKED_CASES: &str = "SELECT case_id, cafcass_case_id, days_apart, children_shared, court_children, \
      cafcass_children, weakest_match_status, CAST(round(weakest_match_probability * 1e9) AS BIGINT) \
      FROM linked_cases";
@@ -335,22 +346,8 @@ async fn the_readme_linked_questions_agree_with_duckdb() {
 async fn linked_people_and_a_left_join_to_it_match_duckdb() {
     let data = common::calibration_dataset();
     let engine = engine_in_small_batches().await;
-    let ours = fjq_rows(
-        &engine,
-        "SELECT case_id, role_id, person_id, court_role, coalesce(relationship_to_child, '-'), link_id,
-                court_match_status, cafcass_case_id, cafcass_person_id, cafcass_role, cafcass_match_status
-         FROM linked_people",
-    )
-    .await;
-    let theirs = duckdb_rows(
-        data,
-        "SELECT p.case_id, p.role_id, p.person_id, p.role, coalesce(p.relationship_to_child, '-'), lf.link_id,
-                lf.match_status, cp.cafcass_case_id, cp.cafcass_person_id, cp.role, lc.match_status
-         FROM people p
-         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.source_person_id = p.person_id
-         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
-         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id",
-    );
+    let ours = fjq_rows(&engine, FJQ_LINKED_PEOPLE).await;
+    let theirs = duckdb_rows(data, DUCKDB_LINKED_PEOPLE);
     assert_same("linked_people", &ours, &theirs);
 
     let ours = fjq_rows(
