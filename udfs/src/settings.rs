@@ -51,8 +51,8 @@ pub struct FjqOptions {
     /// Whether a hash join whose two sides arrive sorted on its keys merges them instead
     /// (fjq_engine::merge_join).
     pub merge_join: bool,
-    /// Whether inner hash joins on one integer, date or text key use fjq's table, which looks
-    /// rows up ahead of need (fjq_engine::hash_join).
+    /// Whether hash joins on one integer, date or text key use fjq's table, which looks rows
+    /// up ahead of need (fjq_engine::hash_join).
     pub one_key_hash_join: bool,
     pub disclosure: Rules,
 }
@@ -157,7 +157,7 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "one_key_hash_join",
-        "Inner hash joins on one integer, date or text key (the linked views' identifiers), partitioned on it, probe fjq's own table, which asks for each row's place in it some rows ahead, instead of DataFusion's; true or false.",
+        "Hash joins on one integer, date or text key partitioned on it (inner, left, semi and anti, with or without a further condition: the linked views' joins of identifiers) probe fjq's own table, which asks for each probed row's slot, then the candidate's key, some rows ahead, instead of DataFusion's; true or false.",
     ),
 ];
 
