@@ -567,6 +567,17 @@ struct Table {
     next: Vec<u32>,
 }
 
+/// A slot's first build row (+ 1; 0 in an empty slot).
+#[inline]
+fn first_row(held: u64) -> u32 {
+    held as u32
+}
+
+/// Each row's hash.
+fn hashes<K: Keys>(keys: &K) -> Vec<u64> {
+    (0..keys.len()).map(|row| keys.hash_at(row)).collect()
+}
+
 /// The high half of a hash, kept in a slot to pass over most other keys without reading them.
 #[inline]
 fn check(hash: u64) -> u64 {
@@ -585,52 +596,63 @@ impl Table {
             next: vec![0; rows],
         };
         let nulls = keys.logical_nulls();
-        let hashes: Vec<u64> = (0..rows).map(|row| keys.hash_at(row)).collect();
+        let hashes = hashes(keys);
+        let before = |row: usize, by: usize| row.checked_sub(by).map(|r| &hashes[r]);
         for row in (0..rows).rev() {
-            // As the probe does (`probe`): a slot, then a key met in it, then its bytes.
-            if let Some(&ahead) = row.checked_sub(AHEAD).map(|r| &hashes[r]) {
-                prefetch(&table.slots[ahead as usize & table.mask]);
-            }
-            if let Some(first) = table.candidate(row.checked_sub(AHEAD / 2).map(|r| &hashes[r])) {
-                keys.prefetch_key(first);
-            }
-            if let Some(first) = table.candidate(row.checked_sub(AHEAD / 4).map(|r| &hashes[r])) {
-                keys.prefetch_bytes(first);
-            }
+            // Rows go in from the last: the rows ahead are those before.
+            table.ask_ahead(
+                keys,
+                [
+                    before(row, AHEAD),
+                    before(row, AHEAD / 2),
+                    before(row, AHEAD / 4),
+                ],
+            );
             if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
                 continue;
             }
             let hash = hashes[row];
-            let mut slot = hash as usize & table.mask;
-            loop {
-                let held = table.slots[slot];
-                let first = (held & u32::MAX as u64) as usize;
-                if held == 0 || (held >> 32 == check(hash) && keys.same(first - 1, keys, row)) {
-                    table.next[row] = first as u32;
-                    table.slots[slot] = check(hash) << 32 | (row as u64 + 1);
-                    break;
-                }
-                slot = (slot + 1) & table.mask;
-            }
+            let slot = table.slot_of(keys, hash, keys, row);
+            table.next[row] = first_row(table.slots[slot]);
+            table.slots[slot] = check(hash) << 32 | (row as u64 + 1);
         }
         table
     }
 
-    /// The first build row (+ 1) with probe row `row`'s key, 0 if none.
+    /// The slot holding `row`'s key (a row of `other`) among `keys`' rows, or the empty slot
+    /// where it would go.
     #[inline]
-    fn find<K: Keys>(&self, build: &K, hash: u64, probe: &K, row: usize) -> u32 {
+    fn slot_of<K: Keys>(&self, keys: &K, hash: u64, other: &K, row: usize) -> usize {
         let mut slot = hash as usize & self.mask;
         loop {
             let held = self.slots[slot];
-            if held == 0 {
-                return 0;
-            }
-            let first = (held & u32::MAX as u64) as u32;
-            if held >> 32 == check(hash) && build.same(first as usize - 1, probe, row) {
-                return first;
+            if held == 0
+                || (held >> 32 == check(hash)
+                    && keys.same(first_row(held) as usize - 1, other, row))
+            {
+                return slot;
             }
             slot = (slot + 1) & self.mask;
         }
+    }
+
+    /// Asks for the memory of three rows ahead, each a step further along: the slot of the
+    /// first's hash, then the key of the build row in the second's home slot (at hand by
+    /// now, if asked for as a first), then that key's bytes for the third. Gives the second's
+    /// build row, if any.
+    #[inline]
+    fn ask_ahead<K: Keys>(&self, keys: &K, [slot, key, bytes]: [Option<&u64>; 3]) -> Option<usize> {
+        if let Some(&hash) = slot {
+            prefetch(&self.slots[hash as usize & self.mask]);
+        }
+        let candidate = self.candidate(key);
+        if let Some(first) = candidate {
+            keys.prefetch_key(first);
+        }
+        if let Some(first) = self.candidate(bytes) {
+            keys.prefetch_bytes(first);
+        }
+        candidate
     }
 
     /// The build row in the home slot of `hash`, if its check is the hash's.
@@ -638,7 +660,7 @@ impl Table {
     fn candidate(&self, hash: Option<&u64>) -> Option<usize> {
         let &hash = hash?;
         let held = self.slots[hash as usize & self.mask];
-        (held != 0 && held >> 32 == check(hash)).then(|| (held & u32::MAX as u64) as usize - 1)
+        (held != 0 && held >> 32 == check(hash)).then(|| first_row(held) as usize - 1)
     }
 
     fn memory(&self) -> usize {
@@ -687,23 +709,17 @@ impl Table {
                 return false;
             }
             cursor.row += 1;
-            // Three rows' memory asked for at once, each a step further along: the slot of
-            // the row AHEAD on, then the key of the build row in the slot (already at hand)
-            // of the row half as far on, then its bytes for the row a quarter as far on.
-            if let Some(&ahead) = hashes.get(row + AHEAD) {
-                prefetch(&self.slots[ahead as usize & self.mask]);
-            }
-            if let Some(first) = self.candidate(hashes.get(row + AHEAD / 2)) {
-                build.prefetch_key(first);
+            let ahead = |by: usize| hashes.get(row + by);
+            // A candidate's chain entry is read if it is the key: ask for it with the key.
+            if let Some(first) =
+                self.ask_ahead(build, [ahead(AHEAD), ahead(AHEAD / 2), ahead(AHEAD / 4)])
+            {
                 prefetch(&self.next[first]);
-            }
-            if let Some(first) = self.candidate(hashes.get(row + AHEAD / 4)) {
-                build.prefetch_bytes(first);
             }
             if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
                 continue;
             }
-            cursor.chain = self.find(build, hashes[row], probe, row);
+            cursor.chain = first_row(self.slots[self.slot_of(build, hashes[row], probe, row)]);
         }
     }
 }
@@ -798,9 +814,7 @@ impl Join {
                     .probe_key
                     .evaluate(&batch)?
                     .into_array(batch.num_rows())?;
-                let hashes = with_keys!(built.key_type, keys, |k| (0..k.len())
-                    .map(|row| k.hash_at(row))
-                    .collect());
+                let hashes = with_keys!(built.key_type, keys, |k| hashes(k));
                 self.current = Some(Current {
                     batch,
                     keys,
@@ -902,7 +916,7 @@ impl Join {
         let schema = input.schema();
         let mut batches = Vec::new();
         while let Some(batch) = input.next().await.transpose()? {
-            self.try_grow(batch.get_array_memory_size())?;
+            self.reservation.try_grow(batch.get_array_memory_size())?;
             batches.push(batch);
         }
         let build_time = self.build_time.clone();
@@ -937,7 +951,7 @@ impl Join {
         let key_size = (!key_is_a_column).then(|| keys.get_array_memory_size());
         let held = batch.get_array_memory_size() + key_size.unwrap_or(0) + table.memory();
         self.reservation.resize(0);
-        self.try_grow(held)?;
+        self.reservation.try_grow(held)?;
         self.baseline.elapsed_compute().add_elapsed(started);
         Ok(Built {
             batch,
@@ -946,10 +960,6 @@ impl Join {
             key_type,
             table,
         })
-    }
-
-    fn try_grow(&mut self, bytes: usize) -> Result<()> {
-        self.reservation.try_grow(bytes)
     }
 }
 
