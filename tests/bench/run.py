@@ -111,6 +111,27 @@ def peak_rss(cmd, stdin_text=None):
     return out, err, peak_kb / 1024
 
 
+def settle_code_pages():
+    """Drops both engines' code files (fjq's binary, DuckDB's library) from the page cache, so
+    that each run reads them back from disk as after a restart.
+
+    A file just written (a fresh build, a copy) stays in the page cache in the large blocks it
+    was written in, and the kernel maps a whole block into a process that touches any byte of
+    it: fjq's binary then showed 80 MB of code resident against 64 MB once read back from disk,
+    the same binary on the same query (docs/BENCHMARK.md, 2026-12-04, "Code pages"). Both
+    engines get the same treatment; DuckDB's peak did not move with it."""
+    import duckdb
+    files = [FJQ, *Path(duckdb.__file__).parent.parent.glob("_duckdb*.so"),
+             *Path(duckdb.__file__).parent.glob("*.so")]
+    os.sync()
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def duckdb_run(data, sql, runs):
     out, _, peak = peak_rss([sys.executable, "-c", DUCKDB_RUNNER, str(data), str(runs)], sql)
     result = json.loads(out.strip().splitlines()[-1])
@@ -192,6 +213,7 @@ def main():
     ap.add_argument("--profiles", default=str(ROOT / "target" / "bench-profiles"),
                     help="where each query's EXPLAIN ANALYZE on fjq is written (one file per scale and query)")
     args = ap.parse_args()
+    settle_code_pages()
     scales = args.scale or [0.1, 1.0]
     results = []
     for scale in scales:
