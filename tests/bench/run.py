@@ -112,8 +112,8 @@ def peak_rss(cmd, stdin_text=None):
 
 
 def settle_code_pages():
-    """Drops both engines' code files (fjq's binary, DuckDB's library) from the page cache, so
-    that each run reads them back from disk as after a restart.
+    """Drops both engines' code files (fjq's binary, DuckDB's library) from the page cache once,
+    before the first run, so that the runs find them as read from disk after a restart.
 
     A file just written (a fresh build, a copy) stays in the page cache in the large blocks it
     was written in, and the kernel maps a whole block into a process that touches any byte of
