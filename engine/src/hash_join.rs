@@ -592,7 +592,7 @@ impl Table {
         let capacity = (rows + rows / 2).max(16).next_power_of_two();
         let mut table = Table {
             mask: capacity - 1,
-            slots: vec![0; capacity],
+            slots: written_zeros(capacity),
             next: vec![0; rows],
         };
         let nulls = keys.logical_nulls();
@@ -666,6 +666,24 @@ impl Table {
     fn memory(&self) -> usize {
         self.slots.capacity() * 8 + self.next.capacity() * 4
     }
+}
+
+/// `len` zeros, each page of them written once. Inserting into the table reads a slot before
+/// writing it: in fresh memory the read maps the page to the kernel's shared page of zeros, and
+/// the write that follows makes the kernel copy it and interrupt the other cores to flush their
+/// address caches. That was 6% of the linkage query's samples (docs/BENCHMARK.md); a page
+/// written first is simply given.
+fn written_zeros(len: usize) -> Vec<u64> {
+    let mut zeros = vec![0u64; len];
+    for page in zeros.chunks_mut(4096 / size_of::<u64>()) {
+        // A value the compiler cannot see is the zero already there, so the write stays; the
+        // first and last of each page-long chunk, since the buffer need not start a page.
+        page[0] = std::hint::black_box(0);
+        if let Some(last) = page.last_mut() {
+            *last = std::hint::black_box(0);
+        }
+    }
+    zeros
 }
 
 /// How far a probe batch is joined: its next row to look up, and the rest (+ 1) of the
