@@ -56,6 +56,7 @@ use datafusion::physical_plan::{
     InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions, Statistics,
 };
 use fjq_udfs::FjqOptions;
+use fjq_udfs::runs::bytes_eq;
 use futures::StreamExt;
 use std::fmt;
 use std::sync::Arc;
@@ -510,22 +511,6 @@ impl Keys for StringViewArray {
             }
         }
     }
-}
-
-/// Whether two texts' bytes are equal, compared eight at a time in line: identifiers are
-/// short, and a call to `memcmp` for each cost more than the comparison.
-#[inline]
-fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (mut a_words, mut b_words) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in (&mut a_words).zip(&mut b_words) {
-        if x != y {
-            return false;
-        }
-    }
-    a_words.remainder() == b_words.remainder()
 }
 
 const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;

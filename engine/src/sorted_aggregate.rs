@@ -6,7 +6,7 @@
 //! starts, but it still finds every row's group by hashing its key into a table: for 13M
 //! events grouped by `case_id`, 0.36 s of the aggregate's 0.80 s. [`SortedRunsRule`] puts a
 //! [`SortedRunAggregateExec`] in place of such an aggregate. It finds where the keys change by
-//! comparing neighbours (`arrow::compute::partition`), numbers the runs as groups, hands the
+//! comparing neighbours (`fjq_udfs::runs`), numbers the runs as groups, hands the
 //! numbers to the same accumulators DataFusion would use (`GroupsAccumulator`), and emits the
 //! finished groups after every batch, keeping only the group that may go on into the next one.
 //!
@@ -22,7 +22,6 @@
 //! `SET fjq.sorted_aggregation = false` leaves every aggregate as DataFusion planned it.
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, make_comparator};
-use datafusion::arrow::compute::kernels::partition::partition;
 use datafusion::arrow::compute::{SortOptions, take};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -44,6 +43,7 @@ use datafusion::physical_plan::{
     Statistics,
 };
 use fjq_udfs::FjqOptions;
+use fjq_udfs::runs::run_ranges;
 use futures::StreamExt;
 use std::cmp::Ordering;
 use std::fmt;
@@ -526,7 +526,7 @@ impl Grouping for Runs {
             return Ok(Vec::new());
         }
         let keys = self.aggregation.keys(batch)?;
-        let runs = partition(&keys)?;
+        let runs = run_ranges(&keys)?;
         let continues = match &self.open {
             Some(open) => same_key(open, &keys)?,
             None => false,
@@ -544,12 +544,11 @@ impl Grouping for Runs {
         let (group_indices, group_keys): (Vec<usize>, Vec<ArrayRef>) = if groups == rows {
             ((0..rows).collect(), keys)
         } else {
-            let ranges = runs.ranges();
             let mut group_indices = Vec::with_capacity(rows);
-            for (run, range) in ranges.iter().enumerate() {
+            for (run, range) in runs.iter().enumerate() {
                 group_indices.extend(std::iter::repeat_n(run, range.len()));
             }
-            let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
+            let starts = UInt32Array::from_iter_values(runs.iter().map(|r| r.start as u32));
             let group_keys = keys
                 .iter()
                 .map(|key| take(key.as_ref(), &starts, None))

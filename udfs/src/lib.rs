@@ -13,6 +13,7 @@ pub mod disclosure;
 pub mod entries;
 pub mod linkage;
 pub mod pathway;
+pub mod runs;
 pub mod settings;
 
 use datafusion::execution::context::SessionContext;

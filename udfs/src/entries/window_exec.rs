@@ -14,8 +14,9 @@
 //! are partition keys; anything else is left to DataFusion.
 
 use crate::entries::{Answers, EntryKind, answer_partitions};
+use crate::runs::run_ranges;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::compute::{concat_batches, partition};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, ScalarValue};
@@ -283,7 +284,7 @@ impl EntryWindowStream {
             return Ok(());
         }
         let keys = self.keys(&batch)?;
-        let ranges = partition(&keys)?.ranges();
+        let ranges = run_ranges(&keys)?;
         let continues = self.continues_held(&keys)?;
         let last_start = ranges.last().map_or(0, |r| r.start);
         if last_start == 0 && (continues || self.held.is_empty()) {

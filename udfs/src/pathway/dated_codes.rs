@@ -81,6 +81,17 @@ pub fn state_fields(name: &str) -> Vec<Arc<Field>> {
     ]
 }
 
+/// Slots of `DatedCodes::recent`: a power of two.
+const RECENT_SLOTS: usize = 256;
+
+/// A view's slot in `DatedCodes::recent`: the top bits of a multiplicative hash of its length
+/// and bytes.
+#[inline]
+fn recent_slot(view: u128) -> usize {
+    let folded = (view as u64) ^ ((view >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RECENT_SLOTS.trailing_zeros())) as usize
+}
+
 #[derive(Debug)]
 pub struct DatedCodes {
     finish: Finish,
@@ -93,6 +104,10 @@ pub struct DatedCodes {
     /// Codes of up to 12 bytes by their string view, which holds the whole string: an integer
     /// lookup where hashing the text cost more than the rest of the aggregate's update.
     inline_index: HashMap<u128, u32>,
+    /// The codes last looked up by view, in a slot chosen by the view (`u32::MAX`: none yet):
+    /// a few dozen codes fill it, and a row then costs a multiplication, a load and a compare
+    /// instead of the map's hashing and probing.
+    recent: Box<[(u128, u32); RECENT_SLOTS]>,
     /// The interned codes' bytes, kept for `size`.
     code_bytes: usize,
 }
@@ -141,6 +156,7 @@ impl DatedCodes {
             ranks: Vec::new(),
             index: HashMap::new(),
             inline_index: HashMap::new(),
+            recent: Box::new([(0, u32::MAX); RECENT_SLOTS]),
             code_bytes: 0,
         }
     }
@@ -161,6 +177,13 @@ impl DatedCodes {
             .collect();
         self.num_groups -= n;
         grouped
+    }
+
+    /// The code of a view in `recent`, if it is there.
+    #[inline]
+    fn recently_seen(&self, view: u128) -> Option<u32> {
+        let (seen, code) = self.recent[recent_slot(view)];
+        (seen == view && code != u32::MAX).then_some(code)
     }
 
     fn intern(&mut self, code: &str) -> u32 {
@@ -197,11 +220,15 @@ impl DatedCodes {
                     let view = views[row];
                     if (view as u32) > 12 {
                         out.push(self.intern(codes.value(row)));
+                    } else if let Some(i) = self.recently_seen(view) {
+                        out.push(i);
                     } else if let Some(&i) = self.inline_index.get(&view) {
+                        self.recent[recent_slot(view)] = (view, i);
                         out.push(i);
                     } else {
                         let i = self.intern(codes.value(row));
                         self.inline_index.insert(view, i);
+                        self.recent[recent_slot(view)] = (view, i);
                         out.push(i);
                     }
                 }
