@@ -564,7 +564,9 @@ impl GroupsAccumulator for DatedCodes {
     }
 
     fn size(&self) -> usize {
-        self.entries.capacity() * size_of::<(u32, i32, u32)>() + self.code_bytes
+        self.entries.capacity() * size_of::<(u32, i32, u32)>()
+            + self.code_bytes
+            + size_of_val(&*self.recent)
     }
 }
 
