@@ -151,6 +151,8 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
     rules.push(Arc::new(crate::key_sort::KeySortRule));
     // Last: the rules above look for DataFusion's `HashJoinExec`.
     rules.push(Arc::new(crate::hash_join::OneKeyHashJoinRule));
+    // After the joins it fills the filters of.
+    rules.push(Arc::new(crate::probe_filter::ProbeFilterRule));
     rules
 }
 

@@ -26,6 +26,7 @@
 //! `SET fjq.one_key_hash_join = false` leaves every join DataFusion's.
 
 use crate::gather::{AHEAD, RowGather, prefetch};
+use crate::probe_filter::{KeyBloom, ProbeFilterSink};
 use datafusion::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, GenericStringArray, OffsetSizeTrait,
     PrimitiveArray, RecordBatch, RecordBatchOptions, StringViewArray, UInt32Array, new_null_array,
@@ -122,15 +123,29 @@ fn one_key_join(join: &HashJoinExec) -> Result<Option<OneKeyHashJoinExec>> {
 #[derive(Debug)]
 pub struct OneKeyHashJoinExec {
     join: Arc<HashJoinExec>,
+    /// Where the partitions' build keys meet to fill the probe side's dynamic filter, when
+    /// DataFusion planned one (`crate::probe_filter`).
+    probe_filter: Option<Arc<ProbeFilterSink>>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl OneKeyHashJoinExec {
     fn new(join: HashJoinExec) -> OneKeyHashJoinExec {
+        let partitions = join.properties().output_partitioning().partition_count();
+        let probe_filter = join.dynamic_expressions_produced().pop().map(|filter| {
+            let probe_key = Arc::clone(&join.on()[0].1);
+            Arc::new(ProbeFilterSink::new(filter, probe_key, partitions))
+        });
         OneKeyHashJoinExec {
             join: Arc::new(join),
+            probe_filter,
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// The identity of the dynamic filter this join fills, if it fills one.
+    pub(crate) fn probe_filter_id(&self) -> Option<u64> {
+        self.probe_filter.as_ref().and_then(|sink| sink.filter_id())
     }
 
     /// This join over what `replaced` (the kept hash join, given new children) has become.
@@ -210,6 +225,10 @@ impl ExecutionPlan for OneKeyHashJoinExec {
         self.join.children()
     }
 
+    fn dynamic_expressions_produced(&self) -> Vec<Arc<dyn PhysicalExpr>> {
+        self.join.dynamic_expressions_produced()
+    }
+
     fn apply_expressions(
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
@@ -270,8 +289,12 @@ impl ExecutionPlan for OneKeyHashJoinExec {
         let schema = self.schema();
         let reservation = MemoryConsumer::new(format!("OneKeyHashJoinExec[{partition}]"))
             .register(context.memory_pool());
+        let probe_filter = self.probe_filter.clone().filter(|_| {
+            FjqOptions::plan_switch(context.session_config().options(), |o| o.probe_filters)
+        });
         let join = Join {
             join_type: *self.join.join_type(),
+            probe_filter,
             filter: self.join.filter().cloned(),
             visited: Vec::new(),
             unmatched_from: None,
@@ -308,7 +331,7 @@ impl ExecutionPlan for OneKeyHashJoinExec {
 
 /// The key types joined here, each compared as its Arrow type.
 #[derive(Clone, Copy)]
-enum KeyType {
+pub(crate) enum KeyType {
     I8,
     I16,
     I32,
@@ -325,7 +348,7 @@ enum KeyType {
 }
 
 impl KeyType {
-    fn of(data_type: &DataType) -> Option<KeyType> {
+    pub(crate) fn of(data_type: &DataType) -> Option<KeyType> {
         Some(match data_type {
             DataType::Int8 => KeyType::I8,
             DataType::Int16 => KeyType::I16,
@@ -405,10 +428,11 @@ macro_rules! with_keys {
         }
     };
 }
+pub(crate) use with_keys;
 
 /// A key column: each row's hash, and whether a row's key equals a row's of another column of
 /// the same type. NULLs are the caller's to skip.
-trait Keys: Array {
+pub(crate) trait Keys: Array {
     fn hash_at(&self, row: usize) -> u64;
     fn same(&self, row: usize, other: &Self, other_row: usize) -> bool;
     /// Asks for the first place `same` reads row `row`'s key from (a text's offsets).
@@ -526,20 +550,26 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// A hash of a text's bytes, eight at a time: identifiers are 16 to 20 bytes.
+/// A hash of a text's bytes, eight at a time: identifiers are 16 to 20 bytes. A text of eight
+/// bytes or more ends on its last eight bytes, read again where they overlap the words before
+/// (one load, where copying the rest into a word took a call to `memcpy`); the length, hashed
+/// first, tells such texts apart from others.
 #[inline]
 fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h = (bytes.len() as u64).wrapping_mul(MULTIPLIER);
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        h = (h ^ word).wrapping_mul(MULTIPLIER).rotate_left(31);
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
+    let word_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+    let len = bytes.len();
+    let mut h = (len as u64).wrapping_mul(MULTIPLIER);
+    if len < 8 {
         let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(last)).wrapping_mul(MULTIPLIER);
+        last[..len].copy_from_slice(bytes);
+        return mix((h ^ u64::from_le_bytes(last)).wrapping_mul(MULTIPLIER));
+    }
+    let whole = len / 8 * 8;
+    for at in (0..whole).step_by(8) {
+        h = (h ^ word_at(at)).wrapping_mul(MULTIPLIER).rotate_left(31);
+    }
+    if whole < len {
+        h = (h ^ word_at(len - 8)).wrapping_mul(MULTIPLIER);
     }
     mix(h)
 }
@@ -559,7 +589,7 @@ fn first_row(held: u64) -> u32 {
 }
 
 /// Each row's hash.
-fn hashes<K: Keys>(keys: &K) -> Vec<u64> {
+pub(crate) fn hashes<K: Keys>(keys: &K) -> Vec<u64> {
     (0..keys.len()).map(|row| keys.hash_at(row)).collect()
 }
 
@@ -572,7 +602,7 @@ fn check(hash: u64) -> u64 {
 impl Table {
     /// The table of `keys`' rows, NULL keys left out. Rows go in from the last, so that each
     /// chain runs in the rows' order.
-    fn build<K: Keys>(keys: &K) -> Table {
+    fn build<K: Keys>(keys: &K, hashes: &[u64]) -> Table {
         let rows = keys.len();
         let capacity = (rows + rows / 2).max(16).next_power_of_two();
         let mut table = Table {
@@ -581,7 +611,6 @@ impl Table {
             next: vec![0; rows],
         };
         let nulls = keys.logical_nulls();
-        let hashes = hashes(keys);
         let before = |row: usize, by: usize| row.checked_sub(by).map(|r| &hashes[r]);
         for row in (0..rows).rev() {
             // Rows go in from the last: the rows ahead are those before.
@@ -754,6 +783,8 @@ enum Source {
 /// A partition's join in progress.
 struct Join {
     join_type: JoinType,
+    /// Where this partition's build keys go to filter the probe side's scans.
+    probe_filter: Option<Arc<ProbeFilterSink>>,
     /// A further condition on the pairs of equal keys.
     filter: Option<JoinFilter>,
     /// Left, semi and anti joins: whether each build row has met a probe row.
@@ -941,7 +972,12 @@ impl Join {
         let Some(key_type) = KeyType::of(keys.data_type()) else {
             return internal_err!("OneKeyHashJoinExec: a key of type {}", keys.data_type());
         };
-        let table = with_keys!(key_type, keys, |k| Table::build(k));
+        let build_hashes = with_keys!(key_type, keys, |k| hashes(k));
+        let table = with_keys!(key_type, keys, |k| Table::build(k, &build_hashes));
+        if let Some(sink) = &self.probe_filter {
+            sink.add(KeyBloom::of(&build_hashes, keys.logical_nulls().as_ref()));
+        }
+        drop(build_hashes);
         let gather = match self.build_columns.is_empty() {
             true => None,
             false => {
@@ -1289,7 +1325,7 @@ mod tests {
         let build = Int32Array::from(vec![Some(0), None, Some(1), Some(0), Some(0)]);
         let probe = Int32Array::from(vec![None, Some(0), Some(2), Some(1), None]);
         assert_eq!(probe.values()[0], 0, "a NULL's slot holds 0");
-        let table = Table::build(&build);
+        let table = Table::build(&build, &hashes(&build));
         let hashes: Vec<u64> = (0..probe.len()).map(|row| probe.hash_at(row)).collect();
         let (mut cursor, mut pairs) = (Cursor::default(), Vec::new());
         loop {

@@ -29,6 +29,7 @@ pub mod key_sort;
 pub mod memory;
 pub mod merge_join;
 pub mod null_counts;
+pub mod probe_filter;
 pub mod repartition_once;
 pub mod result_types;
 pub mod safe;

@@ -3,12 +3,16 @@
 //! key repeats hundreds of times on both sides, in 4 partitions of 100-row batches with every
 //! hash join partitioned (at this scale DataFusion would gather each build side whole, and
 //! such joins stay DataFusion's).
+//!
+//! Also the filters those joins pass to the scans of their probe sides (fjq_engine::probe_filter):
+//! rows dropped where they are read, answers unchanged.
 
 use crate::common::{self, query};
 use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows, physical_plan};
 use crate::linked::{
     DUCKDB_LINKED_PEOPLE, FJQ_LINKED_CASES, FJQ_LINKED_PEOPLE, assert_same, duckdb_linked_cases,
 };
+use datafusion::arrow::array::AsArray;
 use fjq_engine::Engine;
 
 /// The engine of the differential tests, with every hash join partitioned on its keys.
@@ -146,4 +150,97 @@ async fn a_join_on_a_code_column_with_long_chains_matches_duckdb() {
         "a row per case type and region: {ours:#?}"
     );
     assert_eq!(ours, theirs);
+}
+
+/// The `FilterExec` lines of an `EXPLAIN ANALYZE` that test a join's build keys
+/// (fjq_engine::probe_filter), each as (rows passed, rows tested).
+fn probe_filters_run(analyzed: &str) -> Vec<(u64, u64)> {
+    analyzed
+        .lines()
+        .filter(|line| line.contains("FilterExec: DynamicFilter") && line.contains("may match"))
+        .filter_map(|line| {
+            let counts = line
+                .split("selectivity=")
+                .nth(1)?
+                .split(['(', ')'])
+                .nth(1)?;
+            let (passed, tested) = counts.split_once('/')?;
+            let number = |n: &str| -> Option<u64> {
+                let n = n.trim();
+                match n.strip_suffix(" K") {
+                    Some(k) => Some((k.parse::<f64>().ok()? * 1000.0) as u64),
+                    None => n.parse().ok(),
+                }
+            };
+            Some((number(passed)?, number(tested)?))
+        })
+        .collect()
+}
+
+/// The linkage question with the joins' build keys passed to the scans of their other sides:
+/// the people rows of persons no pair holds are dropped where they are read, and the answers
+/// are DuckDB's, and the same as without the filters.
+#[tokio::test]
+async fn probe_filters_drop_rows_where_they_are_read_and_keep_the_answers() {
+    let engine = engine_partitioning_every_join().await;
+    let sql = "SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id)
+               FROM people p JOIN cases c USING (case_id)
+               LEFT JOIN linked_people l ON l.person_id = p.person_id AND l.cafcass_role = 'subject'
+               WHERE c.case_type = 'public_law' AND p.role = 'child' GROUP BY 1";
+    let theirs = duckdb_rows(
+        common::calibration_dataset(),
+        "SELECT c.region, count(DISTINCT p.person_id), count(DISTINCT l.person_id)
+         FROM people p JOIN cases c USING (case_id)
+         LEFT JOIN (SELECT lf.source_person_id AS person_id FROM linkage lf
+                    JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
+                    JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id AND cp.role = 'subject'
+                    WHERE lf.dataset = 'family_court') l ON l.person_id = p.person_id
+         WHERE c.case_type = 'public_law' AND p.role = 'child' GROUP BY 1",
+    );
+    assert!(theirs.len() >= 9, "a row per region: {theirs:#?}");
+
+    let analyzed = common::query(&engine, &format!("EXPLAIN ANALYZE {sql}")).await;
+    let analyzed = analyzed[0]
+        .column(1)
+        .as_string::<i32>()
+        .value(0)
+        .to_string();
+    let filters = probe_filters_run(&analyzed);
+    assert!(
+        filters.len() >= 3,
+        "the linkage scans and people's:\n{analyzed}"
+    );
+    assert!(
+        filters.iter().any(|&(passed, tested)| passed * 2 < tested),
+        "some filter should drop most of its rows:\n{analyzed}"
+    );
+    assert_eq!(
+        fjq_rows(&engine, sql).await,
+        theirs,
+        "with the probe filters"
+    );
+
+    query(&engine, "SET fjq.probe_filters = false").await;
+    let plan = physical_plan(&engine, sql).await;
+    assert!(!plan.contains("FilterExec: DynamicFilter"), "{plan}");
+    assert_eq!(fjq_rows(&engine, sql).await, theirs, "without them");
+}
+
+/// Semi and anti joins (IN and NOT EXISTS) with their probe sides filtered: DuckDB's answers.
+#[tokio::test]
+async fn semi_and_anti_joins_with_probe_filters_match_duckdb() {
+    let engine = engine_partitioning_every_join().await;
+    for sql in [
+        "SELECT c.case_type, count(*) FROM cases c WHERE c.case_id IN
+           (SELECT p.case_id FROM people p WHERE p.role = 'child' AND p.age_at_start < 2) GROUP BY 1",
+        "SELECT c.case_type, count(*) FROM cases c WHERE NOT EXISTS
+           (SELECT 1 FROM people p WHERE p.case_id = c.case_id AND p.role = 'child' AND p.age_at_start < 2)
+         GROUP BY 1",
+    ] {
+        let plan = physical_plan(&engine, sql).await;
+        assert!(plan.contains("FilterExec: DynamicFilter"), "{sql}:\n{plan}");
+        let theirs = duckdb_rows(common::calibration_dataset(), sql);
+        assert!(theirs.len() >= 3, "{theirs:#?}");
+        assert_eq!(fjq_rows(&engine, sql).await, theirs, "{sql}");
+    }
 }

@@ -54,6 +54,9 @@ pub struct FjqOptions {
     /// Whether hash joins on one integer, date or text key use fjq's table, which looks rows
     /// up ahead of need (fjq_engine::hash_join).
     pub one_key_hash_join: bool,
+    /// Whether fjq's hash joins filter their probe side's scans by the keys they built
+    /// (fjq_engine::probe_filter).
+    pub probe_filters: bool,
     pub disclosure: Rules,
 }
 
@@ -83,6 +86,7 @@ impl Default for FjqOptions {
             key_sort: true,
             merge_join: true,
             one_key_hash_join: true,
+            probe_filters: true,
             disclosure: Rules::default(),
         }
     }
@@ -159,6 +163,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
         "one_key_hash_join",
         "Hash joins on one integer, date or text key partitioned on it (inner, left, semi and anti, with or without a further condition: the linked views' joins of identifiers) probe fjq's own table, which asks for each probed row's slot, then the candidate's key, some rows ahead, instead of DataFusion's; true or false.",
     ),
+    (
+        "probe_filters",
+        "fjq's hash joins (one_key_hash_join) pass the keys they have built, as a Bloom filter, to the scans of their other side, which drop rows whose keys cannot match before they are exchanged between threads and joined (people rows of persons never linked, in the linked views); a filter that passes most rows stops testing them. True or false.",
+    ),
 ];
 
 const RULE_FIELDS: &[(&str, &str)] = &[
@@ -231,6 +239,7 @@ impl FjqOptions {
             "key_sort" => Some(&mut self.key_sort),
             "merge_join" => Some(&mut self.merge_join),
             "one_key_hash_join" => Some(&mut self.one_key_hash_join),
+            "probe_filters" => Some(&mut self.probe_filters),
             _ => None,
         }
     }
@@ -247,6 +256,7 @@ impl FjqOptions {
             "key_sort" => self.key_sort,
             "merge_join" => self.merge_join,
             "one_key_hash_join" => self.one_key_hash_join,
+            "probe_filters" => self.probe_filters,
             _ => false,
         }
     }
