@@ -231,13 +231,20 @@ async fn probe_filters_drop_rows_where_they_are_read_and_keep_the_answers() {
 async fn semi_and_anti_joins_with_probe_filters_match_duckdb() {
     let engine = engine_partitioning_every_join().await;
     for sql in [
-        "SELECT c.case_type, count(*) FROM cases c WHERE c.case_id IN
-           (SELECT p.case_id FROM people p WHERE p.role = 'child' AND p.age_at_start < 2) GROUP BY 1",
-        "SELECT c.case_type, count(*) FROM cases c WHERE NOT EXISTS
-           (SELECT 1 FROM people p WHERE p.case_id = c.case_id AND p.role = 'child' AND p.age_at_start < 2)
-         GROUP BY 1",
+        // The recent cases are the smaller side: fjq's join builds on them (left semi and
+        // anti joins), and filters the people rows by their case ids.
+        "SELECT c.case_type, count(*) FROM cases c WHERE c.start_date >= DATE '2020-10-01'
+           AND c.case_id IN (SELECT p.case_id FROM people p WHERE p.role = 'child') GROUP BY 1",
+        "SELECT c.case_type, count(*) FROM cases c WHERE c.start_date >= DATE '2020-10-01'
+           AND NOT EXISTS (SELECT 1 FROM people p WHERE p.case_id = c.case_id AND p.role = 'child'
+                           AND p.age_at_start < 5) GROUP BY 1",
     ] {
         let plan = physical_plan(&engine, sql).await;
+        assert!(
+            plan.contains("OneKeyHashJoinExec: mode=Partitioned, join_type=LeftSemi")
+                || plan.contains("OneKeyHashJoinExec: mode=Partitioned, join_type=LeftAnti"),
+            "{sql}:\n{plan}"
+        );
         assert!(plan.contains("FilterExec: DynamicFilter"), "{sql}:\n{plan}");
         let theirs = duckdb_rows(common::calibration_dataset(), sql);
         assert!(theirs.len() >= 3, "{theirs:#?}");
