@@ -23,6 +23,10 @@
 //! properties, statistics and children, so the plan around it is unchanged, and it runs last,
 //! after every rule that looks for a `HashJoinExec`.
 //!
+//! Where DataFusion planned a dynamic filter on the probe side's scans, the join fills it: each
+//! partition gives a Bloom filter of its build keys to a `ProbeFilterSink`, and the scans
+//! drop the rows no build key can meet (`crate::probe_filter`).
+//!
 //! `SET fjq.one_key_hash_join = false` leaves every join DataFusion's.
 
 use crate::gather::{AHEAD, RowGather, prefetch};
@@ -974,9 +978,17 @@ impl Join {
         };
         let build_hashes = with_keys!(key_type, keys, |k| hashes(k));
         let table = with_keys!(key_type, keys, |k| Table::build(k, &build_hashes));
-        if let Some(sink) = &self.probe_filter {
-            sink.add(KeyBloom::of(&build_hashes, keys.logical_nulls().as_ref()));
-        }
+        // This partition's share of the probe filter: the merged filter it becomes part of is
+        // no larger than the partitions' filters together, and lives as long as the join.
+        let bloom_size = match &self.probe_filter {
+            Some(sink) => {
+                let bloom = KeyBloom::of(&build_hashes, keys.logical_nulls().as_ref());
+                let size = bloom.size();
+                sink.add(bloom);
+                size
+            }
+            None => 0,
+        };
         drop(build_hashes);
         let gather = match self.build_columns.is_empty() {
             true => None,
@@ -988,7 +1000,8 @@ impl Join {
         // A key that is a column of the batch (as it nearly always is) is held once.
         let key_is_a_column = batch.columns().iter().any(|c| Arc::ptr_eq(c, &keys));
         let key_size = (!key_is_a_column).then(|| keys.get_array_memory_size());
-        let held = batch.get_array_memory_size() + key_size.unwrap_or(0) + table.memory();
+        let held =
+            batch.get_array_memory_size() + key_size.unwrap_or(0) + table.memory() + bloom_size;
         self.reservation.resize(0);
         self.reservation.try_grow(held)?;
         self.baseline.elapsed_compute().add_elapsed(started);

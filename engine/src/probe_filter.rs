@@ -120,7 +120,8 @@ impl KeyBloom {
         self.words[self.word(hash)] & bits == bits
     }
 
-    fn size(&self) -> usize {
+    /// Its bytes.
+    pub(crate) fn size(&self) -> usize {
         self.words.len() * 8
     }
 }
@@ -381,8 +382,12 @@ impl PhysicalExpr for AllMayMatch {
         for filter in &current {
             if let Some(filter) = filter.downcast_ref::<KeyMayMatch>() {
                 filled.push(filter);
-            } else if filter.downcast_ref::<Literal>().is_none() {
-                // Not a filter of fjq's joins: tested as it is, with the rest as a conjunction.
+            } else if !filter
+                .downcast_ref::<Literal>()
+                .is_some_and(|l| l.value() == &ScalarValue::Boolean(Some(true)))
+            {
+                // Not a filter of fjq's joins, nor its placeholder: all are tested as they
+                // are, as a conjunction.
                 return conjunction(self.filters.iter().cloned()).evaluate(batch);
             }
         }
