@@ -15,6 +15,7 @@ pub mod config;
 pub mod curve;
 mod dataset;
 pub mod date_parts;
+pub mod day_shift;
 mod deferred;
 pub mod diagnostics;
 pub mod error;

@@ -22,6 +22,7 @@
 //!
 //! `SET fjq.probe_filters = false` leaves the placeholders unfilled and unevaluated.
 
+use crate::gather::{AHEAD, prefetch};
 use crate::hash_join::{KeyType, OneKeyHashJoinExec, hashes, with_keys};
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
@@ -118,6 +119,26 @@ impl KeyBloom {
     fn may_hold(&self, hash: u64) -> bool {
         let bits = bits(hash);
         self.words[self.word(hash)] & bits == bits
+    }
+
+    /// Which of these rows may be held: those valid in `nulls` and still `passing`, whose hash
+    /// the filter may hold. A filter of a million keys is larger than a core's own cache, so
+    /// each row's word is asked for [`AHEAD`] rows before it is read: the test then waits on
+    /// memory once a batch rather than once a row.
+    fn may_hold_each(
+        &self,
+        hashes: &[u64],
+        nulls: Option<&NullBuffer>,
+        passing: Option<&BooleanBuffer>,
+    ) -> BooleanBuffer {
+        BooleanBuffer::collect_bool(hashes.len(), |row| {
+            if let Some(&ahead) = hashes.get(row + AHEAD) {
+                prefetch(&self.words[self.word(ahead)]);
+            }
+            passing.is_none_or(|p| p.value(row))
+                && nulls.is_none_or(|n| n.is_valid(row))
+                && self.may_hold(hashes[row])
+        })
     }
 
     /// Its bytes.
@@ -327,11 +348,9 @@ fn test_all(filters: &[&KeyMayMatch], batch: &RecordBatch) -> Result<ColumnarVal
         let tested = passing
             .as_ref()
             .map_or(hashes.len(), |p| p.count_set_bits());
-        let passes = BooleanBuffer::collect_bool(hashes.len(), |row| {
-            passing.as_ref().is_none_or(|p| p.value(row))
-                && nulls.as_ref().is_none_or(|n| n.is_valid(row))
-                && filter.bloom.may_hold(hashes[row])
-        });
+        let passes = filter
+            .bloom
+            .may_hold_each(hashes, nulls.as_ref(), passing.as_ref());
         let passed = passes.count_set_bits();
         filter.judged.record(tested, passed);
         passing = Some(passes);

@@ -7,6 +7,7 @@ mod audit_oracle;
 mod calibration;
 mod common;
 mod curves;
+mod day_shift;
 mod differential;
 mod disclosure;
 mod docs_examples;

@@ -57,6 +57,9 @@ pub struct FjqOptions {
     /// Whether fjq's hash joins filter their probe side's scans by the keys they built
     /// (fjq_engine::probe_filter).
     pub probe_filters: bool,
+    /// Whether a date plus or minus a literal interval of whole days adds the days to the day
+    /// numbers (fjq_engine::day_shift).
+    pub day_shift: bool,
     pub disclosure: Rules,
 }
 
@@ -87,6 +90,7 @@ impl Default for FjqOptions {
             merge_join: true,
             one_key_hash_join: true,
             probe_filters: true,
+            day_shift: true,
             disclosure: Rules::default(),
         }
     }
@@ -167,6 +171,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
         "probe_filters",
         "fjq's hash joins (one_key_hash_join) pass the keys they have built, as a Bloom filter, to the scans of their other side, which drop rows whose keys cannot match before they are exchanged between threads and joined (people rows of persons never linked, in the linked views); a filter that passes most rows stops testing them. True or false.",
     ),
+    (
+        "day_shift",
+        "A date plus or minus a literal interval of whole days and no months (d - INTERVAL '28 days', d + 28, the linked views' window) adds the days to the dates' day numbers, a whole column at a time, instead of turning each date into a calendar date and back; dates the calendar cannot hold are left to DataFusion. True or false.",
+    ),
 ];
 
 const RULE_FIELDS: &[(&str, &str)] = &[
@@ -240,6 +248,7 @@ impl FjqOptions {
             "merge_join" => Some(&mut self.merge_join),
             "one_key_hash_join" => Some(&mut self.one_key_hash_join),
             "probe_filters" => Some(&mut self.probe_filters),
+            "day_shift" => Some(&mut self.day_shift),
             _ => None,
         }
     }
@@ -257,6 +266,7 @@ impl FjqOptions {
             "merge_join" => self.merge_join,
             "one_key_hash_join" => self.one_key_hash_join,
             "probe_filters" => self.probe_filters,
+            "day_shift" => self.day_shift,
             _ => false,
         }
     }
