@@ -15,7 +15,9 @@
 //! or after the shift, goes to Arrow's own kernel, which then answers (or fails) as it would
 //! have; an interval with months, or with a part of a day, is not rewritten. Each rewritten
 //! expression keeps its old name where the name is part of the plan's schema, so column
-//! headers do not change. `SET fjq.day_shift = false` leaves the sums to DataFusion.
+//! headers do not change. Unlike DataFusion's sum, [`ShiftDays`] says it keeps its dates'
+//! order, so a sort on a shifted date that arrives sorted is not done again.
+//! `SET fjq.day_shift = false` leaves the sums to DataFusion.
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Date32Array, IntervalMonthDayNanoArray, Scalar};
 use datafusion::arrow::compute::kernels::numeric::add;

@@ -4,7 +4,10 @@
 //! side of each query says the days as integers.
 
 use crate::common::{self, query};
-use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows, physical_plan};
+use crate::differential::{
+    duckdb_rows, duckdb_rows_in_order, engine_in_small_batches, fjq_rows, fjq_rows_in_order,
+    physical_plan,
+};
 
 /// Each query as fjq is asked it (intervals in the forms researchers write them) and as DuckDB
 /// is.
@@ -91,4 +94,20 @@ async fn a_shifted_date_keeps_the_name_of_what_was_written() {
         .map(|f| f.name().as_str())
         .collect();
     assert_eq!(names, ["cases.start_date + Int64(28)", "before"]);
+}
+
+/// A shifted date keeps its dates' order: events arrive sorted by case and date, so ordering
+/// by case and the date a week before needs no sort (DataFusion's own sum claims no order, and
+/// sorts), and the rows come in DuckDB's order.
+#[tokio::test]
+async fn a_shifted_date_keeps_its_order_and_needs_no_sort() {
+    let engine = engine_in_small_batches().await;
+    let sql = "SELECT case_id, event_date - 7 AS d FROM events WHERE case_id < '2'
+               ORDER BY case_id, d";
+    let plan = physical_plan(&engine, sql).await;
+    assert!(plan.contains("fjq_shift_days("), "{plan}");
+    assert!(!plan.contains("SortExec:"), "{plan}");
+    let theirs = duckdb_rows_in_order(common::calibration_dataset(), sql);
+    assert!(theirs.len() >= 100, "{}", theirs.len());
+    assert_eq!(fjq_rows_in_order(&engine, sql).await, theirs);
 }

@@ -31,7 +31,7 @@ pub(crate) fn duckdb_rows(data: &Path, sql: &str) -> Vec<String> {
 }
 
 /// DuckDB's rows in the order it returned them.
-fn duckdb_rows_in_order(data: &Path, sql: &str) -> Vec<String> {
+pub(crate) fn duckdb_rows_in_order(data: &Path, sql: &str) -> Vec<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/duckdb_query.py");
     let mut child = Command::new(python())
         .arg(script)
@@ -390,7 +390,7 @@ pub(crate) async fn compare_ordered(name: &str, engine: &Engine, fjq_sql: &str, 
 }
 
 /// fjq's rows in the order it returned them, tab-separated, NULL as NULL.
-async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
+pub(crate) async fn fjq_rows_in_order(engine: &Engine, sql: &str) -> Vec<String> {
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
     for batch in query(engine, sql).await {
