@@ -1182,7 +1182,11 @@ fn decode_keys(
     }
     for (i, &row) in order.iter().enumerate() {
         if let Some(&ahead) = order.get(i + AHEAD) {
-            prefetch(&keys[ahead as usize * stride]);
+            // A key may straddle two cache lines (a third of them at 22 bytes a key, a person and a date): ask for
+            // its last byte's line too, or the read of its tail waits on memory.
+            let start = ahead as usize * stride;
+            prefetch(&keys[start]);
+            prefetch(&keys[start + stride - 1]);
         }
         let key = &keys[row as usize * stride..(row as usize + 1) * stride];
         for (decoder, (decoded, valid)) in decoders.iter().zip(columns.iter_mut()) {
