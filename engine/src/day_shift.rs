@@ -111,8 +111,8 @@ fn shifted(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         },
         false => *interval,
     };
-    // The type is asked only of what might be a date: a column of another table's schema
-    // (an outer reference) cannot be typed here and is left alone.
+    // An operand whose type cannot be found from this node's inputs (an outer reference's
+    // column) is left alone, as is every operand that is not a date.
     if whole_days(interval).is_none() || !matches!(date.get_type(schema), Ok(DataType::Date32)) {
         return Ok(Transformed::no(expr));
     }

@@ -1182,8 +1182,8 @@ fn decode_keys(
     }
     for (i, &row) in order.iter().enumerate() {
         if let Some(&ahead) = order.get(i + AHEAD) {
-            // A key may straddle two cache lines (a third of them at 22 bytes a key, a person and a date): ask for
-            // its last byte's line too, or the read of its tail waits on memory.
+            // A key may straddle two cache lines (a third of them do at 22 bytes, a person and
+            // a date): ask for its last byte's line too, or the read of its tail waits.
             let start = ahead as usize * stride;
             prefetch(&keys[start]);
             prefetch(&keys[start + stride - 1]);
