@@ -196,7 +196,7 @@ impl Grouping for Domains {
             self.group_indices.push(group as usize);
         }
         self.aggregation
-            .update(batch, &self.group_indices, self.slot_of_group.len())?;
+            .update(batch, &self.group_indices, self.slot_of_group.len(), None)?;
         let held = self.group_of_slot.len() * 4
             + self.slot_of_group.capacity() * 8
             + self.row_slots.capacity() * 2

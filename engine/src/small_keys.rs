@@ -182,7 +182,7 @@ impl Grouping for SmallKeys {
         }
         let group_indices = self.groups.intern(&numbers);
         self.aggregation
-            .update(batch, &group_indices, self.groups.len())?;
+            .update(batch, &group_indices, self.groups.len(), None)?;
         self.rows_seen += batch.num_rows();
         let probed = self.rows_seen >= self.probe_rows.min(EARLY_PROBE_ROWS);
         if probed

@@ -1,6 +1,7 @@
 //! Aggregates over rows sorted on their keys, grouped by runs of equal keys
 //! (fjq_engine::sorted_aggregate): per-case and per-(case, day) aggregates over the case-sorted
-//! files, in 100-row batches so that groups run across batch boundaries, in one phase over
+//! files, some with a WHERE the aggregate reads through (dropping the cases none of whose rows
+//! pass), in 100-row batches so that groups run across batch boundaries, in one phase over
 //! declared range partitions and as partial aggregates over undeclared ones. Each plan is
 //! checked for the operator (or its absence where it must not apply), each answer against
 //! DuckDB's over the same files.
@@ -33,6 +34,18 @@ const PER_KEY_AGGREGATES: &[(&str, &str, &str)] = &[
         "",
     ),
     (
+        "events per case from 2015, read through the filter: cases with none left out",
+        "SELECT case_id, count(*), min(event_code), max(event_date) FROM events
+         WHERE event_date >= DATE '2015-01-01' AND NOT error GROUP BY case_id",
+        "",
+    ),
+    (
+        "children per case, NULL ids dropped by a NULL verdict, cases with none left out",
+        "SELECT case_id, count(*), max(person_id) FROM people
+         WHERE role = 'child' AND person_id > '' GROUP BY case_id",
+        "",
+    ),
+    (
         "Cafcass work per Cafcass case",
         "SELECT cafcass_case_id, count(*), min(start_date), max(work_type) FROM cafcass_work
          GROUP BY cafcass_case_id",
@@ -45,6 +58,13 @@ async fn check_all(engine: &Engine, operator: &str) {
     for (name, fjq_sql, duckdb_sql) in PER_KEY_AGGREGATES {
         let plan = physical_plan(engine, fjq_sql).await;
         assert!(plan.contains(operator), "{name}: no {operator} in\n{plan}");
+        // A WHERE is read through by the aggregate, not copied by a filter first.
+        if fjq_sql.contains("WHERE") {
+            assert!(
+                plan.contains(", rows where [") && !plan.contains("FilterExec"),
+                "{name}: the filter is not read through in\n{plan}"
+            );
+        }
         let duckdb_sql = if duckdb_sql.is_empty() {
             fjq_sql
         } else {
