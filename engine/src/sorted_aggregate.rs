@@ -549,7 +549,9 @@ impl<F: GroupFinder> ExecutionPlan for OwnAggregateExec<F> {
 }
 
 /// Feeds one batch of the plan's child to the grouping: through the filter's predicate and
-/// projection when there is one, as `FilterExec` would (a NULL verdict drops the row).
+/// projection when there is one, as `FilterExec` would (a NULL verdict drops the row). A
+/// selective filter's passing rows are copied out, as `FilterExec` copies them; a filter that
+/// passes most rows is read through.
 fn add(
     grouping: &mut dyn Grouping,
     filter: Option<&FilterExec>,
@@ -573,8 +575,13 @@ fn add(
         Some(projection) => batch.project(projection)?,
         None => batch.clone(),
     };
-    if passing.true_count() == passing.len() {
+    // Reading through pays for the failing rows (their keys compared, their groups found);
+    // copying pays for the passing ones. A batch of which fewer than half pass is copied.
+    let passed = passing.true_count();
+    if passed == passing.len() {
         grouping.add(&batch)
+    } else if 2 * passed < passing.len() {
+        grouping.add(&filter_record_batch(&batch, &passing)?)
     } else {
         grouping.add_passing(&batch, &passing)
     }
