@@ -9,9 +9,10 @@
 //! without filtering rows as it decodes them (`pushdown_filters` is off), so a predicate on a
 //! scan only prunes row groups: [`ProbeFilterRule`] evaluates the filters fjq's joins fill in a
 //! `FilterExec` over each scan they were pushed to (over the scan's own filter, when that keeps
-//! the key). Rows whose keys no build row has are then dropped where they are read, before they
-//! are exchanged between threads and joined: in the linkage question, the `people` rows of
-//! persons who are not public law children, before they meet the pairs of linked persons.
+//! the key; an aggregate reading that filter through runs it again). Rows whose keys no build
+//! row has are then dropped where they are read, before they are exchanged between threads and
+//! joined: in the linkage question, the `people` rows of persons who are not public law
+//! children, before they meet the pairs of linked persons.
 //!
 //! What a join gives is unchanged: the filter passes every row whose key the build side holds,
 //! and a few others (the Bloom filter's false positives, about one in two hundred), which the join
@@ -24,6 +25,7 @@
 
 use crate::gather::{AHEAD, prefetch};
 use crate::hash_join::{KeyType, OneKeyHashJoinExec, hashes, with_keys};
+use crate::sorted_aggregate::SortedRunAggregateExec;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::{
@@ -459,6 +461,17 @@ impl PhysicalOptimizerRule for ProbeFilterRule {
             return Ok(plan);
         }
         plan.transform_down(|node| {
+            // An aggregate reading its filter through over a scan with filters to fill runs its
+            // filter again, so that the probe filter (below) tests only the rows the filter
+            // passes: reading through saved a copy, testing every row costs a hash of each. The
+            // aggregate may then read the probe filter through instead.
+            if let Some(aggregate) = node.downcast_ref::<SortedRunAggregateExec>()
+                && let Some(own) = aggregate.filter_read()
+                && let Some(scan) = own.input().downcast_ref::<DataSourceExec>()
+                && !filled_filters(scan, &filled).is_empty()
+            {
+                return Ok(Transformed::yes(aggregate.over_filter()));
+            }
             // A scan's own filter goes first: it is cheap, and what it drops is not hashed.
             if let Some(own) = node.downcast_ref::<FilterExec>()
                 && let Some(scan) = own.input().downcast_ref::<DataSourceExec>()

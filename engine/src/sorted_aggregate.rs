@@ -288,6 +288,16 @@ impl<F: GroupFinder> OwnAggregateExec<F> {
         }))
     }
 
+    /// The filter read through, if any.
+    pub(crate) fn filter_read(&self) -> Option<&FilterExec> {
+        self.filter.as_deref()
+    }
+
+    /// The same aggregate over the filter, run as a plan of its own again.
+    pub(crate) fn over_filter(&self) -> Arc<dyn ExecutionPlan> {
+        Arc::new(OwnAggregateExec::<F>::new(Arc::clone(&self.aggregate)))
+    }
+
     /// The plan this one reads: the filter's input, or the aggregate's.
     fn child(&self) -> &Arc<dyn ExecutionPlan> {
         match &self.filter {
