@@ -3,8 +3,9 @@
 //! `repeat_entries`. Codes (stages, case types) are interned once, and every pair goes into one
 //! flat array of `(group, date, code)`, put in group order only when groups are emitted: with
 //! millions of small groups (one per person) a `Vec` per group, and a memory size summed over
-//! them after every batch, cost more than the work. Input order does not matter, since every
-//! finish sorts.
+//! them after every batch, cost more than the work (from an aggregate over sorted runs the
+//! pairs arrive in group order, and the groups emitted are then a prefix of them). Input order
+//! does not matter, since every finish sorts.
 //!
 //! The state between partial and final aggregation is two lists per group (dates and codes as
 //! text), so partial states from different accumulators merge without sharing an interner.
