@@ -305,14 +305,6 @@ impl<F: GroupFinder> OwnAggregateExec<F> {
             None => self.aggregate.input(),
         }
     }
-
-    /// An expression over the aggregate's input as one over this plan's child.
-    fn over_child(&self, expr: &Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
-        match &self.filter {
-            Some(filter) => before_projection(expr, filter),
-            None => Ok(Arc::clone(expr)),
-        }
-    }
 }
 
 /// The filter right below `aggregate`, if reading its input unfiltered keeps the aggregate's
@@ -329,7 +321,21 @@ fn readable_filter(aggregate: &AggregateExec) -> Result<Option<Arc<FilterExec>>>
     let Some(Some(required)) = aggregate.required_input_ordering().into_iter().next() else {
         return Ok(None);
     };
-    let before = required
+    let before = requirement_before_projection(required, filter)?;
+    let sorted = filter
+        .input()
+        .properties()
+        .equivalence_properties()
+        .ordering_satisfy_requirement(before)?;
+    Ok(sorted.then(|| Arc::new(filter.clone())))
+}
+
+/// An ordering requirement over `filter`'s output columns, as one over its input's.
+fn requirement_before_projection(
+    required: OrderingRequirements,
+    filter: &FilterExec,
+) -> Result<Vec<PhysicalSortRequirement>> {
+    required
         .into_single()
         .into_iter()
         .map(|r| {
@@ -338,13 +344,7 @@ fn readable_filter(aggregate: &AggregateExec) -> Result<Option<Arc<FilterExec>>>
                 r.options,
             ))
         })
-        .collect::<Result<Vec<_>>>()?;
-    let sorted = filter
-        .input()
-        .properties()
-        .equivalence_properties()
-        .ordering_satisfy_requirement(before)?;
-    Ok(sorted.then(|| Arc::new(filter.clone())))
+        .collect()
 }
 
 /// `expr`, over `filter`'s output columns, as an expression over its input's.
@@ -413,44 +413,37 @@ impl<F: GroupFinder> ExecutionPlan for OwnAggregateExec<F> {
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        if self.filter.is_none() {
-            return self.aggregate.input_distribution_requirements();
-        }
+        let required = self.aggregate.input_distribution_requirements();
+        let Some(filter) = &self.filter else {
+            return required;
+        };
         // The aggregate's, over the filter's input: the filter keeps its input's partitions.
-        let distribution = match self.aggregate.mode() {
-            AggregateMode::FinalPartitioned | AggregateMode::SinglePartitioned => self
-                .aggregate
-                .group_expr()
-                .input_exprs()
+        let over_child = |distribution: Distribution| match distribution {
+            Distribution::KeyPartitioned(keys) => keys
                 .iter()
-                .map(|e| self.over_child(e))
+                .map(|key| before_projection(key, filter))
                 .collect::<Result<Vec<_>>>()
                 .map_or(Distribution::SinglePartition, Distribution::KeyPartitioned),
-            AggregateMode::Final | AggregateMode::Single => Distribution::SinglePartition,
-            AggregateMode::Partial | AggregateMode::PartialReduce => {
-                Distribution::UnspecifiedDistribution
-            }
+            other => other,
         };
-        InputDistributionRequirements::new(vec![distribution])
+        InputDistributionRequirements::new(
+            required
+                .into_per_child()
+                .into_iter()
+                .map(over_child)
+                .collect(),
+        )
     }
 
     fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
         let required = self.aggregate.required_input_ordering();
-        if self.filter.is_none() {
+        let Some(filter) = &self.filter else {
             return required;
-        }
+        };
         // Checked when the filter was taken in (`readable_filter`): its input is so sorted.
-        let over_child = |requirements: OrderingRequirements| {
-            let mapped = requirements
-                .into_single()
-                .into_iter()
-                .map(|r| {
-                    self.over_child(&r.expr)
-                        .map(|expr| PhysicalSortRequirement::new(expr, r.options))
-                })
-                .collect::<Result<Vec<_>>>()
-                .ok()?;
-            LexRequirement::new(mapped).map(OrderingRequirements::new_soft)
+        let over_child = |required: OrderingRequirements| {
+            let before = requirement_before_projection(required, filter).ok()?;
+            LexRequirement::new(before).map(OrderingRequirements::new_soft)
         };
         required
             .into_iter()
