@@ -6,12 +6,13 @@
 //! buffers each key's rows on the other side as a batch of its own and copies every output row
 //! through a join-index builder. An inner join needs much less. [`InnerMergeJoinExec`] walks the
 //! two sides' keys as bytes (text as it is, other types in Arrow's row format), finds each run
-//! of equal keys on either side, and writes the pairs of a run's rows as row numbers. An output
-//! batch ends where either side moves on to its next batch, so that its rows of a side are
-//! rows of one batch: sliced from it where they are one stretch of it (the people of
-//! consecutive cases), taken from it where they repeat (each case once per person). Rows with
-//! a NULL key meet nothing and are passed over. The output is the sort-merge join's, in its
-//! order: by key, and within a key each left row with every right row in turn.
+//! of equal keys on either side (passing over the keys one side lacks in doubling strides), and
+//! writes the pairs of a run's rows as row numbers. An output batch ends where either side
+//! moves on to its next batch, so that its rows of a side are rows of one batch: sliced from
+//! it where they are one stretch of it (the people of consecutive cases), taken from it where
+//! they repeat (each case once per person). Rows with a NULL key meet nothing and are passed
+//! over. The output is the sort-merge join's, in its order: by key, and within a key each
+//! left row with every right row in turn.
 //!
 //! It keeps the `SortMergeJoinExec` it replaces, for its plan properties (orderings,
 //! partitioning, statistics, the projections pushed through it). A projection above it that
@@ -358,8 +359,8 @@ impl Merge {
                 };
             };
             match self.left.key_at(left).cmp(self.right.key_at(right)) {
-                Ordering::Less => self.left.row += 1,
-                Ordering::Greater => self.right.row += 1,
+                Ordering::Less => self.left.pass_below(self.right.key_at(right)),
+                Ordering::Greater => self.right.pass_below(self.left.key_at(left)),
                 Ordering::Equal => {
                     self.left.run(&mut self.left_run).await?;
                     self.right.run(&mut self.right_run).await?;
@@ -429,6 +430,39 @@ impl Keys {
     /// Whether row `row` has the key `key` (a NULL key has none).
     fn has(&self, row: usize, key: &[u8]) -> bool {
         !self.is_null(row) && self.bytes(row) == key
+    }
+
+    /// Whether any row's key is NULL.
+    fn has_nulls(&self) -> bool {
+        match self {
+            Keys::Text(text) => text.null_count() > 0,
+            Keys::TextView(text) => text.null_count() > 0,
+            Keys::Rows(_, nulls) => nulls.as_ref().is_some_and(|n| n.null_count() > 0),
+        }
+    }
+
+    /// The first row from `from` on (of `rows`) whose key is not below `key`, or `rows`; row
+    /// `from`'s key is below it. The keys ascend, so the rows below `key` are found in steps
+    /// that double until one passes it, then halve back: a few comparisons pass over the many
+    /// rows of the cases the other side has not (the 10M events of cases of other types when
+    /// events are joined to the private law cases), where stepping a row at a time took a comparison for every row.
+    fn first_not_below(&self, from: usize, rows: usize, key: &[u8]) -> usize {
+        let below = |row: usize| self.bytes(row) < key;
+        let (mut low, mut step) = (from, 1);
+        while from + step < rows && below(from + step) {
+            low = from + step;
+            step *= 2;
+        }
+        // The answer is in low + 1 ..= high.
+        let (mut low, mut high) = (low + 1, (from + step).min(rows));
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match below(middle) {
+                true => low = middle + 1,
+                false => high = middle,
+            }
+        }
+        low
     }
 }
 
@@ -509,6 +543,20 @@ impl Side {
     /// The key of row `row` of the first held batch.
     fn key_at(&self, row: usize) -> &[u8] {
         self.held[0].keys.bytes(row)
+    }
+
+    /// Moves past the next row, whose key is below `key` (the other side's next), and the rows
+    /// after it in its batch whose keys are below `key` too: none of them meets a row. A batch
+    /// with NULL keys is stepped through a row at a time, as its NULLs sit outside the keys'
+    /// byte order.
+    fn pass_below(&mut self, key: &[u8]) {
+        let front = &self.held[0];
+        self.row = match front.keys.has_nulls() {
+            true => self.row + 1,
+            false => front
+                .keys
+                .first_not_below(self.row, front.batch.num_rows(), key),
+        };
     }
 
     /// Writes into `stretches` the rows, from the next one (in the first held batch) on, whose
@@ -921,6 +969,52 @@ mod tests {
                     assert_eq!(batch.column(0), batch.column(2), "{data_type}");
                     assert_eq!(batch.column(0).null_count(), 0, "{data_type}");
                 }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn long_stretches_of_keys_the_other_side_lacks_are_passed_over() {
+        // Many: every letter, four rows each, in batches of 30 (runs cut by batch ends). Few:
+        // `c` twice, then `d`, `q` and `z`, far apart in the many rows. Each way round, the
+        // pairs are those of a nested loop over both sides' rows, in the join's order.
+        let letters: Vec<String> = (b'a'..=b'z').map(|b| char::from(b).to_string()).collect();
+        let many_rows: Vec<(Option<&str>, i64)> = letters
+            .iter()
+            .flat_map(|l| std::iter::repeat_n(Some(l.as_str()), 4))
+            .zip(100..)
+            .collect();
+        let many: Vec<&[(Option<&str>, i64)]> = many_rows.chunks(30).collect();
+        let few_rows = [
+            (Some("c"), 1),
+            (Some("c"), 2),
+            (Some("d"), 3),
+            (Some("q"), 4),
+        ];
+        let few: Rows = &[&few_rows, &[(Some("z"), 5)]];
+        let nested_loop = |left: &[(Option<&str>, i64)], right: &[(Option<&str>, i64)]| {
+            let mut pairs = Vec::new();
+            for (lk, lv) in left {
+                for (rk, rv) in right {
+                    if lk == rk {
+                        pairs.push((*lv, *rv));
+                    }
+                }
+            }
+            pairs
+        };
+        let few_flat: Vec<_> = few.concat();
+        for data_type in [DataType::Utf8, DataType::Utf8View, DataType::Int64] {
+            for batch_size in [3, 8192] {
+                let batches = join(few, &many, &data_type, batch_size).await;
+                let expected = nested_loop(&few_flat, &many_rows);
+                assert_eq!(expected.len(), 20);
+                assert_eq!(pairs(&batches), expected, "{data_type}, few left");
+                // The other way round the pairs come by the many side's rows, as a nested loop
+                // over it gives them.
+                let batches = join(&many, few, &data_type, batch_size).await;
+                let expected = nested_loop(&many_rows, &few_flat);
+                assert_eq!(pairs(&batches), expected, "{data_type}, few right");
             }
         }
     }

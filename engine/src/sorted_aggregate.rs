@@ -23,6 +23,10 @@
 //! predicate on the filter's input and passes the verdicts to the accumulators, and runs none
 //! of whose rows pass are not emitted, instead of the filter copying the passing rows first.
 //!
+//! A partial aggregate over a union whose inputs are sorted in different ways (court events
+//! in case order beside Cafcass work in none) is split into one over each input, so that the
+//! sorted ones are grouped by runs: each of the union's partitions is one input's.
+//!
 //! `SET fjq.sorted_aggregation = false` leaves every aggregate as DataFusion planned it.
 
 use datafusion::arrow::array::{
@@ -47,6 +51,7 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
     InputDistributionRequirements, InputOrderMode, PlanProperties, ReplaceChildrenOptions,
@@ -104,6 +109,11 @@ pub(crate) fn replace_aggregates<F: GroupFinder>(
             return Ok(Transformed::no(node));
         };
         if !F::applies(aggregate)? {
+            if F::SPLITS_UNIONS
+                && let Some(split) = split_over_union::<F>(aggregate)?
+            {
+                return Ok(Transformed::yes(split));
+            }
             return Ok(Transformed::no(node));
         }
         Ok(Transformed::yes(OwnAggregateExec::<F>::over(Arc::new(
@@ -111,6 +121,59 @@ pub(crate) fn replace_aggregates<F: GroupFinder>(
         ))?))
     })
     .map(|t| t.data)
+}
+
+/// A partial aggregate over a union as the union of the same partial aggregate over each of
+/// the union's inputs, those `F` applies to computed by `F`; `None` if `F` applies to none.
+///
+/// A union of inputs sorted in different ways is sorted in none of them: the court stages of
+/// a case journey come from events in case order and the Cafcass work from a join that is
+/// not, so the journey's partial aggregate hashed all 4.4M rows. A partial aggregate groups
+/// each partition on its own, and each of the union's partitions is one input's, so grouping
+/// them apart gives the same groups; the final aggregate above is not changed.
+fn split_over_union<F: GroupFinder>(
+    aggregate: &AggregateExec,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(union) = aggregate.input().downcast_ref::<UnionExec>() else {
+        return Ok(None);
+    };
+    if *aggregate.mode() != AggregateMode::Partial
+        || aggregate.limit_options().is_some()
+        || !aggregate.dynamic_expressions_produced().is_empty()
+        || aggregate
+            .aggr_expr()
+            .iter()
+            .any(|a| !a.order_bys().is_empty())
+    {
+        return Ok(None);
+    }
+    let mut any_own = false;
+    let parts = union
+        .inputs()
+        .iter()
+        .map(|input| {
+            let part = AggregateExec::try_new(
+                AggregateMode::Partial,
+                aggregate.group_expr().clone(),
+                aggregate.aggr_expr().to_vec(),
+                aggregate.filter_expr().to_vec(),
+                Arc::clone(input),
+                aggregate.input_schema(),
+            )?;
+            if !F::applies(&part)? {
+                return Ok(Arc::new(part) as Arc<dyn ExecutionPlan>);
+            }
+            any_own = true;
+            OwnAggregateExec::<F>::over(Arc::new(part))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !any_own {
+        return Ok(None);
+    }
+    let split = UnionExec::try_new(parts)?;
+    // The union's inputs have its schema, so their partial aggregates have the one replaced;
+    // should one differ (in a field's nullability), the plan stays as it was.
+    Ok((split.schema().fields() == aggregate.schema().fields()).then_some(split))
 }
 
 /// What both of fjq's own groupings ask of an aggregate (this one and
@@ -154,6 +217,7 @@ impl GroupFinder for ByRuns {
     const NAME: &'static str = "SortedRunAggregateExec";
     const RULE: &'static str = "fjq_sorted_aggregation";
     const READS_FILTERS: bool = true;
+    const SPLITS_UNIONS: bool = true;
 
     fn switched_on(options: &FjqOptions) -> bool {
         options.sorted_aggregation
@@ -219,6 +283,9 @@ pub trait GroupFinder: Send + Sync + fmt::Debug + 'static {
     /// Whether it reads a `FilterExec`'s input unfiltered, with the filter's verdicts
     /// ([`Grouping::add_passing`]), instead of the filter's copy of the passing rows.
     const READS_FILTERS: bool = false;
+    /// Whether a partial aggregate over a union it does not apply to is split into one over
+    /// each of the union's inputs, so that it groups those it applies to.
+    const SPLITS_UNIONS: bool = false;
     /// Whether its rule's switch is on.
     fn switched_on(options: &FjqOptions) -> bool;
     /// Whether `aggregate` can be computed this way, giving what DataFusion gives.

@@ -25,6 +25,12 @@ const JOINS: &[(&str, &str, &str)] = &[
         "InnerMergeJoinExec",
     ),
     (
+        "events of private law cases (the events of other cases passed over in strides)",
+        "SELECT e.event_id, e.event_code, c.case_type, CAST(e.event_date AS VARCHAR)
+         FROM events e JOIN cases c USING (case_id) WHERE c.case_type = 'private_law' AND NOT e.error",
+        "InnerMergeJoinExec",
+    ),
+    (
         "every case and its hearings, none kept as NULL (a left join)",
         "SELECT c.case_id, c.case_type, e.event_id, e.hearing_type
          FROM cases c LEFT JOIN events e ON e.case_id = c.case_id AND e.event_code = 'C6'",

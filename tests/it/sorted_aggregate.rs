@@ -2,7 +2,8 @@
 //! (fjq_engine::sorted_aggregate): per-case and per-(case, day) aggregates over the case-sorted
 //! files, some with a WHERE the aggregate reads through (dropping the cases none of whose rows
 //! pass), in 100-row batches so that groups run across batch boundaries, in one phase over
-//! declared range partitions and as partial aggregates over undeclared ones. Each plan is
+//! declared range partitions and as partial aggregates over undeclared ones, and over a union
+//! of which one input is sorted on the keys and one is not. Each plan is
 //! checked for the operator (or its absence where it must not apply), each answer against
 //! DuckDB's over the same files.
 
@@ -110,4 +111,48 @@ async fn undeclared_sorted_partitions_aggregate_partially_by_runs_and_match_duck
     let engine = undeclared_engine_on(split_dataset()).await;
     query(&engine, "SET datafusion.execution.batch_size = 100").await;
     check_all(&engine, "SortedRunAggregateExec: mode=Partial").await;
+}
+
+#[tokio::test]
+async fn a_union_with_one_input_sorted_on_the_keys_groups_that_one_by_runs_and_matches_duckdb() {
+    // The shape of a case journey: court events in case order beside rows in another order
+    // (here cases by start date). The partial aggregate is split over the union's inputs: the
+    // events are grouped by runs, the cases by hashing, and the final aggregate meets both.
+    let data = split_dataset();
+    let engine = engine_on(data).await;
+    let sql = "SELECT case_id, count(*), min(d), max(code) FROM (
+                 SELECT case_id, event_date AS d, event_code AS code FROM events WHERE NOT error
+                 UNION ALL
+                 (SELECT case_id, start_date, case_type FROM cases ORDER BY start_date LIMIT 100000000))
+               GROUP BY case_id";
+    let plan = physical_plan(&engine, sql).await;
+    let union = plan.find("UnionExec").expect("a union");
+    let below = &plan[union..];
+    assert!(
+        below.contains("SortedRunAggregateExec: mode=Partial")
+            && below.contains("AggregateExec: mode=Partial")
+            && plan[..union].contains("AggregateExec: mode=FinalPartitioned"),
+        "the partial aggregate is not split over the union:\n{plan}"
+    );
+    compare_on(
+        data,
+        "events and cases by start date, per case",
+        &engine,
+        sql,
+        sql,
+    )
+    .await;
+
+    // Switched off, the partial aggregate stays whole over the union, with the same answer.
+    query(&engine, "SET fjq.sorted_aggregation = false").await;
+    let plan = physical_plan(&engine, sql).await;
+    assert!(
+        !plan.contains("SortedRunAggregateExec")
+            && plan[plan
+                .find("AggregateExec: mode=Partial")
+                .expect("a partial aggregate")..]
+                .contains("UnionExec"),
+        "switched off:\n{plan}"
+    );
+    compare_on(data, "the same, switched off", &engine, sql, sql).await;
 }
