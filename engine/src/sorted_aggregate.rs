@@ -137,7 +137,10 @@ fn split_over_union<F: GroupFinder>(
     let Some(union) = aggregate.input().downcast_ref::<UnionExec>() else {
         return Ok(None);
     };
+    // Only an aggregate that hashed all its input (`Linear`): its output promised no order
+    // for the plan above to rely on, and the split's need not keep one.
     if *aggregate.mode() != AggregateMode::Partial
+        || *aggregate.input_order_mode() != InputOrderMode::Linear
         || aggregate.limit_options().is_some()
         || !aggregate.dynamic_expressions_produced().is_empty()
         || aggregate
