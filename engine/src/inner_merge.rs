@@ -444,8 +444,9 @@ impl Keys {
     /// The first row from `from` on (of `rows`) whose key is not below `key`, or `rows`; row
     /// `from`'s key is below it. The keys ascend, so the rows below `key` are found in steps
     /// that double until one passes it, then halve back: a few comparisons pass over the many
-    /// rows of the cases the other side has not (the 10M events of cases of other types when
-    /// events are joined to the private law cases), where stepping a row at a time took a comparison for every row.
+    /// rows of the cases the other side has not (the 9.5M events of cases of other types when
+    /// events are joined to the private law cases), where stepping a row at a time took a
+    /// comparison for every row.
     fn first_not_below(&self, from: usize, rows: usize, key: &[u8]) -> usize {
         let below = |row: usize| self.bytes(row) < key;
         let (mut low, mut step) = (from, 1);
