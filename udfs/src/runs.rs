@@ -141,6 +141,23 @@ fn values<T: ArrowPrimitiveType>(
 fn texts<T: ByteArrayType>(key: &GenericByteArray<T>, starts: &mut [u64], rows: usize) {
     let offsets = key.value_offsets();
     let bytes = key.value_data();
+    // Identifiers of one length (the data's case and person identifiers): neighbours are
+    // compared where they lie, with no offsets to load for each row.
+    let width = offsets[1].as_usize() - offsets[0].as_usize();
+    let one_width = offsets
+        .iter()
+        .zip(&offsets[1..])
+        .fold(true, |same, (a, b)| {
+            same & (b.as_usize() - a.as_usize() == width)
+        });
+    if width > 0 && one_width {
+        let texts = &bytes[offsets[0].as_usize()..offsets[rows].as_usize()];
+        mark(starts, rows, key.nulls(), |row| {
+            let at = row * width;
+            bytes_eq(&texts[at - width..at], &texts[at..at + width])
+        });
+        return;
+    }
     mark(starts, rows, key.nulls(), |row| {
         let (a, b, c) = (
             offsets[row - 1].as_usize(),
@@ -273,6 +290,51 @@ mod tests {
         let views = both.as_string_view().views();
         assert_ne!(views[0], views[1], "the two copies' views should differ");
         assert_eq!(ranges(&[both]), vec![0..2, 2..3]);
+    }
+
+    /// Texts all of one length (identifiers) are compared where they lie: runs of one and of
+    /// several, texts that differ in their first, middle or last byte, lengths below and above
+    /// eight bytes, NULLs, and a slice, against Arrow's comparison kernels.
+    #[test]
+    fn texts_of_one_length_break_where_they_change() {
+        for width in [3, 8, 16, 17] {
+            let text = |last: u8, first: u8| {
+                let mut t = vec![b'C'; width];
+                t[0] = first;
+                t[width / 2] = b'M';
+                t[width - 1] = last;
+                String::from_utf8(t).unwrap_or_default()
+            };
+            let values: Vec<Option<String>> = vec![
+                Some(text(b'A', b'C')),
+                Some(text(b'A', b'C')),
+                Some(text(b'B', b'C')),
+                Some(text(b'B', b'D')),
+                Some(text(b'B', b'D')),
+                Some(text(b'B', b'D')),
+                Some(text(b'A', b'C')),
+            ];
+            let mut middle = values[6].clone().unwrap_or_default().into_bytes();
+            middle[width / 2] = b'N';
+            let mut all = values.clone();
+            all.push(Some(String::from_utf8(middle).unwrap_or_default()));
+            let plain: ArrayRef = Arc::new(StringArray::from(all.clone()));
+            assert_eq!(ranges(&[Arc::clone(&plain)]), arrows(&[Arc::clone(&plain)]));
+            assert_eq!(
+                ranges(&[plain]),
+                vec![0..2, 2..3, 3..6, 6..7, 7..8],
+                "width {width}"
+            );
+            // NULLs (here of the same length as the texts) and a slice.
+            let whole = StringArray::from(all.clone());
+            let valid = NullBuffer::from(vec![true, false, true, true, false, true, true, true]);
+            let (offsets, bytes, _) = whole.into_parts();
+            let nulls: ArrayRef = Arc::new(StringArray::new(offsets, bytes, Some(valid)));
+            assert_eq!(ranges(&[Arc::clone(&nulls)]), arrows(&[Arc::clone(&nulls)]));
+            let large: ArrayRef = Arc::new(LargeStringArray::from(all));
+            let sliced = large.slice(2, 5);
+            assert_eq!(ranges(&[sliced]), vec![0..1, 1..4, 4..5], "width {width}");
+        }
     }
 
     #[test]

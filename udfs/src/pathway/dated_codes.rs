@@ -17,7 +17,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Builder, Int32Builder, Int64Builder, ListBuilder,
     StringArray, StringBuilder, StructBuilder,
 };
-use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Fields};
 use datafusion::common::{HashMap, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -119,6 +119,15 @@ pub struct DatedCodes {
     code_bytes: usize,
 }
 
+/// A filter's verdicts as validity: a row passes where the verdict is true (not false or NULL).
+fn filter_verdicts(filter: &BooleanArray) -> NullBuffer {
+    let passed = match filter.nulls() {
+        Some(nulls) => filter.values() & nulls.inner(),
+        None => filter.values().clone(),
+    };
+    NullBuffer::new(passed)
+}
+
 /// Pairs in group order: group `g`'s are `pairs[offsets[g]..offsets[g + 1]]`.
 pub(crate) struct Grouped {
     pairs: Vec<(i32, u32)>,
@@ -182,7 +191,8 @@ impl<'a> Pieces<'a> {
         Pieces { fixed, codes }
     }
 
-    #[inline]
+    // In line: as a call, saving and restoring registers cost a fifth of its time.
+    #[inline(always)]
     fn push(&self, values: &mut Vec<u8>, code: u32) {
         match self.fixed[code as usize] {
             Some((piece, len)) => {
@@ -395,21 +405,26 @@ impl DatedCodes {
         let dates = dates.as_primitive::<Date32Type>();
         let codes = codes.map(|c| self.intern_column(c)).transpose()?;
         self.note_order(group_indices);
-        for (row, &g) in group_indices.iter().enumerate() {
-            if let Some(f) = filter
-                && (f.is_null(row) || !f.value(row))
-            {
-                continue;
+        // The rows taken, as one bitmap (a row the filter passes, with a date and a code),
+        // or none when all are: the rows are then copied in one pass with no test per row.
+        let mut keep = NullBuffer::union(filter.map(filter_verdicts).as_ref(), dates.nulls());
+        if let Some(codes) = &codes
+            && codes.contains(&u32::MAX)
+        {
+            let known = NullBuffer::from_iter(codes.iter().map(|&c| c != u32::MAX));
+            keep = NullBuffer::union(keep.as_ref(), Some(&known));
+        }
+        let dates = dates.values();
+        let entry = |row: usize| {
+            let code = codes.as_ref().map_or(0, |c| c[row]);
+            (group_indices[row] as u32, dates[row], code)
+        };
+        match keep.filter(|keep| keep.null_count() > 0) {
+            None => self.entries.extend((0..group_indices.len()).map(entry)),
+            Some(keep) => {
+                self.entries.reserve(keep.len() - keep.null_count());
+                self.entries.extend(keep.valid_indices().map(entry));
             }
-            if dates.is_null(row) {
-                continue;
-            }
-            let code = match &codes {
-                Some(c) if c[row] == u32::MAX => continue,
-                Some(c) => c[row],
-                None => 0,
-            };
-            self.entries.push((g as u32, dates.value(row), code));
         }
         Ok(())
     }
