@@ -147,7 +147,7 @@ pub fn cli_command() -> clap::Command {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    tune_malloc();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -238,26 +238,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// Caps glibc's malloc at one arena per core, before any thread starts.
+/// Sets glibc's malloc up for a query engine, before any thread starts: one arena per core,
+/// and large buffers kept for reuse rather than given back to the system at once.
 ///
 /// glibc gives each thread that allocates while the others hold their arenas an arena of its
 /// own, up to eight per core, and keeps what is freed in each. A query's buffers are made on
 /// one thread (the runtime's file readers, its workers) and freed on another, so sixteen arenas
 /// on two cores each held their own high-water mark: Kaplan-Meier peaked at 177-201 MB with
 /// them and at 146-149 MB with two, the linkage query at 283-288 MB against 223-233, in the same
-/// time (docs/DECISIONS.md, "One malloc arena per core"). A user's own `MALLOC_ARENA_MAX` or
-/// `glibc.malloc.arena_max` tunable wins.
-fn limit_malloc_arenas() {
+/// time (docs/DECISIONS.md, "One malloc arena per core").
+///
+/// glibc maps a buffer of more than 32 MB (less, at first) afresh and unmaps it when freed, and
+/// gives freed memory at the top of a heap back once 64 MB of it is free; the next query's
+/// buffers then fault in pages the kernel must clear again (a sixth of the crosstab's profile).
+/// Buffers of up to 512 MB now come from the arenas, which keep up to 1 GB free before giving
+/// any back (docs/DECISIONS.md, "Large buffers kept for reuse"). A user's own `MALLOC_*_`
+/// variables or `glibc.malloc.*` tunables win, each for its own parameter.
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let set_by_user = std::env::var_os("MALLOC_ARENA_MAX").is_some()
-            || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.arena_max"));
-        if !set_by_user {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
-            // SAFETY: mallopt sets one of the allocator's parameters; no other thread exists yet.
-            unsafe {
-                libc::mallopt(libc::M_ARENA_MAX, arenas);
+        let set_by_user = |variable: &str, tunable: &str| {
+            std::env::var_os(variable).is_some()
+                || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains(tunable))
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let settings = [
+            (
+                "MALLOC_ARENA_MAX",
+                "glibc.malloc.arena_max",
+                libc::M_ARENA_MAX,
+                libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX),
+            ),
+            (
+                "MALLOC_MMAP_THRESHOLD_",
+                "glibc.malloc.mmap_threshold",
+                libc::M_MMAP_THRESHOLD,
+                512 << 20,
+            ),
+            (
+                "MALLOC_TRIM_THRESHOLD_",
+                "glibc.malloc.trim_threshold",
+                libc::M_TRIM_THRESHOLD,
+                1 << 30,
+            ),
+        ];
+        for (variable, tunable, parameter, value) in settings {
+            if !set_by_user(variable, tunable) {
+                // SAFETY: mallopt sets one of the allocator's parameters; no other thread
+                // exists yet.
+                unsafe {
+                    libc::mallopt(parameter, value);
+                }
             }
         }
     }
