@@ -41,6 +41,7 @@ use datafusion::logical_expr::EmitTo;
 use datafusion::physical_plan::InputOrderMode;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use fjq_udfs::FjqOptions;
+use fjq_udfs::views::slot_of_view;
 use std::borrow::Cow;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -525,11 +526,9 @@ impl ColumnValues {
 
     /// The slot of [`Self::recent`] where `word`'s probe starts.
     fn home(&self, word: u128) -> usize {
-        // One multiply: the slot is the product's high bits, which every bit of the folded word
-        // reaches. A collision costs a probe, never a wrong number, and while the table holds
-        // every value it is a quarter full at most: the hash tables' fuller mix bought nothing.
-        let folded = word as u64 ^ ((word >> 64) as u64).rotate_left(23);
-        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.recent_bits)) as usize
+        // One multiply (the code aggregates' placing of views): while the table holds every
+        // value it is a quarter full at most, and the hash tables' fuller mix bought nothing.
+        slot_of_view(word, self.recent_bits)
     }
 
     /// `word`'s number, put in `slot` of [`Self::recent`] (an empty one, or while evicting

@@ -15,6 +15,7 @@ pub mod linkage;
 pub mod pathway;
 pub mod runs;
 pub mod settings;
+pub mod views;
 
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};

@@ -12,6 +12,7 @@
 
 use super::stage_rank;
 use crate::args::Params;
+use crate::views::slot_of_view;
 use datafusion::arrow::array::builder::NullBufferBuilder;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Builder, Int32Builder, Int64Builder, ListBuilder,
@@ -87,12 +88,10 @@ pub fn state_fields(name: &str) -> Vec<Arc<Field>> {
 /// Slots of `DatedCodes::recent`: a power of two.
 const RECENT_SLOTS: usize = 256;
 
-/// A view's slot in `DatedCodes::recent`: the top bits of a multiplicative hash of its length
-/// and bytes.
+/// A view's slot in `DatedCodes::recent`.
 #[inline]
 fn recent_slot(view: u128) -> usize {
-    let folded = (view as u64) ^ ((view >> 64) as u64).rotate_left(29);
-    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RECENT_SLOTS.trailing_zeros())) as usize
+    slot_of_view(view, RECENT_SLOTS.trailing_zeros())
 }
 
 #[derive(Debug)]
