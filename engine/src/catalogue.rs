@@ -99,9 +99,14 @@ pub const VIEWS: &[View] = &[
                 "The least match probability among those links.",
             ),
         ],
+        // DataFusion joins in the order written. `people` and `cases` are both in case order, so
+        // joined first they merge (no hash table, no exchange between threads), and the court
+        // children carry their case's type and start on to the link: at scale 1.0 the hash join
+        // of 1.6M pairs to `cases` it replaces took 0.35 s of compute (docs/BENCHMARK.md).
         sql: "WITH court_children AS ( \
-             SELECT p.case_id, p.person_id, l.link_id, l.match_status, l.match_probability \
+             SELECT p.case_id, c.case_type, c.start_date, p.person_id, l.link_id, l.match_status, l.match_probability \
              FROM people p \
+             JOIN cases c ON c.case_id = p.case_id \
              JOIN linkage l ON l.dataset = 'family_court' AND l.source_person_id = p.person_id \
              WHERE p.role = 'child' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
          cafcass_children AS ( \
@@ -110,7 +115,7 @@ pub const VIEWS: &[View] = &[
              JOIN linkage l ON l.dataset = 'cafcass' AND l.source_person_id = cp.cafcass_person_id \
              WHERE cp.role = 'subject' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
          pairs AS ( \
-             SELECT c.case_id, c.case_type, c.start_date, k.cafcass_case_id, k.nation, k.received_date, \
+             SELECT cc.case_id, cc.case_type, cc.start_date, k.cafcass_case_id, k.nation, k.received_date, \
                     count(DISTINCT cc.person_id) AS children_shared, \
                     max(greatest( \
                         CASE cc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END, \
@@ -118,10 +123,9 @@ pub const VIEWS: &[View] = &[
                     min(least(cc.match_probability, fc.match_probability)) AS weakest_match_probability \
              FROM court_children cc \
              JOIN cafcass_children fc ON fc.link_id = cc.link_id \
-             JOIN cases c ON c.case_id = cc.case_id \
              JOIN cafcass_cases k ON k.cafcass_case_id = fc.cafcass_case_id \
-             WHERE k.received_date BETWEEN c.start_date - case_link_window_days() AND c.start_date + case_link_window_days() \
-             GROUP BY c.case_id, c.case_type, c.start_date, k.cafcass_case_id, k.nation, k.received_date), \
+             WHERE k.received_date BETWEEN cc.start_date - case_link_window_days() AND cc.start_date + case_link_window_days() \
+             GROUP BY cc.case_id, cc.case_type, cc.start_date, k.cafcass_case_id, k.nation, k.received_date), \
          court_counts AS (SELECT case_id, count(*) AS court_children FROM people WHERE role = 'child' GROUP BY case_id), \
          cafcass_counts AS (SELECT cafcass_case_id, count(*) AS cafcass_children FROM cafcass_people WHERE role = 'subject' GROUP BY cafcass_case_id) \
          SELECT p.case_id, p.case_type, p.start_date, p.cafcass_case_id, p.nation, p.received_date, \

@@ -208,7 +208,10 @@ fn gather_bytes<T: ByteArrayType>(
             ))
         })?);
     }
-    let mut values = Vec::with_capacity(length);
+    // Written in place rather than appended: a call to `memcpy` for each identifier of 16 or
+    // 17 bytes cost more than the copy (a third of the gather's time in the linked queries).
+    let mut values = vec![0u8; length];
+    let mut written = 0;
     for (i, (&(b, _), &(start, end))) in at.iter().zip(&spans).enumerate() {
         if let Some(byte) = at
             .get(i + AHEAD)
@@ -217,7 +220,12 @@ fn gather_bytes<T: ByteArrayType>(
         {
             prefetch(byte);
         }
-        values.extend_from_slice(&arrays[b].value_data()[start..end]);
+        let n = end - start;
+        copy_in_line(
+            &mut values[written..written + n],
+            &arrays[b].value_data()[start..end],
+        );
+        written += n;
     }
     let nulls = gathered_nulls(nulls, at);
     // The offsets rise by construction; for texts, `try_new` checks the bytes are UTF-8 once
@@ -228,6 +236,28 @@ fn gather_bytes<T: ByteArrayType>(
         Buffer::from_vec(values),
         nulls,
     )?))
+}
+
+/// Copies `from` into `to` (of its length): a text of 8 to 64 bytes in words of eight, the
+/// last overlapping the one before, in line. A call to `memcpy` for each row's identifier
+/// cost more than the copy.
+#[inline(always)]
+pub(crate) fn copy_in_line(to: &mut [u8], from: &[u8]) {
+    let n = from.len();
+    if !(8..=64).contains(&n) || to.len() != n {
+        to.copy_from_slice(from);
+        return;
+    }
+    let mut word = |at: usize| {
+        let bytes: [u8; 8] = from[at..at + 8].try_into().unwrap_or_default();
+        to[at..at + 8].copy_from_slice(&bytes);
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        word(at);
+        at += 8;
+    }
+    word(n - 8);
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@
 //! sorted partitions above it. The switch is `fjq.key_sort`.
 
 use crate::compact_views::compact_batch;
-use crate::gather::{AHEAD, RowGather, prefetch};
+use crate::gather::{AHEAD, RowGather, copy_in_line, prefetch};
 use datafusion::arrow::array::{
     Array, ArrayData, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, LargeStringArray,
     OffsetSizeTrait, RecordBatch, RecordBatchOptions, StringArray, StringViewArray, make_array,
@@ -834,28 +834,6 @@ fn longest_text(column: &ArrayRef) -> usize {
         _ => None,
     }
     .unwrap_or(0)
-}
-
-/// Copies `from` into `to` (of its length): a text of 8 to 64 bytes in words of eight, the
-/// last overlapping the one before, in line. A call to `memcpy` for each row's identifier
-/// cost more than the copy.
-#[inline(always)]
-fn copy_in_line(to: &mut [u8], from: &[u8]) {
-    let n = from.len();
-    if !(8..=64).contains(&n) || to.len() != n {
-        to.copy_from_slice(from);
-        return;
-    }
-    let mut word = |at: usize| {
-        let bytes: [u8; 8] = from[at..at + 8].try_into().unwrap_or_default();
-        to[at..at + 8].copy_from_slice(&bytes);
-    };
-    let mut at = 0;
-    while at + 8 < n {
-        word(at);
-        at += 8;
-    }
-    word(n - 8);
 }
 
 impl ColumnLayout {
