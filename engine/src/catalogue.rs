@@ -30,6 +30,46 @@ pub struct View {
     pub sql: &'static str,
 }
 
+/// The pairing of court and Cafcass cases that `linked_cases` is, as SQL: the CTEs
+/// `court_children`, `cafcass_children` and `pairs`, one row of `pairs` per (court case, Cafcass
+/// case). `$court` adds columns of `cases` (`, c.column`) that the court children carry and
+/// `$pair` the same columns as the pairs give them (`, cc.column`): `linked_case_measures`
+/// takes the first hearing along instead of joining `cases` again.
+///
+/// DataFusion joins in the order written. `people` and `cases` are both in case order, so
+/// joined first they merge (no hash table, no exchange between threads), and the court
+/// children carry their case's columns on to the link: at scale 1.0 the hash join of 1.6M
+/// pairs to `cases` it replaces took 0.35 s of compute (docs/BENCHMARK.md).
+macro_rules! linked_pairs_sql {
+    ($court:literal, $pair:literal) => {
+        concat!(
+            "WITH court_children AS ( \
+            SELECT p.case_id, c.case_type, c.start_date", $court, ", p.person_id, l.link_id, l.match_status, l.match_probability \
+            FROM people p \
+            JOIN cases c ON c.case_id = p.case_id \
+            JOIN linkage l ON l.dataset = 'family_court' AND l.source_person_id = p.person_id \
+            WHERE p.role = 'child' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
+         cafcass_children AS ( \
+            SELECT cp.cafcass_case_id, l.link_id, l.match_status, l.match_probability \
+            FROM cafcass_people cp \
+            JOIN linkage l ON l.dataset = 'cafcass' AND l.source_person_id = cp.cafcass_person_id \
+            WHERE cp.role = 'subject' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
+         pairs AS ( \
+            SELECT cc.case_id, cc.case_type, cc.start_date", $pair, ", k.cafcass_case_id, k.nation, k.received_date, \
+                   count(DISTINCT cc.person_id) AS children_shared, \
+                   max(greatest( \
+                       CASE cc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END, \
+                       CASE fc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END)) AS weakest_rank, \
+                   min(least(cc.match_probability, fc.match_probability)) AS weakest_match_probability \
+            FROM court_children cc \
+            JOIN cafcass_children fc ON fc.link_id = cc.link_id \
+            JOIN cafcass_cases k ON k.cafcass_case_id = fc.cafcass_case_id \
+            WHERE k.received_date BETWEEN cc.start_date - case_link_window_days() AND cc.start_date + case_link_window_days() \
+            GROUP BY cc.case_id, cc.case_type, cc.start_date", $pair, ", k.cafcass_case_id, k.nation, k.received_date)"
+        )
+    };
+}
+
 /// The views every session defines: joins researchers would otherwise write again and again.
 pub const VIEWS: &[View] = &[
     View {
@@ -99,33 +139,9 @@ pub const VIEWS: &[View] = &[
                 "The least match probability among those links.",
             ),
         ],
-        // DataFusion joins in the order written. `people` and `cases` are both in case order, so
-        // joined first they merge (no hash table, no exchange between threads), and the court
-        // children carry their case's type and start on to the link: at scale 1.0 the hash join
-        // of 1.6M pairs to `cases` it replaces took 0.35 s of compute (docs/BENCHMARK.md).
-        sql: "WITH court_children AS ( \
-             SELECT p.case_id, c.case_type, c.start_date, p.person_id, l.link_id, l.match_status, l.match_probability \
-             FROM people p \
-             JOIN cases c ON c.case_id = p.case_id \
-             JOIN linkage l ON l.dataset = 'family_court' AND l.source_person_id = p.person_id \
-             WHERE p.role = 'child' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
-         cafcass_children AS ( \
-             SELECT cp.cafcass_case_id, l.link_id, l.match_status, l.match_probability \
-             FROM cafcass_people cp \
-             JOIN linkage l ON l.dataset = 'cafcass' AND l.source_person_id = cp.cafcass_person_id \
-             WHERE cp.role = 'subject' AND l.link_id IS NOT NULL AND case_link_accepted(l.match_status)), \
-         pairs AS ( \
-             SELECT cc.case_id, cc.case_type, cc.start_date, k.cafcass_case_id, k.nation, k.received_date, \
-                    count(DISTINCT cc.person_id) AS children_shared, \
-                    max(greatest( \
-                        CASE cc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END, \
-                        CASE fc.match_status WHEN 1 THEN 1 WHEN 4 THEN 2 WHEN 39 THEN 3 WHEN 35 THEN 4 ELSE 5 END)) AS weakest_rank, \
-                    min(least(cc.match_probability, fc.match_probability)) AS weakest_match_probability \
-             FROM court_children cc \
-             JOIN cafcass_children fc ON fc.link_id = cc.link_id \
-             JOIN cafcass_cases k ON k.cafcass_case_id = fc.cafcass_case_id \
-             WHERE k.received_date BETWEEN cc.start_date - case_link_window_days() AND cc.start_date + case_link_window_days() \
-             GROUP BY cc.case_id, cc.case_type, cc.start_date, k.cafcass_case_id, k.nation, k.received_date), \
+        sql: concat!(
+            linked_pairs_sql!("", ""),
+            ", \
          court_counts AS (SELECT case_id, count(*) AS court_children FROM people WHERE role = 'child' GROUP BY case_id), \
          cafcass_counts AS (SELECT cafcass_case_id, count(*) AS cafcass_children FROM cafcass_people WHERE role = 'subject' GROUP BY cafcass_case_id) \
          SELECT p.case_id, p.case_type, p.start_date, p.cafcass_case_id, p.nation, p.received_date, \
@@ -135,7 +151,8 @@ pub const VIEWS: &[View] = &[
                 p.weakest_match_probability \
          FROM pairs p \
          JOIN court_counts cn ON cn.case_id = p.case_id \
-         JOIN cafcass_counts fn ON fn.cafcass_case_id = p.cafcass_case_id",
+         JOIN cafcass_counts fn ON fn.cafcass_case_id = p.cafcass_case_id"
+        ),
     },
     View {
         name: "linked_case_measures",
@@ -163,16 +180,22 @@ pub const VIEWS: &[View] = &[
                 "Whether a guardian (s41 or rule 16.4) was appointed before the first hearing, or before the extract when no hearing had been held.",
             ),
         ],
-        sql: "SELECT l.case_id, l.case_type, l.cafcass_case_id, l.start_date, c.first_hearing_date, \
+        // The pairs as `linked_cases` makes them, without its joins for the children's counts,
+        // which never drop a pair (each pair holds a court child and a Cafcass subject) and give
+        // columns this view does not use; the first hearing comes along with the court children.
+        sql: concat!(
+            linked_pairs_sql!(", c.first_hearing_date", ", cc.first_hearing_date"),
+            " \
+         SELECT l.case_id, l.case_type, l.cafcass_case_id, l.start_date, l.first_hearing_date, \
                 min(CASE WHEN w.work_type = 'safeguarding_letter' THEN w.end_date END) - l.start_date AS days_to_safeguarding_letter, \
                 coalesce(bool_or(w.work_type = 's7_report'), false) AS s7_report, \
                 max(CASE WHEN w.work_type = 's7_report' THEN w.end_date - w.start_date END) AS s7_report_days, \
                 coalesce(bool_or(w.work_type IN ('childrens_guardian_s41', 'rule_16_4_guardian') \
-                    AND (c.first_hearing_date IS NULL OR w.start_date < c.first_hearing_date)), false) AS guardian_before_first_hearing \
-         FROM linked_cases l \
-         JOIN cases c ON c.case_id = l.case_id \
+                    AND (l.first_hearing_date IS NULL OR w.start_date < l.first_hearing_date)), false) AS guardian_before_first_hearing \
+         FROM pairs l \
          LEFT JOIN cafcass_work w ON w.cafcass_case_id = l.cafcass_case_id \
-         GROUP BY l.case_id, l.case_type, l.cafcass_case_id, l.start_date, c.first_hearing_date",
+         GROUP BY l.case_id, l.case_type, l.cafcass_case_id, l.start_date, l.first_hearing_date"
+        ),
     },
 ];
 
