@@ -139,6 +139,12 @@ pub const VIEWS: &[View] = &[
                 "The least match probability among those links.",
             ),
         ],
+        // The counts are left joins: every pair holds a court child and a Cafcass subject, so
+        // each finds its one count row and no answer changes, but DataFusion drops a left join
+        // to a side unique on its key when the query reads none of its columns (its
+        // `eliminate_join` rule), where an inner join stays a semi join that scans and groups
+        // both people tables again: at scale 1.0, 13% of a query of nations and types
+        // (docs/BENCHMARK.md).
         sql: concat!(
             linked_pairs_sql!("", ""),
             ", \
@@ -150,8 +156,8 @@ pub const VIEWS: &[View] = &[
                 CASE p.weakest_rank WHEN 1 THEN 1 WHEN 2 THEN 4 WHEN 3 THEN 39 WHEN 4 THEN 35 END AS weakest_match_status, \
                 p.weakest_match_probability \
          FROM pairs p \
-         JOIN court_counts cn ON cn.case_id = p.case_id \
-         JOIN cafcass_counts fn ON fn.cafcass_case_id = p.cafcass_case_id"
+         LEFT JOIN court_counts cn ON cn.case_id = p.case_id \
+         LEFT JOIN cafcass_counts fn ON fn.cafcass_case_id = p.cafcass_case_id"
         ),
     },
     View {
