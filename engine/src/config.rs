@@ -142,6 +142,9 @@ fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync
         .position(|rule| rule.name() == "EnsureRequirements")
         .map_or(rules.len(), |i| i + 1);
     rules.insert(sorting, Arc::new(crate::merge_join::MergeJoinRule));
+    // First of those at the end: DataFusion has pushed its dynamic filters down, and the rules
+    // after it see them on the scans they belong on.
+    rules.push(Arc::new(crate::filter_placement::FilterPlacementRule));
     rules.push(Arc::new(crate::repartition_once::RepartitionOnceRule));
     rules.push(Arc::new(crate::sorted_distinct::SortedDistinctRule));
     rules.push(Arc::new(crate::sorted_aggregate::SortedRunsRule::default()));

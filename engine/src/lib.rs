@@ -21,6 +21,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod export;
 pub mod file_ranges;
+pub mod filter_placement;
 pub mod gather;
 pub mod hash_join;
 pub mod import;

@@ -14,6 +14,7 @@ mod docs_examples;
 mod engine_validation;
 mod exceptions;
 mod file_ranges;
+mod filter_placement;
 mod full_scale;
 mod functions_truth;
 mod fuzz;
