@@ -7,7 +7,8 @@
 //! the second lands on the first, a column of other values (apache/datafusion#25244, fixed after
 //! 55.2 by #25259). fjq tests the filters of its joins on every row (`crate::probe_filter`), and
 //! a scan prunes row groups by DataFusion's, so a misplaced filter drops rows that meet: a
-//! self-join of `linkage` written from the court side lost three quarters of its pairs.
+//! self-join of `linkage` written from the court side kept 100,860 of its 1,685,861 rows at
+//! scale 1.0.
 //!
 //! [`FilterPlacementRule`] follows each filter's columns from the operator that makes it down
 //! to the scans, by position: through projections, filters with their projections, exchanges,
