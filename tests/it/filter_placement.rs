@@ -5,7 +5,7 @@
 //! the default engine and in 4 partitions of 100-row batches with every join partitioned.
 
 use crate::common::{self, query};
-use crate::differential::{duckdb_rows, duckdb_rows_in_order, engine_in_small_batches, fjq_rows};
+use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows};
 use crate::linked::assert_same;
 use fjq_engine::{Engine, EngineConfig};
 
@@ -58,21 +58,5 @@ async fn a_left_join_to_the_court_side_first_pairs_matches_duckdb() {
     assert!(theirs.len() >= 5, "{theirs:?}");
     for (name, engine) in engines().await {
         assert_eq!(fjq_rows(&engine, &sql).await, theirs, "{name}");
-    }
-}
-
-/// A top-k on the second `source_person_id` (its filter is made by the sort).
-#[tokio::test]
-async fn a_top_k_on_the_second_of_two_same_named_columns_matches_duckdb() {
-    let data = common::calibration_dataset();
-    let sql = "SELECT lf.source_person_id, lc.source_person_id FROM linkage lf
-               JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id
-               WHERE lf.dataset = 'family_court'
-               ORDER BY lc.source_person_id DESC, lf.source_person_id LIMIT 7";
-    let theirs = duckdb_rows_in_order(data, sql);
-    assert_eq!(theirs.len(), 7);
-    for (name, engine) in engines().await {
-        let ours = crate::differential::fjq_rows_in_order(&engine, sql).await;
-        assert_eq!(ours, theirs, "{name}");
     }
 }
