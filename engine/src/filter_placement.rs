@@ -263,12 +263,8 @@ fn trace(node: &Arc<dyn ExecutionPlan>, index: usize) -> Vec<ScanColumn> {
         };
     }
     if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        let index = match filter.projection() {
-            Some(projection) => match projection.get(index) {
-                Some(&at) => at,
-                None => return Vec::new(),
-            },
-            None => index,
+        let Some(index) = before_projection(filter.projection().as_deref(), index) else {
+            return Vec::new();
         };
         return trace(filter.input(), index);
     }
@@ -320,6 +316,14 @@ fn trace(node: &Arc<dyn ExecutionPlan>, index: usize) -> Vec<ScanColumn> {
     }
 }
 
+/// The column an operator's output column `index` is before the projection it carries, if any.
+fn before_projection(projection: Option<&[usize]>, index: usize) -> Option<usize> {
+    match projection {
+        Some(projection) => projection.get(index).copied(),
+        None => Some(index),
+    }
+}
+
 /// [`trace`] through a hash join: to the side the column comes from, when a filter may be
 /// pushed there (that side's rows are kept as they are), and on a semi join's key to the other
 /// side's key too.
@@ -329,12 +333,8 @@ fn trace_join(join: &HashJoinExec, index: usize) -> Vec<ScanColumn> {
         &join.right().schema(),
         join.join_type(),
     );
-    let index = match &join.projection {
-        Some(projection) => match projection.get(index) {
-            Some(&at) => at,
-            None => return Vec::new(),
-        },
-        None => index,
+    let Some(index) = before_projection(join.projection.as_deref(), index) else {
+        return Vec::new();
     };
     let Some(column) = columns.get(index) else {
         return Vec::new();
