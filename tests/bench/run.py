@@ -3,9 +3,10 @@
     bash tests/bench/run.sh [--scale 0.1] [--scale 1.0] [--runs 5] [--only NAME]
 
 For each scale: generates the data if needed (target/bench-data/scale-S), then for each query
-in queries.py checks that fjq and DuckDB return the same rows, and only then times both: each
-engine runs in its own process (so peak memory is its own), runs the query once to warm up and
-then `runs` times, and reports the median. fjq runs with --memory-limit 1G, DuckDB with
+in queries.py checks that fjq and DuckDB return the same rows, and only then times both, in
+`runs` interleaved rounds: each round runs fjq, then DuckDB, then fjq's scan, each in its own
+process (so peak memory is its own) that runs the query once to warm up and once timed; the
+table gives the medians (see timed_rounds). fjq runs with --memory-limit 1G, DuckDB with
 memory_limit 1GB, both on 2 threads. A plain scan of the columns each query reads is timed on
 fjq as the floor. Prints a table and writes target/bench-results.json, a chart of the ratios
 beside it (bench-results.svg), and each query's EXPLAIN ANALYZE on fjq to target/bench-profiles/.
@@ -138,6 +139,39 @@ def duckdb_run(data, sql, runs):
     return result["times"], result["rows"], peak
 
 
+def fjq_timed(data, sql, runs, memory_limit=True):
+    """fjq's times (s) for `runs` runs of `sql` after one warm-up run, in one process, and that
+    process's peak memory (MB)."""
+    cmd = [str(FJQ), "--data", str(data), "--format", "csv", "--timing", "--quiet", "--output", os.devnull]
+    if memory_limit:
+        cmd += ["--memory-limit", "1G"]
+    for _ in range(runs + 1):
+        cmd += ["-c", sql]
+    _, err, peak = peak_rss(cmd)
+    times = [float(line.split()[1]) / 1000 for line in err.splitlines() if line.startswith("Time: ")][1:]
+    return times, peak
+
+
+def timed_rounds(data, q, rounds):
+    """Times a query in `rounds` rounds, each one process of fjq, one of DuckDB and one of fjq's
+    scan, one after the other, each running its SQL once to warm up and then once timed.
+
+    A shared machine's speed can drift by half within minutes (2026-12-05: the same build took
+    1.5 s on the linkage query over the same files, and 2.7 s half an hour later). Timing all of one engine's runs and then all
+    of the other's put the two on different machines; in rounds a few seconds apart, both meet
+    the same drift, and the ratio of medians stays fair. Peaks are the highest of the rounds."""
+    fjq_times, duck_times, scan_times, fjq_peak, duck_peak = [], [], [], 0.0, 0.0
+    for _ in range(rounds):
+        times, peak = fjq_timed(data, q["fjq"], 1)
+        fjq_times += times
+        fjq_peak = max(fjq_peak, peak)
+        times, _, peak = duckdb_run(data, q["duckdb"], 1)
+        duck_times += times
+        duck_peak = max(duck_peak, peak)
+        scan_times += fjq_timed(data, q["scan"], 1, memory_limit=False)[0]
+    return fjq_times, duck_times, scan_times, fjq_peak, duck_peak
+
+
 def canonical(rows):
     """Rows as sorted tuples of tagged values: NULL, numbers (to 9 significant digits, so 1 and
     1.0 agree), dates, text and lists each keep their kind."""
@@ -218,7 +252,7 @@ def main():
     results = []
     for scale in scales:
         data = ensure_data(scale)
-        print(f"\nscale {scale}: median of {args.runs} warm runs, 2 threads, memory limit 1 GB")
+        print(f"\nscale {scale}: median of {args.runs} interleaved rounds (one warm run each), 2 threads, memory limit 1 GB")
         print(f"{'query':<48} {'fjq s':>8} {'duckdb s':>9} {'ratio':>6} {'fjq MB':>7} {'duck MB':>8} {'scan s':>7} {'x scan':>7}")
         for q in QUERIES:
             if args.only and args.only not in q["name"]:
@@ -233,17 +267,7 @@ def main():
                       f"  only in fjq: {only_ours}\n  only in DuckDB: {only_theirs}")
                 results.append({"scale": scale, "query": q["name"], "same_answer": False})
                 continue
-            cmd = [str(FJQ), "--data", str(data), "--memory-limit", "1G", "--format", "csv", "--timing", "--quiet", "--output", os.devnull]
-            for _ in range(args.runs + 1):
-                cmd += ["-c", q["fjq"]]
-            _, err, fjq_peak = peak_rss(cmd)
-            fjq_times = [float(line.split()[1]) / 1000 for line in err.splitlines() if line.startswith("Time: ")][1:]
-            duck_times, _, duck_peak = duckdb_run(data, q["duckdb"], args.runs)
-            scan_cmd = [str(FJQ), "--data", str(data), "--format", "csv", "--timing", "--quiet", "--output", os.devnull]
-            for _ in range(args.runs + 1):
-                scan_cmd += ["-c", q["scan"]]
-            _, scan_err, _ = peak_rss(scan_cmd)
-            scan_times = [float(line.split()[1]) / 1000 for line in scan_err.splitlines() if line.startswith("Time: ")][1:]
+            fjq_times, duck_times, scan_times, fjq_peak, duck_peak = timed_rounds(data, q, args.runs)
             f, d, s = statistics.median(fjq_times), statistics.median(duck_times), statistics.median(scan_times)
             row = {
                 "scale": scale, "query": q["name"], "domain_functions": q["functions"], "same_answer": True,
