@@ -4,10 +4,10 @@
 
 For each scale: generates the data if needed (target/bench-data/scale-S), then for each query
 in queries.py checks that fjq and DuckDB return the same rows, and only then times both, in
-`runs` interleaved rounds: each round runs fjq, then DuckDB, then fjq's scan, each in its own
-process (so peak memory is its own) that runs the query once to warm up and once timed; the
-table gives the medians (see timed_rounds). fjq runs with --memory-limit 1G, DuckDB with
-memory_limit 1GB, both on 2 threads. A plain scan of the columns each query reads is timed on
+interleaved rounds: each round runs fjq, then DuckDB, then fjq's scan, each in its own process
+(so peak memory is its own) that runs the query twice to warm up and then twice timed, until
+`runs` runs of each are timed; the table gives the medians (see timed_rounds). fjq runs with
+--memory-limit 1G, DuckDB with memory_limit 1GB, both on 2 threads. A plain scan of the columns each query reads is timed on
 fjq as the floor. Prints a table and writes target/bench-results.json, a chart of the ratios
 beside it (bench-results.svg), and each query's EXPLAIN ANALYZE on fjq to target/bench-profiles/.
 
@@ -43,7 +43,7 @@ TABLES = ["cases", "case_links", "events", "people", "persons", "cafcass_cases",
 
 DUCKDB_RUNNER = """
 import json, sys, time, duckdb
-data, runs, sql = sys.argv[1], int(sys.argv[2]), sys.stdin.read()
+data, runs, warmups, sql = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.stdin.read()
 con = duckdb.connect()
 con.execute("SET threads TO 2")
 con.execute("SET memory_limit = '1GB'")
@@ -51,6 +51,8 @@ con.execute("SET enable_progress_bar = false")
 for t in %r:
     con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{data}/{t}/*.parquet')")
 rows = con.execute(sql).fetchall()
+for _ in range(warmups - 1):
+    con.execute(sql).fetchall()
 times = []
 for _ in range(runs):
     start = time.perf_counter()
@@ -133,42 +135,56 @@ def settle_code_pages():
             os.close(fd)
 
 
-def duckdb_run(data, sql, runs):
-    out, _, peak = peak_rss([sys.executable, "-c", DUCKDB_RUNNER, str(data), str(runs)], sql)
+def duckdb_run(data, sql, runs, warmups=1):
+    """DuckDB's times for `runs` runs after `warmups` (at least 1, whose rows are returned), its
+    rows, and the process's peak memory (MB)."""
+    out, _, peak = peak_rss([sys.executable, "-c", DUCKDB_RUNNER, str(data), str(runs), str(max(warmups, 1))], sql)
     result = json.loads(out.strip().splitlines()[-1])
     return result["times"], result["rows"], peak
 
 
-def fjq_timed(data, sql, runs, memory_limit=True):
-    """fjq's times (s) for `runs` runs of `sql` after one warm-up run, in one process, and that
+def fjq_timed(data, sql, warmups, runs, memory_limit=True):
+    """fjq's times (s) for `runs` runs of `sql` after `warmups` runs, in one process, and that
     process's peak memory (MB)."""
     cmd = [str(FJQ), "--data", str(data), "--format", "csv", "--timing", "--quiet", "--output", os.devnull]
     if memory_limit:
         cmd += ["--memory-limit", "1G"]
-    for _ in range(runs + 1):
+    for _ in range(warmups + runs):
         cmd += ["-c", sql]
     _, err, peak = peak_rss(cmd)
-    times = [float(line.split()[1]) / 1000 for line in err.splitlines() if line.startswith("Time: ")][1:]
+    times = [float(line.split()[1]) / 1000 for line in err.splitlines() if line.startswith("Time: ")][warmups:]
     return times, peak
 
 
-def timed_rounds(data, q, rounds):
-    """Times a query in `rounds` rounds, each one process of fjq, one of DuckDB and one of fjq's
-    scan, one after the other, each running its SQL once to warm up and then once timed.
+# Warm-up runs in each process: one is not enough. fjq's later runs of a small query are faster
+# than its second (volumes, three processes, 2026-12-05: 92-102 ms, then 66-71, 64-70, 53-65).
+WARMUPS = 2
+# Timed runs in each process.
+RUNS_PER_ROUND = 2
+
+
+def timed_rounds(data, q, runs):
+    """Times a query `runs` times on each engine, in rounds: each round runs fjq, then DuckDB, then
+    fjq's scan, each in its own process that runs the SQL WARMUPS times and then up to
+    RUNS_PER_ROUND times timed.
 
     A shared machine's speed can drift by half within minutes (2026-12-05: the same build took
-    1.5 s on the linkage query over the same files, and 2.7 s half an hour later). Timing all of one engine's runs and then all
-    of the other's put the two on different machines; in rounds a few seconds apart, both meet
-    the same drift, and the ratio of medians stays fair. Peaks are the highest of the rounds."""
+    1.5 s on the linkage query over the same files, and 2.7 s half an hour later). Timing all of
+    one engine's runs and then all of the other's put the two on different machines; in rounds
+    seconds apart, both meet the same drift, and the ratio of medians stays fair. Peaks are the
+    highest of the rounds."""
     fjq_times, duck_times, scan_times, fjq_peak, duck_peak = [], [], [], 0.0, 0.0
-    for _ in range(rounds):
-        times, peak = fjq_timed(data, q["fjq"], 1)
+    left = runs
+    while left > 0:
+        n = min(RUNS_PER_ROUND, left)
+        left -= n
+        times, peak = fjq_timed(data, q["fjq"], WARMUPS, n)
         fjq_times += times
         fjq_peak = max(fjq_peak, peak)
-        times, _, peak = duckdb_run(data, q["duckdb"], 1)
+        times, _, peak = duckdb_run(data, q["duckdb"], n, WARMUPS)
         duck_times += times
         duck_peak = max(duck_peak, peak)
-        scan_times += fjq_timed(data, q["scan"], 1, memory_limit=False)[0]
+        scan_times += fjq_timed(data, q["scan"], WARMUPS, n, memory_limit=False)[0]
     return fjq_times, duck_times, scan_times, fjq_peak, duck_peak
 
 
@@ -252,7 +268,7 @@ def main():
     results = []
     for scale in scales:
         data = ensure_data(scale)
-        print(f"\nscale {scale}: median of {args.runs} interleaved rounds (one warm run each), 2 threads, memory limit 1 GB")
+        print(f"\nscale {scale}: median of {args.runs} runs in interleaved rounds, 2 threads, memory limit 1 GB")
         print(f"{'query':<48} {'fjq s':>8} {'duckdb s':>9} {'ratio':>6} {'fjq MB':>7} {'duck MB':>8} {'scan s':>7} {'x scan':>7}")
         for q in QUERIES:
             if args.only and args.only not in q["name"]:
