@@ -8,8 +8,9 @@ interleaved rounds: each round runs fjq, then DuckDB, then fjq's scan, each in i
 (so peak memory is its own) that runs the query twice to warm up and then up to twice timed,
 until `runs` runs of each are timed; the table gives the medians (see timed_rounds). fjq runs
 with --memory-limit 1G, DuckDB with memory_limit 1GB, both on 2 threads. A plain scan of the
-columns each query reads is timed on fjq as the floor. Prints a table and writes target/bench-results.json, a chart of the ratios
-beside it (bench-results.svg), and each query's EXPLAIN ANALYZE on fjq to target/bench-profiles/.
+columns each query reads is timed on fjq as the floor. Prints a table and writes
+target/bench-results.json, a chart of the ratios beside it (bench-results.svg), and each
+query's EXPLAIN ANALYZE on fjq to target/bench-profiles/.
 
 Answers are compared as typed values (fjq's written to Parquet and read back with pyarrow,
 DuckDB's as its Python values): NULL is not '', a date is not its text, and numbers agree to 9
