@@ -97,18 +97,21 @@ pub const VIEWS: &[View] = &[
             ),
             ("cafcass_match_status", "The Cafcass record's match status."),
         ],
-        // DataFusion joins in the order written. Starting from the Cafcass side lets a filter on
-        // a Cafcass column (the usual `cafcass_role = 'subject'`) shrink the pairs before they
-        // meet `people`, its largest table, which is joined last: at scale 1.0 the linkage
-        // benchmark query fell from 3.2-4.7 s to 2.0-2.2 s (docs/BENCHMARK.md).
-        sql: "SELECT p.case_id, p.role_id, p.person_id, p.role AS court_role, p.relationship_to_child, \
-                lf.link_id, lf.match_status AS court_match_status, \
+        // DataFusion joins in the order written and cannot reorder them. From the court side,
+        // the persons an outer join asks for (`person_id`, taken from the link row: equal by
+        // the join) reach the court links' scan and shrink the links before they meet
+        // Cafcass's. Over seven linkage questions at scale 1.0 this order's worst ratio to
+        // DuckDB was 1.19 against 1.38 from the Cafcass side, though questions filtering on a
+        // Cafcass column were up to 17% slower (docs/BENCHMARK.md, docs/DECISIONS.md).
+        sql: "SELECT p.case_id, p.role_id, lf.source_person_id AS person_id, p.role AS court_role, \
+                p.relationship_to_child, lf.link_id, lf.match_status AS court_match_status, \
                 cp.cafcass_case_id, cp.cafcass_person_id, cp.role AS cafcass_role, \
                 lc.match_status AS cafcass_match_status \
-         FROM cafcass_people cp \
-         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.source_person_id = cp.cafcass_person_id \
-         JOIN linkage lf ON lf.dataset = 'family_court' AND lf.link_id = lc.link_id \
-         JOIN people p ON p.person_id = lf.source_person_id",
+         FROM linkage lf \
+         JOIN linkage lc ON lc.dataset = 'cafcass' AND lc.link_id = lf.link_id \
+         JOIN cafcass_people cp ON cp.cafcass_person_id = lc.source_person_id \
+         JOIN people p ON p.person_id = lf.source_person_id \
+         WHERE lf.dataset = 'family_court'",
     },
     View {
         name: "linked_cases",
