@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, Sc
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::{
-    CreateMemoryTable, DdlStatement, Expr, LogicalPlan, Projection, Sort,
+    CreateMemoryTable, DdlStatement, DescribeTable, Expr, LogicalPlan, Projection, Sort,
 };
 use fjq_contract::{ColumnType, TableSpec};
 use std::sync::Arc;
@@ -103,8 +103,9 @@ pub fn batch_with_result_types(batch: RecordBatch) -> Result<RecordBatch> {
 }
 
 /// The plan with its results in the types a user receives. Queries get the cast (under their
-/// final sort); `COPY` and `CREATE TABLE AS` get it on what they write. Anything else is left
-/// as it is: `EXPLAIN` shows the query's own plan, and `INSERT` casts to its table already.
+/// final sort); `COPY` and `CREATE TABLE AS` get it on what they write; `DESCRIBE` shows those
+/// types. Anything else is left as it is: `EXPLAIN` shows the query's own plan, and `INSERT`
+/// casts to its table already.
 pub(crate) fn with_result_types(plan: LogicalPlan) -> Result<LogicalPlan> {
     Ok(match plan {
         LogicalPlan::Copy(mut copy) => {
@@ -118,12 +119,16 @@ pub(crate) fn with_result_types(plan: LogicalPlan) -> Result<LogicalPlan> {
                 ..create
             }))
         }
+        // `DESCRIBE` shows the types a query's results have, the contract's.
+        LogicalPlan::DescribeTable(describe) => LogicalPlan::DescribeTable(DescribeTable {
+            schema: result_schema(&describe.schema),
+            output_schema: describe.output_schema,
+        }),
         LogicalPlan::Explain(_)
         | LogicalPlan::Analyze(_)
         | LogicalPlan::Dml(_)
         | LogicalPlan::Ddl(_)
-        | LogicalPlan::Statement(_)
-        | LogicalPlan::DescribeTable(_) => plan,
+        | LogicalPlan::Statement(_) => plan,
         query => cast_results(query)?,
     })
 }

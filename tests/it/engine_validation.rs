@@ -66,6 +66,40 @@ async fn a_valid_dataset_opens() {
     assert!(n > 0.0, "the linked_people view finds linked pairs");
 }
 
+/// `DESCRIBE` gives each table's columns in the contract's types and nullability, though code
+/// columns are read as string views inside queries (`fjq_engine::result_types`).
+#[tokio::test]
+async fn describe_shows_the_contracts_types() {
+    let engine = Engine::open(common::small_dataset(), EngineConfig::default())
+        .await
+        .expect("opens");
+    for spec in fjq_engine::contract::TABLES {
+        let mut described = Vec::new();
+        for batch in common::query(&engine, &format!("DESCRIBE {}", spec.name)).await {
+            let texts = [0, 1, 2].map(|c| cast(batch.column(c), &DataType::Utf8).expect("text"));
+            let [names, types, nullable] = [0, 1, 2].map(|c| texts[c].as_string::<i32>());
+            for row in 0..batch.num_rows() {
+                described.push(format!(
+                    "{} {} {}",
+                    names.value(row),
+                    types.value(row),
+                    nullable.value(row)
+                ));
+            }
+        }
+        let contract: Vec<String> = spec
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let nullable = if f.is_nullable() { "YES" } else { "NO" };
+                format!("{} {} {nullable}", f.name(), f.data_type())
+            })
+            .collect();
+        assert_eq!(described, contract, "{}", spec.name);
+    }
+}
+
 /// `\d VIEW` and docs/DATA.md describe each view's columns from the view's own list: it must
 /// be the columns the view really gives, in order.
 #[tokio::test]
