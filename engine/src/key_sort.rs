@@ -813,6 +813,18 @@ fn rest_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     word(a, n - 8).cmp(&word(b, n - 8))
 }
 
+/// The last `N` bytes of each word, big-endian, at `at` of each row's key.
+#[inline(always)]
+fn put_words<const N: usize>(
+    rows: std::slice::ChunksExactMut<'_, u8>,
+    words: impl Iterator<Item = u64>,
+    at: usize,
+) {
+    for (key, word) in rows.zip(words) {
+        key[at..at + N].copy_from_slice(&word.to_be_bytes()[8 - N..]);
+    }
+}
+
 fn text_width(data_type: &DataType) -> bool {
     matches!(
         data_type,
@@ -878,28 +890,15 @@ impl ColumnLayout {
         macro_rules! integers {
             ($t:ty, $flip:expr) => {{
                 let values = values.as_primitive::<$t>();
+                let words = values.values().iter().map(|v| *v as u64 ^ $flip);
                 let at = self.offset + value_at;
                 // A copy of a length known here is a move or two; of `value_bytes`, a call
                 // to `memcpy` for every row.
                 match self.value_bytes {
-                    4 => {
-                        for (key, v) in rows.zip(values.values().iter()) {
-                            let bytes = (*v as u64 ^ $flip).to_be_bytes();
-                            key[at..at + 4].copy_from_slice(&bytes[4..]);
-                        }
-                    }
-                    8 => {
-                        for (key, v) in rows.zip(values.values().iter()) {
-                            let bytes = (*v as u64 ^ $flip).to_be_bytes();
-                            key[at..at + 8].copy_from_slice(&bytes);
-                        }
-                    }
-                    n => {
-                        for (key, v) in rows.zip(values.values().iter()) {
-                            let bytes = (*v as u64 ^ $flip).to_be_bytes();
-                            key[at..at + n].copy_from_slice(&bytes[8 - n..]);
-                        }
-                    }
+                    1 => put_words::<1>(rows, words, at),
+                    2 => put_words::<2>(rows, words, at),
+                    4 => put_words::<4>(rows, words, at),
+                    _ => put_words::<8>(rows, words, at),
                 }
             }};
         }

@@ -337,9 +337,10 @@ async fn the_readme_linked_questions_agree_with_duckdb() {
     assert_close("children found", &ours, &theirs);
 }
 
-/// `linked_people` row for row against the same pairs joined in DuckDB, the linkage question the benchmark asks (court children found in Cafcass: a LEFT JOIN to the
-/// view filtered on a Cafcass column), and questions filtering the view on a Cafcass column, on
-/// a court column and on both, in 4 partitions of 100-row batches. The view is written from the
+/// `linked_people` row for row against the same pairs joined in DuckDB, the linkage question
+/// the benchmark asks (court children found in Cafcass: a LEFT JOIN to the view filtered on a
+/// Cafcass column), and questions filtering the view on a Cafcass column, on a court column and
+/// on both, in 4 partitions of 100-row batches. The view is written from the
 /// court side, so that the persons an outer join asks for shrink the court links before they
 /// meet Cafcass's, and takes `person_id` from the link row; the answers must not depend on
 /// either.
