@@ -1,9 +1,10 @@
 //! Partial aggregation by keys as machine words (fjq_engine::small_keys): groupings by
-//! categorical text and years (some NULL), by booleans and dates, by a join's text columns, and by
-//! link identifiers (integers of many values, some NULL), where grouping hardly reduces the rows
-//! and (with a low probe threshold) the rows pass through as their own partial states. Over the split dataset in 100-row batches,
-//! with the files' key ranges declared and undeclared, each plan is checked to use the operator
-//! and each answer, with the rule on and off, against DuckDB's over the same files.
+//! categorical text and years (some NULL), by keys computed from integer columns, by booleans
+//! and dates, by a join's text columns, and by link identifiers (integers of many values, some
+//! NULL), where grouping hardly reduces the rows and (with a low probe threshold) the rows pass
+//! through as their own partial states. Over the split dataset in 100-row batches, with the
+//! files' key ranges declared and undeclared, each plan is checked to use the operator and each
+//! answer, with the rule on and off, against DuckDB's over the same files.
 
 use crate::common::query;
 use crate::differential::{compare_on, physical_plan};
@@ -31,6 +32,13 @@ const GROUPINGS: &[(&str, &str)] = &[
         // zeros after it, which the numbering relies on, whatever the source text's length.
         "cases by the first letters of their area (computed texts)",
         "SELECT substr(dfj_area, 1, 7), substr(dfj_area, 3), CAST(extract(year FROM start_date) AS BIGINT), count(*)
+         FROM cases GROUP BY 1, 2, 3",
+    ),
+    (
+        // Keys computed from one integer column, some NULL (fjq numbers each value's key once),
+        // beside a text column of short and long values.
+        "cases by decade of marriage (NULL for many), children and region",
+        "SELECT marriage_year - marriage_year % 10, CASE WHEN n_children > 2 THEN 3 ELSE n_children END, region, count(*)
          FROM cases GROUP BY 1, 2, 3",
     ),
     (
