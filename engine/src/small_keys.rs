@@ -36,7 +36,6 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringViewArray,
     StringViewBuilder, UInt64Array,
 };
-use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
@@ -286,7 +285,8 @@ struct DerivedKey {
     /// By the column's value from `low` on: the key's number in its [`ColumnValues`], or
     /// [`NONE`] while that value has not been seen.
     memo: Vec<u32>,
-    low: i64,
+    /// The first value `memo` covers, [`ordered`].
+    low: u128,
 }
 
 impl DerivedKey {
@@ -371,7 +371,7 @@ impl DerivedKey {
             return Ok(false);
         }
         loop {
-            let base = self.low;
+            let base = self.first();
             let start = out.len();
             let mut missed = false;
             out.extend(raw.iter().map(|&v| {
@@ -399,7 +399,7 @@ impl DerivedKey {
         let mut missing: Vec<i64> = raw
             .iter()
             .map(|&v| v.into())
-            .filter(|&v| self.memo[(v - self.low) as usize] == NONE)
+            .filter(|&v| self.memo[(v - self.first()) as usize] == NONE)
             .collect();
         missing.sort_unstable();
         missing.dedup();
@@ -419,30 +419,21 @@ impl DerivedKey {
         let key = self.expr.evaluate(&batch)?.into_array(missing.len())?;
         let mut numbers = Vec::with_capacity(missing.len());
         number_key(&key, values, long_texts, &mut numbers)?;
+        let first = self.first();
         for (v, number) in missing.into_iter().zip(numbers) {
-            self.memo[(v - self.low) as usize] = number;
+            self.memo[(v - first) as usize] = number;
         }
         Ok(())
     }
 
     /// Makes the memo cover `low..=high` if the whole stays under [`SPAN_TABLE`] values.
     fn widen(&mut self, low: i64, high: i64) -> bool {
-        let (old_low, old_high) = match self.memo.is_empty() {
-            true => (low, high),
-            false => (self.low, self.low + self.memo.len() as i64 - 1),
-        };
-        let (new_low, new_high) = (low.min(old_low), high.max(old_high));
-        if (new_high as i128 - new_low as i128) >= SPAN_TABLE as i128 {
-            return false;
-        }
-        if self.memo.is_empty() || new_low < old_low || new_high > old_high {
-            let mut memo = vec![NONE; (new_high - new_low + 1) as usize];
-            let at = (old_low - new_low) as usize;
-            memo[at..at + self.memo.len()].copy_from_slice(&self.memo);
-            self.memo = memo;
-            self.low = new_low;
-        }
-        true
+        widen_table(&mut self.memo, &mut self.low, ordered(low), ordered(high))
+    }
+
+    /// The first value the memo covers.
+    fn first(&self) -> i64 {
+        (self.low as u64 ^ SIGN) as i64
     }
 
     fn size(&self) -> usize {
@@ -541,7 +532,6 @@ fn number_views(
             view,
             row,
             texts,
-            buffers,
             long_texts,
             values,
             &mut by_offset,
@@ -558,12 +548,12 @@ fn number_view(
     view: u128,
     row: usize,
     texts: &StringViewArray,
-    buffers: &[Buffer],
     long_texts: &mut LongTexts,
     values: &mut ColumnValues,
     by_offset: &mut [Vec<(u32, u32)>],
     by_view: &mut HashMap<u128, u32, Words>,
 ) -> u32 {
+    let buffers = texts.data_buffers();
     let len = view as u32;
     if len <= 12 {
         // Length and bytes, and zeros after them: arrow's validation refuses a view array
@@ -892,22 +882,7 @@ impl ColumnValues {
 
     /// Makes [`Self::span`] cover `low..=high` if the whole stays under [`SPAN_TABLE`] values.
     fn widen_span(&mut self, low: u128, high: u128) -> bool {
-        let (old_low, old_high) = match self.span.is_empty() {
-            true => (low, high),
-            false => (self.span_low, self.span_low + self.span.len() as u128 - 1),
-        };
-        let (new_low, new_high) = (low.min(old_low), high.max(old_high));
-        if new_high - new_low >= SPAN_TABLE {
-            return false;
-        }
-        if self.span.is_empty() || new_low < old_low || new_high > old_high {
-            let mut span = vec![NONE; (new_high - new_low + 1) as usize];
-            let at = (old_low - new_low) as usize;
-            span[at..at + self.span.len()].copy_from_slice(&self.span);
-            self.span = span;
-            self.span_low = new_low;
-        }
-        true
+        widen_table(&mut self.span, &mut self.span_low, low, high)
     }
 
     fn size(&self) -> usize {
@@ -924,6 +899,35 @@ impl ColumnValues {
         self.evicting = false;
         self.span.clear();
     }
+}
+
+/// Makes `table`, indexed by value from `*first` on, cover `low..=high` if the whole stays
+/// under [`SPAN_TABLE`] values, its new slots [`NONE`]; false, changing nothing, if not.
+fn widen_table(table: &mut Vec<u32>, first: &mut u128, low: u128, high: u128) -> bool {
+    let (old_low, old_high) = match table.is_empty() {
+        true => (low, high),
+        false => (*first, *first + table.len() as u128 - 1),
+    };
+    let (new_low, new_high) = (low.min(old_low), high.max(old_high));
+    if new_high - new_low >= SPAN_TABLE {
+        return false;
+    }
+    if table.is_empty() || new_low < old_low || new_high > old_high {
+        let mut wider = vec![NONE; (new_high - new_low + 1) as usize];
+        let at = (old_low - new_low) as usize;
+        wider[at..at + table.len()].copy_from_slice(table);
+        *table = wider;
+        *first = new_low;
+    }
+    true
+}
+
+/// The sign bit of 64.
+const SIGN: u64 = 1 << 63;
+
+/// A signed value as an unsigned one in the same order (its sign bit flipped).
+fn ordered(value: i64) -> u128 {
+    u128::from(value as u64 ^ SIGN)
 }
 
 /// Groups by the numbers of their key columns' values ([`ColumnValues`]), numbered in the
