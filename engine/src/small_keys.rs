@@ -396,10 +396,11 @@ impl DerivedKey {
         values: &mut ColumnValues,
         long_texts: &mut LongTexts,
     ) -> Result<()> {
+        let first = self.first();
         let mut missing: Vec<i64> = raw
             .iter()
             .map(|&v| v.into())
-            .filter(|&v| self.memo[(v - self.first()) as usize] == NONE)
+            .filter(|&v| self.memo[(v - first) as usize] == NONE)
             .collect();
         missing.sort_unstable();
         missing.dedup();
@@ -419,7 +420,6 @@ impl DerivedKey {
         let key = self.expr.evaluate(&batch)?.into_array(missing.len())?;
         let mut numbers = Vec::with_capacity(missing.len());
         number_key(&key, values, long_texts, &mut numbers)?;
-        let first = self.first();
         for (v, number) in missing.into_iter().zip(numbers) {
             self.memo[(v - first) as usize] = number;
         }
