@@ -5,8 +5,7 @@
 //! the default engine and in 4 partitions of 100-row batches with every join partitioned.
 
 use crate::common::{self, query};
-use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows};
-use crate::linked::assert_same;
+use crate::differential::{assert_same, duckdb_rows, engine_in_small_batches, fjq_rows};
 use fjq_engine::{Engine, EngineConfig};
 
 /// Court persons linked to Cafcass subjects, the court side of the linkage written first.

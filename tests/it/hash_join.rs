@@ -8,9 +8,11 @@
 //! rows dropped where they are read, answers unchanged.
 
 use crate::common::{self, query};
-use crate::differential::{duckdb_rows, engine_in_small_batches, fjq_rows, physical_plan};
+use crate::differential::{
+    assert_same, duckdb_rows, engine_in_small_batches, fjq_rows, physical_plan,
+};
 use crate::linked::{
-    DUCKDB_LINKED_PEOPLE, FJQ_LINKED_CASES, FJQ_LINKED_PEOPLE, assert_same, duckdb_linked_cases,
+    DUCKDB_LINKED_PEOPLE, FJQ_LINKED_CASES, FJQ_LINKED_PEOPLE, duckdb_linked_cases,
 };
 use datafusion::arrow::array::AsArray;
 use fjq_engine::Engine;

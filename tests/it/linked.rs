@@ -4,7 +4,9 @@
 //! README's three linked questions against independent DuckDB computations.
 
 use crate::common::{self, open_with_truth, query, value};
-use crate::differential::{PRIVATE_LAW_STAGES, duckdb_rows, engine_in_small_batches, fjq_rows};
+use crate::differential::{
+    PRIVATE_LAW_STAGES, assert_same, duckdb_rows, engine_in_small_batches, fjq_rows,
+};
 use fjq_engine::{Engine, EngineConfig};
 
 /// The same pairing `linked_cases` makes, written the way a DuckDB user would: the window as
@@ -63,27 +65,6 @@ async fn engine() -> Engine {
 
 async fn set(engine: &Engine, statement: &str) {
     query(engine, statement).await;
-}
-
-pub(crate) fn assert_same(name: &str, ours: &[String], theirs: &[String]) {
-    assert!(ours.len() > 100, "{name}: only {} rows", ours.len());
-    if ours != theirs {
-        let only_ours: Vec<_> = ours
-            .iter()
-            .filter(|r| !theirs.contains(r))
-            .take(5)
-            .collect();
-        let only_theirs: Vec<_> = theirs
-            .iter()
-            .filter(|r| !ours.contains(r))
-            .take(5)
-            .collect();
-        panic!(
-            "{name}: fjq {} rows, DuckDB {}\nonly in fjq: {only_ours:#?}\nonly in DuckDB: {only_theirs:#?}",
-            ours.len(),
-            theirs.len()
-        );
-    }
 }
 
 /// Under the default (strict) linkage, and after `SET` to weak matches and a shorter window:
