@@ -108,6 +108,7 @@ pub(crate) fn build_context(
         .with_default_features()
         .with_expr_planners(crate::date_parts::planners())
         .with_optimizer_rule(Arc::new(crate::day_shift::DayShiftRule))
+        .with_optimizer_rule(Arc::new(crate::implied_joins::ImpliedJoinsRule))
         .with_physical_optimizer_rules(physical_optimizer_rules())
         .build();
     Ok(SessionContext::new_with_state(state))

@@ -24,6 +24,7 @@ pub mod file_ranges;
 pub mod filter_placement;
 pub mod gather;
 pub mod hash_join;
+pub mod implied_joins;
 pub mod import;
 pub mod inner_merge;
 pub mod join_mode;

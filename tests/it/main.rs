@@ -20,6 +20,7 @@ mod functions_truth;
 mod fuzz;
 mod generator;
 mod hash_join;
+mod implied_joins;
 mod join_sides;
 mod key_sort;
 mod linked;

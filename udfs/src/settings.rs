@@ -60,6 +60,9 @@ pub struct FjqOptions {
     /// Whether a date plus or minus a literal interval of whole days adds the days to the day
     /// numbers (fjq_engine::day_shift).
     pub day_shift: bool,
+    /// Whether an inner join to a bare table column is left out when a join above repeats its
+    /// filtering and the aggregate above counts no repeats (fjq_engine::implied_joins).
+    pub implied_joins: bool,
     pub disclosure: Rules,
 }
 
@@ -91,6 +94,7 @@ impl Default for FjqOptions {
             one_key_hash_join: true,
             probe_filters: true,
             day_shift: true,
+            implied_joins: true,
             disclosure: Rules::default(),
         }
     }
@@ -175,6 +179,10 @@ const PLAN_FIELDS: &[(&str, &str)] = &[
         "day_shift",
         "A date plus or minus a literal interval of whole days and no months (d - INTERVAL '28 days', d + 28, the linked views' window) adds the days to the dates' day numbers, a whole column at a time, instead of turning each date into a calendar date and back; dates the calendar cannot hold are left to DataFusion. True or false.",
     ),
+    (
+        "implied_joins",
+        "An inner join to a whole table on one of its columns (linked_people's join to people) is left out when nothing above reads the table's other columns, a join above keeps only rows whose key is among that column's values anyway (people p LEFT JOIN linked_people l ON l.person_id = p.person_id), and the aggregate above counts no repeats (count(DISTINCT ...), min, max). True or false.",
+    ),
 ];
 
 const RULE_FIELDS: &[(&str, &str)] = &[
@@ -249,6 +257,7 @@ impl FjqOptions {
             "one_key_hash_join" => Some(&mut self.one_key_hash_join),
             "probe_filters" => Some(&mut self.probe_filters),
             "day_shift" => Some(&mut self.day_shift),
+            "implied_joins" => Some(&mut self.implied_joins),
             _ => None,
         }
     }
@@ -267,6 +276,7 @@ impl FjqOptions {
             "one_key_hash_join" => self.one_key_hash_join,
             "probe_filters" => self.probe_filters,
             "day_shift" => self.day_shift,
+            "implied_joins" => self.implied_joins,
             _ => false,
         }
     }
