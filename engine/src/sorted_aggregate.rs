@@ -358,6 +358,11 @@ impl<F: GroupFinder> OwnAggregateExec<F> {
         }))
     }
 
+    /// The aggregate computed.
+    pub(crate) fn aggregate(&self) -> &Arc<AggregateExec> {
+        &self.aggregate
+    }
+
     /// The filter read through, if any.
     pub(crate) fn filter_read(&self) -> Option<&FilterExec> {
         self.filter.as_deref()

@@ -9,7 +9,8 @@
 //! [`SortedDistinctRule`] looks for a sort of each partition on every column of a final,
 //! aggregate-free grouping (a DISTINCT) fed by a hash exchange. It moves the sort below the
 //! grouping, onto the exchange's output, and makes the grouping one phase over its sorted
-//! input; `crate::sorted_aggregate` then runs it by runs of equal rows. Where an exchange on
+//! input; `crate::sorted_aggregate` then runs it by runs of equal rows, and `crate::key_sort`
+//! has the sort drop the repeats itself in its place. Where an exchange on
 //! some of the DISTINCT's columns sits between the two (the window's partitions are per
 //! person), the DISTINCT's own exchange is made on those columns and the other dropped: rows
 //! equal on all the columns are equal on some, so each still meets its equals. The partial grouping

@@ -2,8 +2,9 @@
 //! (fjq_engine::sorted_distinct): the entries under `prior_entries` and `returns_within`, where
 //! nearly every row is distinct, and a DISTINCT that removes most of its rows (event codes by
 //! day) under `row_number`. Over the split dataset in 100-row batches, declared and undeclared,
-//! each plan is checked for the grouping by runs in place of the hash grouping (and for its
-//! absence with the rule off), each answer against DuckDB's over the same files. The same for a
+//! each plan is checked for the sort that drops repeated rows in place of the hash grouping
+//! (fjq_engine::key_sort folds the DISTINCT into it; the hash grouping stays with the rule
+//! off), each answer against DuckDB's over the same files. The same for a
 //! DISTINCT grouped next per identifier by some of its columns (`repeat_entries` per person
 //! over the entries), and not for `count(DISTINCT ...)` per area and case type (which
 //! DataFusion plans as a DISTINCT grouped by the other keys: few groups, left to hashing).
@@ -69,6 +70,13 @@ fn grouped_after_distinct() -> Vec<(&'static str, String, String, bool)> {
     ]
 }
 
+/// How many of a plan's key sorts drop repeated rows (`fjq_engine::key_sort`'s DISTINCT).
+fn distinct_sorts(plan: &str) -> usize {
+    plan.lines()
+        .filter(|line| line.contains("KeySortExec:") && line.trim_end().ends_with("], distinct"))
+        .count()
+}
+
 async fn check_grouped(engine: &Engine) {
     let data = split_dataset();
     // The grouping is sorted only with the key sort on (off by default).
@@ -83,12 +91,14 @@ async fn check_grouped(engine: &Engine) {
         compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
         query(engine, "SET fjq.sorted_distinct = true").await;
         let sorted = physical_plan(engine, &fjq_sql).await;
-        // Both groupings by runs over one sort, and no hash grouping; or, by code columns
-        // alone, both hash groupings, as with the rule off.
+        // The DISTINCT done by the sort (dropping repeated neighbours) and the grouping by
+        // runs over it, and no hash grouping; or, by code columns alone, both hash
+        // groupings, as with the rule off.
         let by_runs = sorted
             .matches("SortedRunAggregateExec: mode=SinglePartitioned")
             .count()
-            == 2
+            == 1
+            && distinct_sorts(&sorted) == 1
             && !sorted.contains(" AggregateExec: mode=FinalPartitioned")
             && !sorted.contains(" AggregateExec: mode=SinglePartitioned");
         let hashed_twice = !sorted.contains("SortedRunAggregateExec")
@@ -115,9 +125,11 @@ async fn check_all(engine: &Engine) {
         compare_on(data, name, engine, &fjq_sql, &duckdb_sql).await;
         query(engine, "SET fjq.sorted_distinct = true").await;
         let sorted = physical_plan(engine, &fjq_sql).await;
-        // By runs after the sort, and one exchange (on the window's keys) instead of two.
+        // Done by the sort, which drops repeated neighbours, and one exchange (on the
+        // window's keys) instead of two.
         assert!(
-            sorted.contains("SortedRunAggregateExec: mode=SinglePartitioned")
+            distinct_sorts(&sorted) == 1
+                && !sorted.contains("SortedRunAggregateExec")
                 && !sorted.contains("AggregateExec: mode=FinalPartitioned")
                 && hash_exchanges(&sorted) + 1 == hash_exchanges(&hashed),
             "{name}:\n{sorted}\nswitched off:\n{hashed}"
