@@ -151,14 +151,16 @@ fn fold_distinct(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>
             expr.downcast_ref::<Column>()
                 .is_some_and(|column| column.index() == i && name == schema.field(i).name())
         });
-    let keyed: std::collections::BTreeSet<usize> = sort
+    // Keys that are columns only: a computed key (a volatile one) could tell equal rows apart.
+    let keyed: Option<std::collections::BTreeSet<usize>> = sort
         .sort
         .expr()
         .iter()
-        .filter_map(|key| key.expr.downcast_ref::<Column>().map(Column::index))
+        .map(|key| key.expr.downcast_ref::<Column>().map(Column::index))
         .collect();
+    let keyed_all = keyed.is_some_and(|keyed| keyed.len() == schema.fields().len());
     let same_output = aggregate.schema().fields() == schema.fields();
-    if sort.distinct || !every_column || keyed.len() != schema.fields().len() || !same_output {
+    if sort.distinct || !every_column || !keyed_all || !same_output {
         return None;
     }
     Some(Arc::new(KeySortExec {
