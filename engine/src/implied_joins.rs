@@ -113,46 +113,26 @@ fn child_contexts(plan: &LogicalPlan, context: &Context) -> Vec<Context> {
             rows_as_set: true,
             guards: vec![],
         }],
-        LogicalPlan::Projection(projection) => {
+        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
+            let volatile = match plan {
+                LogicalPlan::Projection(projection) => {
+                    projection.expr.iter().any(Expr::is_volatile)
+                }
+                LogicalPlan::Filter(filter) => filter.predicate.is_volatile(),
+                _ => false,
+            };
             let guards = context
                 .guards
                 .iter()
                 .filter_map(|guard| {
-                    let index = projection.schema.index_of_column(&guard.column).ok()?;
-                    let Expr::Column(column) = projection.expr.get(index)?.clone().unalias() else {
-                        return None;
-                    };
                     Some(Guard {
-                        column,
+                        column: column_below(plan, &guard.column)?,
                         source: guard.source.clone(),
                     })
                 })
                 .collect();
-            let volatile = projection.expr.iter().any(Expr::is_volatile);
             vec![Context {
                 rows_as_set: context.rows_as_set && !volatile,
-                guards,
-            }]
-        }
-        LogicalPlan::Filter(filter) => vec![Context {
-            rows_as_set: context.rows_as_set && !filter.predicate.is_volatile(),
-            guards: context.guards.clone(),
-        }],
-        LogicalPlan::SubqueryAlias(alias) => {
-            let inner = alias.input.schema().columns();
-            let guards = context
-                .guards
-                .iter()
-                .filter_map(|guard| {
-                    let index = alias.schema.index_of_column(&guard.column).ok()?;
-                    Some(Guard {
-                        column: inner.get(index)?.clone(),
-                        source: guard.source.clone(),
-                    })
-                })
-                .collect();
-            vec![Context {
-                rows_as_set: context.rows_as_set,
                 guards,
             }]
         }
@@ -235,24 +215,34 @@ fn source_of(plan: &LogicalPlan, column: &Column) -> Option<Source> {
                 column: scan.projected_schema.field(index).name().clone(),
             })
         }
-        LogicalPlan::Projection(projection) => {
-            let index = projection.schema.index_of_column(column).ok()?;
-            let Expr::Column(inner) = projection.expr.get(index)?.clone().unalias() else {
-                return None;
-            };
-            source_of(&projection.input, &inner)
+        LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) | LogicalPlan::Filter(_) => {
+            source_of(plan.inputs().first()?, &column_below(plan, column)?)
         }
-        LogicalPlan::SubqueryAlias(alias) => {
-            let index = alias.schema.index_of_column(column).ok()?;
-            let inner = alias.input.schema().columns().get(index)?.clone();
-            source_of(&alias.input, &inner)
-        }
-        LogicalPlan::Filter(filter) => source_of(&filter.input, column),
         // An outer join's padding is NULL, which matches nothing.
         LogicalPlan::Join(join) => match join.left.schema().has_column(column) {
             true => source_of(&join.left, column),
             false => source_of(&join.right, column),
         },
+        _ => None,
+    }
+}
+
+/// The column of a projection's, alias's or filter's input that one of its output columns
+/// passes on unchanged, if it is one.
+fn column_below(plan: &LogicalPlan, column: &Column) -> Option<Column> {
+    match plan {
+        LogicalPlan::Projection(projection) => {
+            let index = projection.schema.index_of_column(column).ok()?;
+            match projection.expr.get(index)?.clone().unalias() {
+                Expr::Column(inner) => Some(inner),
+                _ => None,
+            }
+        }
+        LogicalPlan::SubqueryAlias(alias) => {
+            let index = alias.schema.index_of_column(column).ok()?;
+            alias.input.schema().columns().get(index).cloned()
+        }
+        LogicalPlan::Filter(_) => Some(column.clone()),
         _ => None,
     }
 }

@@ -500,13 +500,7 @@ async fn sort_partition(
         .rows
         .resize(kept + row_keys.len() + 2 * entries.len() * std::mem::size_of::<Entry>());
     let timer = baseline.elapsed_compute().timer();
-    let mut order = sort_entries(entries, &row_keys, stride);
-    // Repeats are dropped as the keys are read back; where some columns are gathered from the
-    // batches instead, before.
-    if distinct && !gathered_columns.is_empty() {
-        let key = |row: &u32| &row_keys[*row as usize * stride..(*row as usize + 1) * stride];
-        order.dedup_by(|row, before| key(row) == key(before));
-    }
+    let order = sort_entries(entries, &row_keys, stride);
     timer.done();
     let row_keys = if decoders.is_empty() {
         Vec::new()
@@ -520,7 +514,6 @@ async fn sort_partition(
         .resize(kept + row_keys.len() + order.len() * std::mem::size_of::<u32>());
     memory.headroom.free();
     let batch_size = context.session_config().batch_size();
-    let gathered_columns_empty = gathered_columns.is_empty();
     let output = SortedOutput {
         schema: Arc::clone(&schema),
         rows: rows.map(|(batches, projected)| RowGather::new(projected, &batches)),
@@ -532,7 +525,9 @@ async fn sort_partition(
         order,
         next: 0,
         batch_size,
-        drop_repeats: distinct && gathered_columns_empty,
+        // A distinct sort is keyed on every column (`fold_distinct`), all read back from the
+        // keys: repeats are dropped there.
+        drop_repeats: distinct,
         baseline,
         _reservation: memory.rows,
     };
