@@ -12,7 +12,10 @@
 //! it where they are one stretch of it (the people of consecutive cases), taken from it where
 //! they repeat (each case once per person). Rows with a NULL key meet nothing and are passed
 //! over. The output is the sort-merge join's, in its order: by key, and within a key each
-//! left row with every right row in turn.
+//! left row with every right row in turn. Runs that lie within both sides' current batches
+//! (most of them: a case and its few people or events) are paired in one loop that awaits
+//! nothing; a batch's end, a NULL key or a full output batch hands over to the path that
+//! reads the next batch.
 //!
 //! It keeps the `SortMergeJoinExec` it replaces, for its plan properties (orderings,
 //! partitioning, statistics, the projections pushed through it). A projection above it that
@@ -336,6 +339,9 @@ impl Merge {
 
     async fn pair_until_full(&mut self) -> Result<Option<RecordBatch>> {
         loop {
+            if self.progress.is_none() && self.pair_in_front_batches() {
+                return self.pending.output(&self.schema, &self.columns).map(Some);
+            }
             if let Some(progress) = &mut self.progress {
                 let (left, right) = (&self.left, &self.right);
                 let (left_run, right_run) = (&self.left_run, &self.right_run);
@@ -370,6 +376,79 @@ impl Merge {
                         row: self.left_run[0].start,
                         right: 0,
                     });
+                }
+            }
+        }
+    }
+}
+
+impl Merge {
+    /// Pairs the runs of equal keys that lie within both sides' first held batches, without
+    /// awaiting anything; true when the output batch is full. It stops, for
+    /// [`Merge::pair_until_full`] to go on, where a side's next row is NULL or past its batch,
+    /// a run reaches its batch's end (it may go on into the next), the pending pairs are of
+    /// other batches, or a run's pairs would overfill the output batch. Most of a join of
+    /// people or events to cases is runs of a case and its few rows on the other side, and
+    /// each cost four awaited calls on that path.
+    fn pair_in_front_batches(&mut self) -> bool {
+        let (left, right) = (&mut self.left, &mut self.right);
+        let (Some(left_held), Some(right_held)) = (left.held.front(), right.held.front()) else {
+            return false;
+        };
+        if left.slot != 0
+            || right.slot != 0
+            || !self.pending.left.takes(left_held)
+            || !self.pending.right.takes(right_held)
+        {
+            return false;
+        }
+        let (left_keys, right_keys) = (&left_held.keys, &right_held.keys);
+        let (left_rows, right_rows) = (left_held.batch.num_rows(), right_held.batch.num_rows());
+        loop {
+            let pending = self.pending.rows();
+            if pending >= self.batch_size {
+                return true;
+            }
+            let (l, r) = (left.row, right.row);
+            if l >= left_rows || r >= right_rows || left_keys.is_null(l) || right_keys.is_null(r) {
+                return false;
+            }
+            let (left_key, right_key) = (left_keys.bytes(l), right_keys.bytes(r));
+            match left_key.cmp(right_key) {
+                Ordering::Less => {
+                    left.row = match left_keys.has_nulls() {
+                        true => l + 1,
+                        false => left_keys.first_not_below(l, left_rows, right_key),
+                    };
+                }
+                Ordering::Greater => {
+                    right.row = match right_keys.has_nulls() {
+                        true => r + 1,
+                        false => right_keys.first_not_below(r, right_rows, left_key),
+                    };
+                }
+                Ordering::Equal => {
+                    let left_end = (l + 1..left_rows).find(|&row| !left_keys.has(row, left_key));
+                    let right_end =
+                        (r + 1..right_rows).find(|&row| !right_keys.has(row, right_key));
+                    let (Some(left_end), Some(right_end)) = (left_end, right_end) else {
+                        return false;
+                    };
+                    let (left_run, right_run) = (left_end - l, right_end - r);
+                    if pending + left_run * right_run > self.batch_size {
+                        return false;
+                    }
+                    self.pending.left.hold(left_held);
+                    self.pending.right.hold(right_held);
+                    for row in l..left_end {
+                        let pending = &mut self.pending;
+                        pending
+                            .left
+                            .rows
+                            .extend(std::iter::repeat_n(row as u32, right_run));
+                        pending.right.rows.extend(r as u32..right_end as u32);
+                    }
+                    (left.row, right.row) = (left_end, right_end);
                 }
             }
         }
@@ -1018,6 +1097,50 @@ mod tests {
                 let batches = join(&many, few, &data_type, batch_size).await;
                 let expected = nested_loop(&many_rows, &few_flat);
                 assert_eq!(pairs(&batches), expected, "{data_type}, few right");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_within_batches_pair_as_a_nested_loop_does() {
+        // Keys `a` to `x`, each 0 to 3 times on each side (some on one side only), NULLs last,
+        // cut into batches of 5, 7 or 100 rows: most runs lie within a batch, some reach its
+        // end. The pairs are a nested loop's over both sides (left rows sorted by key), in
+        // output batches of 1 to 7 rows (a run's pairs overfilling the batch, `c` with 3 x 3
+        // of them among them) and of 8192.
+        let letters: Vec<String> = (b'a'..=b'x').map(|b| char::from(b).to_string()).collect();
+        let side_rows = |times: &dyn Fn(usize) -> usize, nulls: usize, from: i64| {
+            let mut keys: Vec<Option<&str>> = letters
+                .iter()
+                .enumerate()
+                .flat_map(|(i, l)| std::iter::repeat_n(Some(l.as_str()), times(i)))
+                .collect();
+            keys.extend(std::iter::repeat_n(None, nulls));
+            keys.into_iter()
+                .zip(from..)
+                .collect::<Vec<(Option<&str>, i64)>>()
+        };
+        let left_rows = side_rows(&|i| (i * 7 + 3) % 4, 2, 1);
+        let right_rows = side_rows(&|i| (i * 5 + 3) % 4, 3, 1000);
+        let expected: Vec<(i64, i64)> = left_rows
+            .iter()
+            .flat_map(|(lk, lv)| {
+                right_rows
+                    .iter()
+                    .filter(move |(rk, _)| lk.is_some() && lk == rk)
+                    .map(move |(_, rv)| (*lv, *rv))
+            })
+            .collect();
+        assert!(expected.len() > 40);
+        for side_batch in [5, 7, 100] {
+            let left: Vec<&[(Option<&str>, i64)]> = left_rows.chunks(side_batch).collect();
+            let right: Vec<&[(Option<&str>, i64)]> = right_rows.chunks(side_batch).collect();
+            for data_type in [DataType::Utf8, DataType::Int64] {
+                for batch_size in [1, 2, 4, 7, 8192] {
+                    let batches = join(&left, &right, &data_type, batch_size).await;
+                    let case = format!("{data_type}, sides in {side_batch}, out in {batch_size}");
+                    assert_eq!(pairs(&batches), expected, "{case}");
+                }
             }
         }
     }

@@ -72,6 +72,7 @@ use datafusion::physical_plan::{
     InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions, Statistics,
 };
 use fjq_udfs::FjqOptions;
+use fjq_udfs::runs::bytes_eq;
 use futures::{StreamExt, TryStreamExt};
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -1381,8 +1382,9 @@ fn decode_keys(
         }
         let key = key_of(row);
         if repeats.is_some() {
-            // Equal keys are equal rows: every column is a key.
-            let repeated = last_key == Some(key);
+            // Equal keys are equal rows: every column is a key. Compared in line: `==` on the
+            // slices called `memcmp` for every row, 5% of the entry queries' samples.
+            let repeated = last_key.is_some_and(|last| bytes_eq(last, key));
             last_key = Some(key);
             if repeated {
                 continue;
