@@ -10,7 +10,8 @@ until `runs` runs of each are timed; the table gives the medians (see timed_roun
 with --memory-limit 1G, DuckDB with memory_limit 1GB, both on 2 threads. A plain scan of the
 columns each query reads is timed on fjq as the floor. Prints a table and writes
 target/bench-results.json, a chart of the ratios beside it (bench-results.svg), and each
-query's EXPLAIN ANALYZE on fjq to target/bench-profiles/.
+query's EXPLAIN ANALYZE on fjq to target/bench-profiles/. Then each engine's fixed cost per
+query: `SELECT 1` and a count answered from the files' statistics, 50 warm runs in one process.
 
 Answers are compared as typed values (fjq's written to Parquet and read back with pyarrow,
 DuckDB's as its Python values): NULL is not '', a date is not its text, and numbers agree to 9
@@ -189,6 +190,27 @@ def timed_rounds(data, q, runs):
     return fjq_times, duck_times, scan_times, fjq_peak, duck_peak
 
 
+# The fixed cost of a query: statements that read nothing (`SELECT 1`: session, parsing,
+# planning, execution, the answer handed back) or only the files' footers (a count answered from
+# their statistics: the catalogue, file listing and statistics too).
+FIXED_COST_QUERIES = ["SELECT 1", "SELECT count(*) FROM cases"]
+FIXED_COST_WARMUPS, FIXED_COST_RUNS = 5, 50
+
+
+def fixed_costs(data):
+    """Each FIXED_COST_QUERIES statement's median time (ms) on each engine, each in one process
+    that runs it FIXED_COST_WARMUPS times and then FIXED_COST_RUNS times timed. fjq's time is
+    its shell's `--timing` (from the statement's start to its last row written, as CSV to
+    /dev/null); DuckDB's is `execute` to `fetchall` in Python."""
+    rows = []
+    for sql in FIXED_COST_QUERIES:
+        fjq_times, _ = fjq_timed(data, sql, FIXED_COST_WARMUPS, FIXED_COST_RUNS)
+        duck_times, _, _ = duckdb_run(data, sql, FIXED_COST_RUNS, FIXED_COST_WARMUPS)
+        rows.append({"query": sql, "fjq_median_ms": 1000 * statistics.median(fjq_times),
+                     "duckdb_median_ms": 1000 * statistics.median(duck_times)})
+    return rows
+
+
 def canonical(rows):
     """Rows as sorted tuples of tagged values: NULL, numbers (to 9 significant digits, so 1 and
     1.0 agree), dates, text and lists each keep their kind."""
@@ -266,7 +288,7 @@ def main():
     args = ap.parse_args()
     settle_code_pages()
     scales = args.scale or [0.1, 1.0]
-    results = []
+    results, fixed = [], []
     for scale in scales:
         data = ensure_data(scale)
         print(f"\nscale {scale}: median of {args.runs} runs in interleaved rounds, 2 threads, memory limit 1 GB")
@@ -302,7 +324,15 @@ def main():
             target = 0.5 if q["functions"] else 1.0
             flag = "" if f / d <= target else "  (target <= %.1f)" % target
             print(f"{q['name']:<48} {f:8.3f} {d:9.3f} {f/d:6.2f} {fjq_peak:7.0f} {duck_peak:8.0f} {s:7.3f} {f/s:7.1f}{flag}", flush=True)
-    Path(args.json).write_text(json.dumps({"generated": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": results}, indent=2))
+        if not args.only or args.only in "fixed cost":
+            print(f"\nfixed cost per query, scale {scale}: median of {FIXED_COST_RUNS} warm runs in one process")
+            for row in fixed_costs(data):
+                row["scale"] = scale
+                fixed.append(row)
+                flag = "" if row["fjq_median_ms"] <= row["duckdb_median_ms"] else "  (target: fjq <= DuckDB)"
+                print(f"{row['query']:<48} fjq {row['fjq_median_ms']:7.2f} ms  DuckDB {row['duckdb_median_ms']:7.2f} ms{flag}", flush=True)
+    Path(args.json).write_text(json.dumps({"generated": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": results,
+                                           "fixed_cost": fixed}, indent=2))
     chart = Path(args.json).with_suffix(".svg")
     draw_chart(results, chart)
     print(f"\nwrote {args.json} and {chart}")
