@@ -53,7 +53,7 @@ pub use safe::Policy;
 pub use safe::release::Release;
 
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::{DFParser, Statement};
 use sandbox::{Sandbox, absolute};
@@ -248,9 +248,12 @@ impl Engine {
     /// Splits SQL text into statements (several may be separated by `;`).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         use datafusion::sql::sqlparser::dialect::{GenericDialect, dialect_from_str};
+        // Read in place: `state()` copies the whole session (every function registry), which
+        // was a third of the fixed cost of a statement.
         let name = self
             .ctx
-            .state()
+            .state_ref()
+            .read()
             .config()
             .options()
             .sql_parser
@@ -297,7 +300,7 @@ impl Engine {
         let state = self.ctx.state();
         let text = statement.to_string();
         let plan = state.statement_to_plan(statement).await?;
-        self.plan_logical(plan, &text).await
+        self.plan_in(plan, &text, Some(state)).await
     }
 
     /// Waits, for ten seconds at most, until the memory earlier queries held is back in the
@@ -328,6 +331,18 @@ impl Engine {
 
     /// Applies the policy to a logical plan (`text` is the statement, for the release log).
     pub async fn plan_logical(&self, plan: LogicalPlan, text: &str) -> Result<DataFrame> {
+        self.plan_in(plan, text, None).await
+    }
+
+    /// [`Engine::plan_logical`], for a query in `state` if given: the copy of the session the
+    /// statement was planned in, taken at its start, which a query then runs in rather than in
+    /// a copy of its own (each copy of a session copies every function registry).
+    async fn plan_in(
+        &self,
+        plan: LogicalPlan,
+        text: &str,
+        state: Option<SessionState>,
+    ) -> Result<DataFrame> {
         self.recheck_changed_files(&plan)?;
         match self.policy() {
             Policy::Open => self.sandbox.check_plan(&plan)?,
@@ -343,7 +358,13 @@ impl Engine {
             }
         }
         let plan = result_types::with_result_types(plan)?;
-        Ok(self.ctx.execute_logical_plan(plan).await?)
+        match (plan, state) {
+            // Definitions and statements (`SET`, `CREATE VIEW`, ...) change the session itself.
+            (plan @ (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)), _) | (plan, None) => {
+                Ok(self.ctx.execute_logical_plan(plan).await?)
+            }
+            (plan, Some(state)) => Ok(DataFrame::new(state, plan)),
+        }
     }
 
     /// Runs one SQL statement and streams its result into `path` (format by extension).
@@ -378,7 +399,7 @@ impl Engine {
 /// thread of its own because a table function can be planned inside another one's planning,
 /// and an executor cannot run inside another on one thread.
 pub(crate) fn plan_in_table_function(
-    state: &datafusion::execution::context::SessionState,
+    state: &SessionState,
     sql: &str,
 ) -> datafusion::common::Result<LogicalPlan> {
     std::thread::scope(|scope| {

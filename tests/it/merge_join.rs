@@ -1,7 +1,8 @@
 //! Joins whose two sides arrive sorted on the keys merge them (fjq_engine::merge_join): people
 //! and events to cases, where the files are written in case order and their key ranges are
 //! declared (one join per partition). Over the split dataset in 100-row batches, so runs of a
-//! case's people and events straddle batch boundaries, inner, left and right joins, one to
+//! case's people and events straddle batch boundaries (and most lie within one batch, which the
+//! inner join pairs in its loop that awaits nothing), inner, left and right joins, one to
 //! many and many to many, each plan is checked to merge (inner joins giving only the columns
 //! used) and, switched off, to hash, and each answer against DuckDB's over the same files.
 
