@@ -248,8 +248,8 @@ impl Engine {
     /// Splits SQL text into statements (several may be separated by `;`).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         use datafusion::sql::sqlparser::dialect::{GenericDialect, dialect_from_str};
-        // Read in place: `state()` copies the whole session (every function registry), which
-        // was a third of the fixed cost of a statement.
+        // Read in place: `state()` copies the whole session, every function registry with it,
+        // and each statement paid for that copy just to read this one setting.
         let name = self
             .ctx
             .state_ref()
