@@ -415,22 +415,11 @@ impl Merge {
             }
             let (left_key, right_key) = (left_keys.bytes(l), right_keys.bytes(r));
             match left_key.cmp(right_key) {
-                Ordering::Less => {
-                    left.row = match left_keys.has_nulls() {
-                        true => l + 1,
-                        false => left_keys.first_not_below(l, left_rows, right_key),
-                    };
-                }
-                Ordering::Greater => {
-                    right.row = match right_keys.has_nulls() {
-                        true => r + 1,
-                        false => right_keys.first_not_below(r, right_rows, left_key),
-                    };
-                }
+                Ordering::Less => left.row = left_keys.past_below(l, left_rows, right_key),
+                Ordering::Greater => right.row = right_keys.past_below(r, right_rows, left_key),
                 Ordering::Equal => {
-                    let left_end = (l + 1..left_rows).find(|&row| !left_keys.has(row, left_key));
-                    let right_end =
-                        (r + 1..right_rows).find(|&row| !right_keys.has(row, right_key));
+                    let left_end = left_keys.run_end(l + 1, left_rows, left_key);
+                    let right_end = right_keys.run_end(r + 1, right_rows, right_key);
                     let (Some(left_end), Some(right_end)) = (left_end, right_end) else {
                         return false;
                     };
@@ -441,12 +430,7 @@ impl Merge {
                     self.pending.left.hold(left_held);
                     self.pending.right.hold(right_held);
                     for row in l..left_end {
-                        let pending = &mut self.pending;
-                        pending
-                            .left
-                            .rows
-                            .extend(std::iter::repeat_n(row as u32, right_run));
-                        pending.right.rows.extend(r as u32..right_end as u32);
+                        self.pending.pair(row, r..right_end);
                     }
                     (left.row, right.row) = (left_end, right_end);
                 }
@@ -511,6 +495,21 @@ impl Keys {
     /// `memcmp` for each row of a run cost more than the comparison of an identifier.
     fn has(&self, row: usize, key: &[u8]) -> bool {
         !self.is_null(row) && bytes_eq(self.bytes(row), key)
+    }
+
+    /// The first row from `from` on (of `rows`) whose key is not `key`, if any.
+    fn run_end(&self, from: usize, rows: usize, key: &[u8]) -> Option<usize> {
+        (from..rows).find(|&row| !self.has(row, key))
+    }
+
+    /// The row to look at after row `row`, whose key is below `key`: the first not below it
+    /// ([`Keys::first_not_below`]), or in a batch with NULL keys the next row, as its NULLs
+    /// sit outside the keys' byte order.
+    fn past_below(&self, row: usize, rows: usize, key: &[u8]) -> usize {
+        match self.has_nulls() {
+            true => row + 1,
+            false => self.first_not_below(row, rows, key),
+        }
     }
 
     /// Whether any row's key is NULL.
@@ -628,17 +627,10 @@ impl Side {
     }
 
     /// Moves past the next row, whose key is below `key` (the other side's next), and the rows
-    /// after it in its batch whose keys are below `key` too: none of them meets a row. A batch
-    /// with NULL keys is stepped through a row at a time, as its NULLs sit outside the keys'
-    /// byte order.
+    /// after it in its batch whose keys are below `key` too: none of them meets a row.
     fn pass_below(&mut self, key: &[u8]) {
         let front = &self.held[0];
-        self.row = match front.keys.has_nulls() {
-            true => self.row + 1,
-            false => front
-                .keys
-                .first_not_below(self.row, front.batch.num_rows(), key),
-        };
+        self.row = front.keys.past_below(self.row, front.batch.num_rows(), key);
     }
 
     /// Writes into `stretches` the rows, from the next one (in the first held batch) on, whose
@@ -649,9 +641,7 @@ impl Side {
         let rows = first.batch.num_rows();
         let start = self.row;
         let key = first.keys.bytes(start);
-        let end = (start + 1..rows)
-            .find(|&row| !first.keys.has(row, key))
-            .unwrap_or(rows);
+        let end = first.keys.run_end(start + 1, rows, key).unwrap_or(rows);
         stretches.push(Stretch {
             slot: 0,
             start,
@@ -668,9 +658,7 @@ impl Side {
             let slot = self.held.len() - 1;
             let held = &self.held[slot];
             let rows = held.batch.num_rows();
-            let end = (0..rows)
-                .find(|&row| !held.keys.has(row, &self.run_key))
-                .unwrap_or(rows);
+            let end = held.keys.run_end(0, rows, &self.run_key).unwrap_or(rows);
             if end > 0 {
                 stretches.push(Stretch {
                     slot,
@@ -842,13 +830,7 @@ impl Pending {
             }
             self.left.hold(left_held);
             self.right.hold(right_held);
-            let pairs = right_stretch.end - right_stretch.start;
-            self.left
-                .rows
-                .extend(std::iter::repeat_n(progress.row as u32, pairs));
-            self.right
-                .rows
-                .extend(right_stretch.start as u32..right_stretch.end as u32);
+            self.pair(progress.row, right_stretch.start..right_stretch.end);
             progress.right += 1;
             if progress.right == right_run.len() {
                 progress.right = 0;
@@ -861,6 +843,14 @@ impl Pending {
             }
         }
         true
+    }
+
+    /// Writes the pairs of left row `left` with each of the right rows `right`, in turn.
+    fn pair(&mut self, left: usize, right: std::ops::Range<usize>) {
+        self.left
+            .rows
+            .extend(std::iter::repeat_n(left as u32, right.len()));
+        self.right.rows.extend(right.start as u32..right.end as u32);
     }
 
     fn output(&mut self, schema: &SchemaRef, given: &Columns) -> Result<RecordBatch> {
